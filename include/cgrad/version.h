@@ -1,0 +1,1 @@
+#define CGRAD_VERSION_STRING "0.1.0"

@@ -83,6 +83,14 @@ cg_tensor *cg_argmin(cg_tensor *t, int dim, bool keepdim); /* int64 */
  * Every product goes through cblas_sgemm. */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
 
+/* ---- softmax family (fused, numerically stable: x - max - log(sum(exp))) -- */
+cg_tensor *cg_log_softmax(cg_tensor *t, int dim);
+cg_tensor *cg_softmax(cg_tensor *t, int dim);
+/* F.cross_entropy(logits [N,C], target int64 [N]) with mean reduction. */
+cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target);
+/* F.binary_cross_entropy_with_logits(x, y), mean; y is float (0/1) of x's shape. */
+cg_tensor *cg_bce_with_logits(cg_tensor *x, cg_tensor *y);
+
 /* ---- functional losses (F.l1_loss, F.mse_loss; mean reduction) ----------- */
 cg_tensor *cg_l1_loss(cg_tensor *pred, cg_tensor *target);
 cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target);

@@ -105,6 +105,9 @@ void cg_release(cg_tensor *t); /* NULL is fine */
 void cg_scope_begin(void);
 void cg_scope_end(void);
 cg_tensor *cg_keep(cg_tensor *t); /* returns t, now owned one level up */
+/* Hands a reference the caller owns (e.g. one made on another thread, with no
+ * scope open there) to this thread's innermost scope, if one is open.  Returns t. */
+cg_tensor *cg_scope_adopt(cg_tensor *t);
 /* Frees the cached buffers of the pool (call at exit to keep leak checkers quiet). */
 void cg_pool_trim(void);
 /* Bytes held by live tensors, and by the pool's cache; for tests and benches. */

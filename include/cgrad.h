@@ -30,6 +30,9 @@
 #include "cgrad/autograd.h"
 #include "cgrad/random.h"
 #include "cgrad/print.h"
+#include "cgrad/files.h"
+#include "cgrad/image.h"
+#include "cgrad/draw.h"
 #include "cgrad/version.h"
 
 #endif

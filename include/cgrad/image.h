@@ -1,0 +1,97 @@
+/* cgrad/image.h — image and dataset files: PNG and IDX, as tensors.
+ *
+ * The chapter opens its images with PIL and turns them into tensors:
+ *
+ *     im3_t = tensor(Image.open(threes[1]))       # uint8 [28,28]
+ *
+ * In C:
+ *
+ *     cg_tensor *im3_t = cg_png_read(path, 0);     // uint8 [28,28]
+ *
+ * SHAPES.  A gray image is a 2-d tensor [H,W], exactly what tensor(Image.open(o))
+ * gives for an 'L' image.  A color image is channels-first [C,H,W] (PyTorch's and
+ * torchvision's ToTensor order; PIL would give [H,W,C]).  Pixels are uint8 0..255;
+ * cg_float(t) / 255 gives the chapter's float images.
+ *
+ * CHANNELS ARGUMENT of the readers:
+ *   0  as stored: gray -> [H,W]; gray+alpha -> [2,H,W]; RGB -> [3,H,W];
+ *      RGBA -> [4,H,W]; palette -> expanded to RGB [3,H,W] (RGBA [4,H,W] when the
+ *      palette has transparency; PIL would give the palette indices instead).
+ *   1  gray [H,W]: color is converted with PIL's convert('L') rule (ITU-R 601-2
+ *      luma, L = (19595 R + 38470 G + 7471 B + 32768) >> 16); alpha is dropped.
+ *   3  RGB [3,H,W]: gray is copied to the 3 channels and alpha is dropped, like
+ *      PIL's convert('RGB') (what fastai's PILImage.create does).
+ *   4  RGBA [4,H,W]: missing alpha is 255.
+ * 16-bit samples are reduced to 8 bits by keeping the high byte (what PIL does for
+ * 16-bit color PNGs); 1/2/4-bit gray is expanded to 0..255.
+ *
+ * ERRORS.  Readers return NULL and set cg_last_error() with the file name:
+ *   CG_ERR_IO      "png: /x/a.png: No such file or directory"
+ *   CG_ERR_FORMAT  "png: /x/a.png: not a PNG file (bad signature)"
+ *                  "png: /x/a.png: corrupt or truncated: <libpng's reason>"
+ *                  "idx: /x/t.gz: bad magic 0x00000903 (expected 0x0000080X ...)"
+ *                  "idx: /x/t.gz: file length 1000 bytes, header says 7840016"
+ *   CG_ERR_VALUE   an unsupported channels argument.
+ * Nothing leaks on any error path.
+ *
+ * Threads: every function here is safe to call from several threads at once
+ * (libpng and zlib keep their state per call); cg_png_read_many decodes in
+ * parallel with OpenMP. */
+#ifndef CGRAD_IMAGE_H
+#define CGRAD_IMAGE_H
+
+#include <stddef.h>
+
+#include "cgrad/files.h"
+#include "cgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- PNG ----------------------------------------------------------------- */
+/* tensor(Image.open(path)) — see CHANNELS above.  uint8, contiguous. */
+cg_tensor *cg_png_read(const char *path, int channels);
+
+/* The same, from a PNG held in memory (e.g. a member of an archive); `name`
+ * is only used in error messages. */
+cg_tensor *cg_png_decode(const void *data, size_t size, int channels, const char *name);
+
+/* Decodes path into an existing uint8 contiguous tensor `dst` whose shape must
+ * be exactly what cg_png_read(path, channels) would return ([H,W] or [C,H,W]);
+ * for filling one slot of a batch without an allocation:
+ *     cg_png_read_into(path, 3, cg_select(batch, 0, i))
+ * channels must be 1, 3 or 4 here.  CG_ERR_SHAPE names both shapes on mismatch. */
+cg_status cg_png_read_into(const char *path, int channels, cg_tensor *dst);
+
+/* torch.stack([tensor(Image.open(o)) for o in paths]) — uint8 [N,H,W] (or
+ * [N,C,H,W]); every image must have the same size (the message names the first
+ * that differs).  Decodes in parallel (OpenMP). */
+cg_tensor *cg_png_read_many(const cg_strlist *paths, int channels);
+
+/* Image size without decoding the pixels.  channels is as stored (1 gray,
+ * 2 gray+alpha, 3 RGB or palette, 4 RGBA or palette with transparency). */
+cg_status cg_png_info(const char *path, int64_t *height, int64_t *width, int *channels);
+
+/* Writes img as an 8-bit PNG, atomically (temp file + fsync + rename).
+ *   uint8   [H,W] or [1,H,W] -> gray; [3,H,W] -> RGB; [4,H,W] -> RGBA;
+ *           [2,H,W] -> gray+alpha.
+ *   float32 the same shapes, values in [0,1]: scaled by 255, rounded, clamped.
+ *   bool    [H,W]: false 0, true 255.
+ * Any strides are accepted (a view such as im3[4:15,4:22] writes fine). */
+cg_status cg_png_write(const char *path, const cg_tensor *img);
+
+/* ---- IDX (LeCun's MNIST format) --------------------------------------------
+ * The file may be raw or gzip-compressed (decided by content, not by name).
+ * Header: magic 0x0000 08 NN (type 0x08 = unsigned byte, NN = number of dims),
+ * then NN big-endian uint32 sizes, then the data.  The file length must be
+ * exactly header + prod(sizes) bytes.
+ *   t10k-images-idx3-ubyte.gz -> uint8 [10000,28,28]
+ *   t10k-labels-idx1-ubyte.gz -> uint8 [10000]
+ * Labels stay uint8 as stored; cg_long(t) gives PyTorch's int64 targets. */
+cg_tensor *cg_idx_read(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,97 @@
+/* cgrad/weights.h — weights files in the safetensors format, and model files.
+ *
+ * A safetensors file is what PyTorch users exchange (safetensors.torch.save_file):
+ *     8 bytes   N, the header length, little-endian uint64
+ *     N bytes   a JSON object: for each tensor
+ *                 "name": {"dtype": "F32", "shape": [30, 784], "data_offsets": [begin, end]}
+ *               and optionally "__metadata__": {"key": "value", ...} (strings only)
+ *     the rest  the tensors' bytes, row-major, little-endian; offsets count from here
+ * cgrad reads and writes F32, U8, I64 and BOOL, with PyTorch's state_dict
+ * names ("0.weight", "2.bias"), so a file goes both ways:
+ *     cg_module_save(simple_net, "model.safetensors", NULL);
+ *     >>> model.load_state_dict(safetensors.torch.load_file("model.safetensors"))
+ * Files are written atomically (temp file, fsync, rename).  Loading checks
+ * everything — header length against file size, JSON syntax, dtypes, shapes,
+ * offsets inside the data and not overlapping, missing and unexpected names —
+ * and fails with CG_ERR_FORMAT (a corrupt file), CG_ERR_SHAPE (a shape that
+ * does not fit the model), CG_ERR_DTYPE or CG_ERR_IO, naming the file and the tensor.
+ *
+ * MODEL FILES (what `cgrad train --save` writes and `cgrad predict` reads) are
+ * safetensors files whose __metadata__ says how to rebuild the model:
+ *     "format"  "cgrad-model-1"
+ *     "arch"    a cg_model_create name: "linear", "simple_net", "mlp:500"
+ *     "n_in"    "784"          input features after flattening
+ *     "n_out"   "1"            outputs (1 for mnist_loss/bce, C for cross_entropy)
+ *     "loss"    "mnist_loss"   its activation turns outputs into probabilities
+ *     "classes" "7,3"          class names by label index, comma separated:
+ *                              with one output, sigmoid(out) is P(label 1) — in
+ *                              the chapter label 1 is a "3", so classes is "7,3"
+ *     "input"   "gray:28x28"   how to turn an image file into the model's input:
+ *                              gray 28x28, bytes/255, flattened to n_in
+ * Any other keys (epochs, lr, accuracy, ...) are kept and ignored. */
+#ifndef CGRAD_WEIGHTS_H
+#define CGRAD_WEIGHTS_H
+
+#include "cgrad/nn.h"
+#include "cgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- string metadata (__metadata__) -------------------------------------- */
+typedef struct cg_metadata {
+    int n;
+    char **keys;   /* owned copies, in insertion order */
+    char **values;
+} cg_metadata;
+/* Sets key to value (replacing an earlier value). */
+cg_status cg_metadata_set(cg_metadata *md, const char *key, const char *value);
+/* The value, or NULL if absent (no message set). */
+const char *cg_metadata_get(const cg_metadata *md, const char *key);
+void cg_metadata_free(cg_metadata *md); /* leaves *md empty ({0}) */
+
+#define CG_MODEL_FORMAT "cgrad-model-1"
+
+/* ---- raw safetensors files ---------------------------------------------- */
+/* Writes tensors[i] under names[i] (any layout; written row-major).  md may be NULL. */
+cg_status cg_safetensors_save(const char *path, int n, const char *const *names,
+                              cg_tensor *const *tensors, const cg_metadata *md);
+
+/* Everything in a file: the tensors in the order of their data offsets. */
+typedef struct cg_safetensors {
+    int n;
+    char **names;
+    cg_tensor **tensors; /* owned (not in any scope) */
+    cg_metadata metadata;
+} cg_safetensors;
+cg_status cg_safetensors_load(const char *path, cg_safetensors *out);
+/* Same, from bytes in memory; `what` names the source in messages. */
+cg_status cg_safetensors_parse(const unsigned char *bytes, size_t size, const char *what,
+                               cg_safetensors *out);
+cg_tensor *cg_safetensors_get(const cg_safetensors *st, const char *name); /* borrowed or NULL */
+void cg_safetensors_free(cg_safetensors *st);
+
+/* ---- modules -------------------------------------------------------------- */
+/* torch.save(model.state_dict()) in safetensors form; md may be NULL. */
+cg_status cg_module_save(const cg_module *m, const char *path, const cg_metadata *md);
+/* model.load_state_dict(load_file(path), strict): copies each tensor into the
+ * module's parameter/buffer of that name.  strict: missing or unexpected names
+ * fail (CG_ERR_FORMAT, listing them); a shape mismatch always fails (CG_ERR_SHAPE),
+ * a dtype mismatch too (CG_ERR_DTYPE).  Nothing is changed unless all checks pass. */
+cg_status cg_module_load(cg_module *m, const char *path, bool strict);
+cg_status cg_module_load_state(cg_module *m, const cg_safetensors *st, const char *what,
+                               bool strict);
+
+/* ---- model files ---------------------------------------------------------- */
+/* Saves m with md (which should carry arch, n_in, n_out, loss, classes, input);
+ * "format" is added. */
+cg_status cg_model_save(const cg_module *m, const char *path, const cg_metadata *md);
+/* Rebuilds the architecture named in the file's metadata with cg_model_create,
+ * then loads the weights strictly.  md_out (may be NULL) receives the metadata. */
+cg_module *cg_model_load(const char *path, cg_metadata *md_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

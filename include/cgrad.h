@@ -30,6 +30,8 @@
 #include "cgrad/autograd.h"
 #include "cgrad/random.h"
 #include "cgrad/print.h"
+#include "cgrad/fileio.h"
+#include "cgrad/datasets.h"
 #include "cgrad/nn.h"
 #include "cgrad/optim.h"
 #include "cgrad/weights.h"

@@ -37,6 +37,8 @@
 #include "cgrad/weights.h"
 #include "cgrad/files.h"
 #include "cgrad/image.h"
+#include "cgrad/dataset.h"
+#include "cgrad/dataloader.h"
 #include "cgrad/draw.h"
 #include "cgrad/version.h"
 

@@ -1,0 +1,132 @@
+/* cgrad/dataloader.h — batches from a dataset: fastai/PyTorch's DataLoader.
+ *
+ * The chapter:
+ *
+ *     dl = DataLoader(dset, batch_size=256)
+ *     xb, yb = first(dl)                 # [256, 784], [256, 1]
+ *     for xb, yb in dl: ...              # one epoch
+ *
+ * In C:
+ *
+ *     cg_dataloader *dl = cg_dataloader_new(dset, &(cg_dataloader_options){.batch_size = 256});
+ *     cg_tensor *xb, *yb;
+ *     cg_dataloader_first(dl, &xb, &yb);          // [256, 784], [256, 1]
+ *     for (int epoch = 0; epoch < 20; epoch++) {
+ *         while (cg_dataloader_next(dl, &xb, &yb)) {   // one epoch
+ *             cg_scope_begin(); ... cg_scope_end();
+ *             cg_release(xb); cg_release(yb);          // (or open a scope before next)
+ *         }
+ *         if (cg_dataloader_status(dl) != CG_OK) ... cg_last_error() ...
+ *     }
+ *     cg_dataloader_free(dl);
+ *
+ * EPOCHS.  Like `for xb, yb in dl`, a run of cg_dataloader_next() calls is one
+ * epoch: the first call starts it (reshuffling when shuffle is on), the call
+ * after the last batch returns false and ends it, and the next call starts a new
+ * epoch.  cg_dataloader_reset() abandons the current epoch and starts a new one.
+ *
+ * OPTIONS.  Zero-initialised fields give fastai's defaults, except batch_size,
+ * which must be set (0 is CG_ERR_VALUE); cg_dataloader_new(ds, NULL) uses
+ * cg_dataloader_defaults() (fastai's bs=64).
+ *   shuffle    a new permutation of the items every epoch, drawn from the
+ *              loader's own Mersenne Twister: the same seed gives the same
+ *              sequence of epochs.  Unseeded, the seed is drawn from the default
+ *              generator at creation, so cg_manual_seed() makes runs repeatable
+ *              (an unshuffled loader draws nothing).
+ *   drop_last  drop the last partial batch (fastai keeps it by default).
+ *   num_workers  0: batches are made on the calling thread when next() asks.
+ *              k > 0: k worker threads make batches ahead of the training loop
+ *              (decoding images, gathering rows, collating) and queue up to
+ *              prefetch_factor * k of them.  The order of batches and their
+ *              contents do not depend on num_workers.
+ *
+ * OWNERSHIP.  The batch returned by next()/first() is a pair of new references:
+ * owned by the caller's innermost scope if one is open, else by the caller
+ * (cg_release both).  Batches made on worker threads are adopted into the
+ * caller's scope (cg_scope_adopt).  Stopping early is fine: reset() and free()
+ * stop the workers, join them and release every queued batch.  A batch may be a
+ * view of the dataset's tensors (consecutive rows of a tensor dataset): do not
+ * modify it in place.
+ *
+ * THREADS.  One loader is driven by one thread at a time. */
+#ifndef CGRAD_DATALOADER_H
+#define CGRAD_DATALOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgrad/dataset.h"
+#include "cgrad/status.h"
+#include "cgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cg_dataloader_options {
+    int64_t batch_size;  /* items per batch; must be >= 1 */
+    bool shuffle;        /* default false */
+    bool drop_last;      /* default false: the last partial batch is kept */
+    int num_workers;     /* default 0: no threads */
+    int prefetch_factor; /* batches queued per worker; 0 means 2 (PyTorch's default) */
+    bool seeded;         /* true: use `seed`; false: draw one from the default generator */
+    uint64_t seed;
+} cg_dataloader_options;
+
+/* { .batch_size = 64 } — fastai's DataLoader defaults. */
+cg_dataloader_options cg_dataloader_defaults(void);
+
+typedef struct cg_dataloader cg_dataloader;
+
+/* A loader over ds (retained).  opts NULL: cg_dataloader_defaults().  NULL with
+ * CG_ERR_VALUE on a bad option ("dataloader: batch_size must be >= 1, got 0"). */
+cg_dataloader *cg_dataloader_new(cg_dataset *ds, const cg_dataloader_options *opts);
+/* Stops and joins the workers, releases queued batches and the dataset.  NULL is fine. */
+void cg_dataloader_free(cg_dataloader *dl);
+
+/* len(dl): batches per epoch (ceil(n/bs), or floor with drop_last). */
+int64_t cg_dataloader_len(const cg_dataloader *dl);
+/* dl.n: items in the dataset. */
+int64_t cg_dataloader_n(const cg_dataloader *dl);
+int64_t cg_dataloader_batch_size(const cg_dataloader *dl);
+cg_dataset *cg_dataloader_dataset(const cg_dataloader *dl); /* borrowed */
+/* Epochs started so far (1 during the first epoch). */
+int64_t cg_dataloader_epoch(const cg_dataloader *dl);
+/* Where the current (or last) epoch is: batches handed out so far. */
+int64_t cg_dataloader_batches_done(const cg_dataloader *dl);
+
+/* Abandons the current epoch (if any) and starts a new one (reshuffling). */
+cg_status cg_dataloader_reset(cg_dataloader *dl);
+/* The next batch of the epoch: true and *xb, *yb set (*yb NULL for a dataset
+ * without targets); false at the end of the epoch or on an error, with *xb, *yb
+ * NULL.  Tell the two apart with cg_dataloader_status(). */
+bool cg_dataloader_next(cg_dataloader *dl, cg_tensor **xb, cg_tensor **yb);
+/* CG_OK unless the last next() failed (then cg_last_error() says why; the epoch
+ * is over and the next call to next() starts a new one). */
+cg_status cg_dataloader_status(const cg_dataloader *dl);
+/* first(dl): starts an epoch, takes its first batch and abandons the rest (a
+ * shuffled loader draws one permutation, like iterating in Python). */
+cg_status cg_dataloader_first(cg_dataloader *dl, cg_tensor **xb, cg_tensor **yb);
+
+/* fastai's DataLoaders: a training and a validation loader.  Owns both. */
+typedef struct cg_dataloaders {
+    cg_dataloader *train;
+    cg_dataloader *valid;
+} cg_dataloaders;
+
+/* DataLoaders(dl, valid_dl): takes ownership of both loaders (even on failure). */
+cg_dataloaders *cg_dataloaders_new(cg_dataloader *train, cg_dataloader *valid);
+void cg_dataloaders_free(cg_dataloaders *dls); /* NULL is fine */
+
+/* ImageDataLoaders.from_folder(path): root/train and root/valid image folders,
+ * RGB float items (cg_image_item_defaults), batch_size 64 (bs <= 0 means 64),
+ * train shuffled with drop_last, valid in order with its last partial batch;
+ * num_workers for both.  seed as in cg_dataloader_options (seeded false: drawn
+ * from the default generator). */
+cg_dataloaders *cg_image_dataloaders_from_folder(const char *root, int64_t bs, int num_workers,
+                                                 bool seeded, uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

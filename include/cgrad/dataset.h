@@ -1,0 +1,147 @@
+/* cgrad/dataset.h — datasets: anything with a length and an item getter.
+ *
+ * PyTorch's map-style Dataset is "__len__ + __getitem__"; the chapter builds its
+ * training set as a plain Python list of (x, y) pairs:
+ *
+ *     dset = list(zip(train_x, train_y))     # 12396 items
+ *     x, y = dset[0]                         # x: [784], y: [1]
+ *
+ * In C:
+ *
+ *     cg_dataset *dset = cg_dataset_from_tensors(train_x, train_y);
+ *     cg_tensor *x, *y;
+ *     cg_dataset_item(dset, 0, &x, &y);          // x: [784], y: [1] (row views)
+ *     cg_dataset_len(dset);                     // 12396
+ *     cg_dataset_release(dset);
+ *
+ * An item is a pair (x, y) of tensors.  y may be NULL for a dataset without
+ * targets (DataLoader(range(15)) batches plain values).
+ *
+ * OWNERSHIP.  Items are new references under the usual rules of tensor.h: owned
+ * by the caller's innermost scope if one is open, else by the caller.  A dataset
+ * itself is reference counted: cg_dataloader_new() retains it, so the caller may
+ * release its own reference right after making the loaders.
+ *
+ * WRITING YOUR OWN.  Fill a cg_dataset_ops with a len and a get (and optionally
+ * get_batch and free) and call cg_dataset_new.  get() may be called from several
+ * DataLoader worker threads at once (for different indices): it must not change
+ * shared state without a lock.  It is called with no scope open on worker threads
+ * and its results are taken as new references, so follow tensor.h's rules (return
+ * fresh references; release your temporaries or make them inside a scope).
+ *
+ * THE FAST PATH.  get_batch(indices, n) returns a whole batch at once.  Tensor
+ * datasets implement it as a gather of rows (one contiguous copy of the selected
+ * rows; a slice view, with no copy, when the indices are consecutive), so a
+ * DataLoader over train_x costs one memcpy per batch instead of n item views plus
+ * a stack.  Without get_batch the DataLoader calls get() per item and collates.
+ *
+ * Errors: NULL / a cg_status with cg_last_error() naming the file, shape or index. */
+#ifndef CGRAD_DATASET_H
+#define CGRAD_DATASET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgrad/status.h"
+#include "cgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cg_dataset cg_dataset;
+
+/* The behaviour of a dataset; ctx is the pointer given to cg_dataset_new. */
+typedef struct cg_dataset_ops {
+    /* Number of items (__len__). */
+    int64_t (*len)(void *ctx);
+    /* Item i, 0 <= i < len (the wrapper has already checked and normalised i):
+     * *x and *y become new references (*y may be set to NULL: no target). */
+    cg_status (*get)(void *ctx, int64_t i, cg_tensor **x, cg_tensor **y);
+    /* Optional (may be NULL): the collated batch of items indices[0..n-1],
+     * exactly what stacking get()'s x's and y's would give: xb [n, ...x.shape],
+     * yb [n, ...y.shape] or NULL. */
+    cg_status (*get_batch)(void *ctx, const int64_t *indices, int64_t n, cg_tensor **xb,
+                           cg_tensor **yb);
+    /* Optional: frees ctx when the last reference to the dataset goes. */
+    void (*free)(void *ctx);
+} cg_dataset_ops;
+
+/* A dataset over ctx with the given behaviour; `kind` ("tensors", "image folder",
+ * ...) is copied and used in messages.  Refcount 1.  On failure the caller still
+ * owns ctx. */
+cg_dataset *cg_dataset_new(const char *kind, const cg_dataset_ops *ops, void *ctx);
+cg_dataset *cg_dataset_retain(cg_dataset *ds);
+void cg_dataset_release(cg_dataset *ds); /* NULL is fine */
+
+int64_t cg_dataset_len(const cg_dataset *ds);
+const char *cg_dataset_kind(const cg_dataset *ds);
+/* dset[i]; a negative i counts from the end like Python.  CG_ERR_VALUE naming
+ * the index and the length when out of range.  *y may come back NULL. */
+cg_status cg_dataset_item(cg_dataset *ds, int64_t i, cg_tensor **x, cg_tensor **y);
+/* The collated items indices[0..n-1] (each 0 <= index < len): xb [n, ...],
+ * yb [n, ...] or NULL.  Uses the dataset's get_batch if it has one, else get()
+ * per item + cg_collate.  n must be >= 1. */
+cg_status cg_dataset_batch(cg_dataset *ds, const int64_t *indices, int64_t n,
+                               cg_tensor **xb, cg_tensor **yb);
+/* Whether the dataset has a get_batch (the gather fast path). */
+bool cg_dataset_has_batch_getter(const cg_dataset *ds);
+
+/* PyTorch's default_collate for one field: stacks items[0..n-1] (all the same
+ * dtype and shape) into a new contiguous tensor [n, ...items[0].shape].
+ * `what` names the field in messages ("x", "y").  Mismatched shapes give
+ * CG_ERR_SHAPE: "collate: cannot stack x of item 0 (shape [3, 28, 28]) with
+ * item 5 (shape [1, 28, 28])"; dtypes likewise (CG_ERR_DTYPE). */
+cg_tensor *cg_collate(cg_tensor *const *items, int64_t n, const char *what);
+
+/* Class names (fastai's vocab) of a classification dataset, or NULL with *n = 0.
+ * Owned by the dataset. */
+const char *const *cg_dataset_classes(const cg_dataset *ds, int64_t *n);
+/* Copies the class names into the dataset (replacing any). */
+cg_status cg_dataset_set_classes(cg_dataset *ds, const char *const *names, int64_t n);
+
+/* ---- constructors -------------------------------------------------------- */
+
+/* list(zip(x, y)): item i is (x[i], y[i]), row views of x and y (no copy).
+ * x and y must have at least one dim and the same number of rows; y may be
+ * NULL (items have no target).  The dataset keeps its own references (detached:
+ * items never carry autograd history).  Has the gather fast path. */
+cg_dataset *cg_dataset_from_tensors(cg_tensor *x, cg_tensor *y);
+
+/* range(n): item i is the 0-d int64 tensor i, with no target; a DataLoader over
+ * it batches int64 [bs] tensors, like DataLoader(range(15), batch_size=5). */
+cg_dataset *cg_dataset_range(int64_t n);
+
+/* How image items are made (image folders, IDX files). */
+typedef struct cg_image_item_options {
+    /* 0: as stored (image.h's CHANNELS; a gray IDX image stays [H,W]);
+     * 1: gray [1,H,W]; 3: RGB [3,H,W], gray copied (fastai's PILImage.create). */
+    int channels;
+    /* true: float32 x/255 in [0,1] (fastai's IntToFloatTensor); false: uint8. */
+    bool to_float;
+} cg_image_item_options;
+
+/* fastai's image defaults: { .channels = 3, .to_float = true }. */
+cg_image_item_options cg_image_item_defaults(void);
+
+/* One split of an image-folder tree (root/<split>/<class>/NAME.png, see
+ * cg_image_folder_list in files.h): item i is (image [C,H,W], int64 0-d label).
+ * Images are decoded on demand (on the DataLoader's worker threads when it has
+ * some); batches are decoded straight into the batch tensor.  All images of a
+ * batch must have the same size (the message names the file and both shapes).
+ * Classes: the sorted class folder names.  opts NULL: cg_image_item_defaults(). */
+cg_dataset *cg_dataset_image_folder(const char *root, const char *split,
+                                    const cg_image_item_options *opts);
+
+/* An IDX pair (MNIST's train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz):
+ * read whole into memory, then a tensor dataset: item i is (image, int64 0-d
+ * label).  Image shape: [28,28] for channels 0, [1,28,28] for 1, [3,28,28] for 3.
+ * The two files must have the same number of items.  Classes "0".."9" when the
+ * labels are digits (max label <= 9).  opts NULL: { .channels = 0, .to_float = true }. */
+cg_dataset *cg_dataset_idx(const char *images_path, const char *labels_path,
+                           const cg_image_item_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

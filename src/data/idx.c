@@ -1,0 +1,137 @@
+/* IDX files (LeCun's MNIST format), raw or gzip-compressed, into uint8 tensors.
+ *
+ *   magic   0x00 0x00 <type> <ndims>      type 0x08 = unsigned byte
+ *   sizes   ndims big-endian uint32
+ *   data    prod(sizes) elements, row-major
+ *
+ * zlib's gzread reads gzip and plain files alike (it looks at the content), so
+ * one path serves both.  The header is checked (magic, type, ndims, sizes) and
+ * the file must hold exactly the bytes the header promises: a short or an
+ * over-long file is a format error naming the file and both lengths. */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "cgrad/image.h"
+
+/* Reads up to n bytes (n may exceed gzread's unsigned limit); returns bytes
+ * read, or -1 on a zlib error. */
+static int64_t read_fully(gzFile f, void *dst, int64_t n) {
+    int64_t done = 0;
+    while (done < n) {
+        int64_t want = n - done;
+        unsigned chunk = want > (1 << 30) ? (1u << 30) : (unsigned)want;
+        int got = gzread(f, (char *)dst + done, chunk);
+        if (got < 0) return -1;
+        if (got == 0) break;
+        done += got;
+    }
+    return done;
+}
+
+static const char *gz_reason(gzFile f) {
+    int code;
+    const char *msg = gzerror(f, &code);
+    return code == Z_ERRNO ? strerror(errno) : msg;
+}
+
+/* Reads header and data from an open file; the tensor it makes is owned by
+ * the scope the caller opened, so every failure just returns NULL. */
+static cg_tensor *read_idx(gzFile f, const char *path) {
+    uint8_t magic[4];
+    int64_t got = read_fully(f, magic, 4);
+    if (got < 0) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: %s", path, gz_reason(f));
+        return NULL;
+    }
+    if (got < 4) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: file length %lld bytes, shorter than the 4-byte magic",
+                path, (long long)got);
+        return NULL;
+    }
+    uint32_t magic_value = (uint32_t)magic[0] << 24 | (uint32_t)magic[1] << 16 | (uint32_t)magic[2] << 8 | magic[3];
+    if (magic[0] != 0 || magic[1] != 0 || magic[3] < 1 || magic[3] > CG_MAX_DIMS) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: bad magic 0x%08x (expected 0x000008NN, NN = 1..%d dims)",
+                path, magic_value, CG_MAX_DIMS);
+        return NULL;
+    }
+    if (magic[2] != 0x08) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: magic 0x%08x has element type 0x%02x; only 0x08 (unsigned byte) is supported",
+                path, magic_value, magic[2]);
+        return NULL;
+    }
+    int ndim = magic[3];
+    uint8_t sizes[4 * CG_MAX_DIMS];
+    int64_t header_bytes = 4 + 4 * (int64_t)ndim;
+    got = read_fully(f, sizes, 4 * (int64_t)ndim);
+    if (got < 0) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: %s", path, gz_reason(f));
+        return NULL;
+    }
+    if (got < 4 * ndim) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: file length %lld bytes, shorter than its %lld-byte header",
+                path, (long long)(4 + got), (long long)header_bytes);
+        return NULL;
+    }
+    int64_t shape[CG_MAX_DIMS];
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        const uint8_t *s = sizes + 4 * d;
+        shape[d] = (int64_t)((uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3]);
+        if (shape[d] > 0 && numel > INT64_MAX / 2 / shape[d]) {
+            cg_fail(CG_ERR_FORMAT, "idx: %s: sizes in the header overflow", path);
+            return NULL;
+        }
+        numel *= shape[d];
+    }
+    cg_tensor *t = cg_empty(CG_UINT8, ndim, shape);
+    if (!t) return NULL;
+    char shape_buf[64];
+    cg_shape_str(t, shape_buf, sizeof shape_buf);
+    got = read_fully(f, cg_data(t), numel);
+    if (got < 0) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: %s", path, gz_reason(f));
+        return NULL;
+    }
+    if (got < numel) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: file length %lld bytes, header %s says %lld",
+                path, (long long)(header_bytes + got), shape_buf, (long long)(header_bytes + numel));
+        return NULL;
+    }
+    /* Anything after the data means the header does not describe the file. */
+    char extra[4096];
+    int64_t more = 0, n;
+    while ((n = read_fully(f, extra, sizeof extra)) > 0) more += n;
+    if (n < 0) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: %s", path, gz_reason(f));
+        return NULL;
+    }
+    if (more > 0) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: file length %lld bytes, header %s says %lld",
+                path, (long long)(header_bytes + numel + more), shape_buf, (long long)(header_bytes + numel));
+        return NULL;
+    }
+    return t;
+}
+
+cg_tensor *cg_idx_read(const char *path) {
+    if (!path) {
+        cg_fail(CG_ERR_VALUE, "idx: NULL path");
+        return NULL;
+    }
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        cg_fail(errno ? CG_ERR_IO : CG_ERR_NOMEM, "idx: %s: %s", path, errno ? strerror(errno) : "out of memory");
+        return NULL;
+    }
+    gzbuffer(f, 1 << 17);
+    cg_scope_begin();
+    cg_tensor *t = read_idx(f, path);
+    if (t) cg_keep(t);
+    cg_scope_end();
+    gzclose(f);
+    return t;
+}

@@ -1,0 +1,40 @@
+/* An autograd tape entry: what produced a tensor and what its backward needs.
+ * Owned by the tensor it produced (tensor->grad_fn); retains its inputs and
+ * any saved tensor; points back to its output without owning it. */
+#ifndef CGRAD_NODE_H
+#define CGRAD_NODE_H
+
+#include "autograd/op_table.h"
+#include "core/internal.h"
+
+#define CG_NODE_INLINE_INPUTS 3
+
+struct cg_node {
+    cg_op op;
+    int n_in;
+    cg_tensor **in; /* points at in_inline or a malloc'd array (cat) */
+    cg_tensor *in_inline[CG_NODE_INLINE_INPUTS];
+    cg_tensor *saved; /* e.g. argmax indices, the target of nll_loss */
+    cg_tensor *out;   /* weak: the node lives exactly as long as its output */
+    double p[2];      /* scalar arguments: exponent, clamp bounds, ... */
+    int64_t iv[CG_MAX_DIMS + 2]; /* integer arguments: dims, start/step, ... */
+    int n_iv;
+    cg_tensor *pending; /* gradient being accumulated during a backward pass */
+    unsigned mark;      /* visit mark of the current backward pass */
+};
+
+/* Records `op` producing `out` from inputs when grad mode is on and some input
+ * requires grad: sets out->grad_fn and out->requires_grad.  Returns the node
+ * (to fill saved/p/iv), or NULL when nothing needs recording or on failure
+ * (check cg_last_status if it matters). */
+cg_node *cg_record(cg_op op, cg_tensor *out, int n_in, cg_tensor *const *in);
+
+/* The derivative rules (autograd/backward.c): given the node and the upstream
+ * gradient g (out's shape), writes into gin[k] a new reference (in the current
+ * scope) holding the gradient for input k, or NULL when input k needs none. */
+typedef void (*cg_backward_fn)(cg_node *n, cg_tensor *g, cg_tensor **gin);
+extern const cg_backward_fn cg_backward_rules[CG_OP_COUNT];
+
+static inline bool cg_needs_grad(const cg_node *n, int k) { return n->in[k]->requires_grad; }
+
+#endif

@@ -1,0 +1,219 @@
+/* The tape: recording nodes as ops run, and the backward pass.
+ *
+ * backward() sorts the graph below the root topologically (iterative DFS, so
+ * deep graphs cannot overflow the C stack), then walks it from the root down,
+ * calling each node's rule from autograd/backward.c.  Gradients reaching the
+ * same non-leaf tensor are summed in node->pending; gradients reaching a leaf
+ * are added into leaf->grad, which therefore ACCUMULATES across calls until
+ * cg_zero_grad / cg_clear_grad — PyTorch's semantics. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd/node.h"
+#include "kernels/kernels.h"
+
+static const char *const op_names[CG_OP_COUNT] = {
+#define CG_OP_NAME(name, str) [CG_OP_##name] = str,
+    CG_OP_LIST(CG_OP_NAME)
+#undef CG_OP_NAME
+};
+_Static_assert(sizeof op_names / sizeof *op_names == CG_OP_COUNT, "every op needs a name");
+
+static _Thread_local int no_grad_depth;
+static unsigned backward_generation;
+
+void cg_no_grad_begin(void) { no_grad_depth++; }
+void cg_no_grad_end(void) {
+    if (no_grad_depth > 0) no_grad_depth--;
+}
+bool cg_grad_enabled(void) { return no_grad_depth == 0; }
+
+const char *cg_grad_fn_name(const cg_tensor *t) {
+    return t && t->grad_fn ? op_names[t->grad_fn->op] : NULL;
+}
+
+cg_tensor *cg_requires_grad_(cg_tensor *t, bool flag) {
+    if (!t) return NULL;
+    if (flag && t->dtype != CG_FLOAT32) {
+        cg_fail(CG_ERR_DTYPE, "requires_grad_: only float32 tensors can require gradients, got %s",
+                cg_dtype_name(t->dtype));
+        return NULL;
+    }
+    if (t->grad_fn && !flag) {
+        cg_fail(CG_ERR_GRAD,
+                "requires_grad_(false) on a non-leaf tensor (made by %s); use cg_detach instead",
+                cg_grad_fn_name(t));
+        return NULL;
+    }
+    t->requires_grad = flag;
+    return t;
+}
+
+void cg_zero_grad(cg_tensor *t) {
+    if (t && t->grad) cg_k_fill(t->grad, 0);
+}
+
+void cg_clear_grad(cg_tensor *t) {
+    if (!t) return;
+    cg_release(t->grad);
+    t->grad = NULL;
+}
+
+/* ---- recording ----------------------------------------------------------- */
+cg_node *cg_record(cg_op op, cg_tensor *out, int n_in, cg_tensor *const *in) {
+    if (!out || no_grad_depth > 0) return NULL;
+    bool any = false;
+    for (int k = 0; k < n_in; k++) any |= in[k] && in[k]->requires_grad;
+    if (!any) return NULL;
+    cg_node *n = cg_pool_alloc(sizeof *n);
+    if (!n) {
+        cg_fail(CG_ERR_NOMEM, "out of memory recording %s", op_names[op]);
+        return NULL;
+    }
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->n_in = n_in;
+    n->in = n_in <= CG_NODE_INLINE_INPUTS ? n->in_inline : malloc((size_t)n_in * sizeof *n->in);
+    if (!n->in) {
+        cg_pool_free(n, sizeof *n);
+        cg_fail(CG_ERR_NOMEM, "out of memory recording %s", op_names[op]);
+        return NULL;
+    }
+    for (int k = 0; k < n_in; k++) n->in[k] = cg_retain(in[k]);
+    n->out = out;
+    out->grad_fn = n;
+    out->requires_grad = true;
+    return n;
+}
+
+void cg_node_release(cg_node *n) {
+    for (int k = 0; k < n->n_in; k++) cg_release(n->in[k]);
+    if (n->in != n->in_inline) free(n->in);
+    cg_release(n->saved);
+    cg_release(n->pending);
+    cg_pool_free(n, sizeof *n);
+}
+
+/* ---- backward ------------------------------------------------------------ */
+typedef struct node_list { cg_node **items; size_t n, cap; } node_list;
+
+static bool push_node(node_list *l, cg_node *n) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        cg_node **items = realloc(l->items, cap * sizeof *items);
+        if (!items) return false;
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = n;
+    return true;
+}
+
+/* Post-order DFS: a node comes after every node it consumes from. */
+static cg_status topo_sort(cg_node *root, node_list *order) {
+    unsigned gen = __atomic_add_fetch(&backward_generation, 1, __ATOMIC_RELAXED);
+    node_list stack = {0};
+    node_list child = {0}; /* next input index per stack entry, stored as pointers */
+    cg_status st = CG_OK;
+    root->mark = gen;
+    if (!push_node(&stack, root) || !push_node(&child, NULL)) st = CG_ERR_NOMEM;
+    while (st == CG_OK && stack.n) {
+        cg_node *n = stack.items[stack.n - 1];
+        uintptr_t k = (uintptr_t)child.items[child.n - 1];
+        if ((int)k < n->n_in) {
+            child.items[child.n - 1] = (cg_node *)(k + 1);
+            cg_tensor *in = n->in[k];
+            if (in->requires_grad && in->grad_fn && in->grad_fn->mark != gen) {
+                in->grad_fn->mark = gen;
+                if (!push_node(&stack, in->grad_fn) || !push_node(&child, NULL)) st = CG_ERR_NOMEM;
+            }
+        } else {
+            stack.n--;
+            child.n--;
+            if (!push_node(order, n)) st = CG_ERR_NOMEM;
+        }
+    }
+    free(stack.items);
+    free(child.items);
+    return st == CG_OK ? CG_OK : cg_fail(st, "backward: out of memory sorting the graph");
+}
+
+/* Adds gradient g (input's shape) into the leaf's .grad. */
+static void accumulate_leaf(cg_tensor *leaf, cg_tensor *g) {
+    if (!leaf->grad) {
+        cg_tensor *owned = cg_tensor_new(CG_FLOAT32, leaf->ndim, leaf->shape);
+        if (!owned) return;
+        cg_k_copy(owned, g);
+        leaf->grad = cg_retain(owned); /* the scope's reference dies at scope end */
+    } else {
+        cg_k_binary(CG_B_ADD, leaf->grad, leaf->grad, g, 0, 0);
+    }
+}
+
+cg_status cg_backward(cg_tensor *root, cg_tensor *grad) {
+    if (!root) return cg_fail(CG_ERR_VALUE, "backward: NULL tensor");
+    if (!root->requires_grad)
+        return cg_fail(CG_ERR_GRAD,
+                       "backward: the tensor does not require grad and has no grad_fn "
+                       "(call cg_requires_grad_ on a leaf it depends on)");
+    char s1[128], s2[128];
+    if (!grad && cg_numel(root) != 1)
+        return cg_fail(CG_ERR_GRAD,
+                       "backward: grad can be implicitly created only for scalar outputs; the "
+                       "root has shape %s — pass a gradient of that shape",
+                       cg_shape_str(root, s1, sizeof s1));
+    if (grad && !cg_same_shape(grad, root))
+        return cg_fail(CG_ERR_SHAPE, "backward: gradient shape %s does not match the root's shape %s",
+                       cg_shape_str(grad, s1, sizeof s1), cg_shape_str(root, s2, sizeof s2));
+    if (grad && grad->dtype != CG_FLOAT32)
+        return cg_fail(CG_ERR_DTYPE, "backward: gradient must be float32, got %s",
+                       cg_dtype_name(grad->dtype));
+
+    cg_scope_begin();
+    cg_no_grad_begin();
+    cg_status st = CG_OK;
+    cg_tensor *g0 = grad ? grad : cg_ones(CG_FLOAT32, root->ndim, root->shape);
+    if (!g0) st = cg_last_status();
+    node_list order = {0};
+    if (st == CG_OK && !root->grad_fn) {
+        accumulate_leaf(root, g0);
+    } else if (st == CG_OK && (st = topo_sort(root->grad_fn, &order)) == CG_OK) {
+        root->grad_fn->pending = cg_retain(g0);
+        for (size_t i = order.n; i-- > 0;) {
+            cg_node *n = order.items[i];
+            cg_tensor *g = n->pending;
+            n->pending = NULL;
+            if (!g) continue;
+            cg_tensor *gin_inline[CG_NODE_INLINE_INPUTS] = {0};
+            cg_tensor **gin = n->n_in <= CG_NODE_INLINE_INPUTS ? gin_inline
+                                                                : calloc((size_t)n->n_in, sizeof *gin);
+            if (!gin) {
+                cg_release(g);
+                st = cg_fail(CG_ERR_NOMEM, "backward: out of memory");
+                break;
+            }
+            cg_scope_begin(); /* this node's temporaries die once passed on */
+            cg_backward_rules[n->op](n, g, gin);
+            for (int k = 0; k < n->n_in; k++) {
+                cg_tensor *in = n->in[k];
+                if (!gin[k] || !in->requires_grad) continue;
+                if (!in->grad_fn) {
+                    accumulate_leaf(in, gin[k]);
+                } else if (!in->grad_fn->pending) {
+                    in->grad_fn->pending = cg_retain(gin[k]);
+                } else {
+                    cg_tensor *sum = cg_add(in->grad_fn->pending, gin[k]);
+                    cg_release(in->grad_fn->pending);
+                    in->grad_fn->pending = cg_retain(sum);
+                }
+            }
+            cg_scope_end();
+            if (gin != gin_inline) free(gin);
+            cg_release(g);
+        }
+    }
+    free(order.items);
+    cg_no_grad_end();
+    cg_scope_end();
+    return st;
+}

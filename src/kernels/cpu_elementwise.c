@@ -1,0 +1,247 @@
+/* CPU elementwise kernels: fill, copy/cast, unary, binary, where. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/cpu_iter.h"
+#include "kernels/kernels.h"
+
+/* ---- single elements ---------------------------------------------------- */
+static inline double load_any(cg_dtype dt, const char *p) {
+    switch (dt) {
+    case CG_FLOAT32: return *(const float *)p;
+    case CG_UINT8: return *(const uint8_t *)p;
+    case CG_INT64: return (double)*(const int64_t *)p;
+    case CG_BOOL: return *(const uint8_t *)p ? 1 : 0;
+    default: return 0;
+    }
+}
+
+static inline void store_any(cg_dtype dt, char *p, double v) {
+    switch (dt) {
+    case CG_FLOAT32: *(float *)p = (float)v; break;
+    case CG_UINT8: *(uint8_t *)p = (uint8_t)(int64_t)v; break;
+    case CG_INT64: *(int64_t *)p = (int64_t)v; break;
+    case CG_BOOL: *(uint8_t *)p = v != 0; break;
+    default: break;
+    }
+}
+
+double cg_k_get_at(const cg_tensor *t, int64_t off) {
+    return load_any(t->dtype, (const char *)cg_data(t) + off * (int64_t)cg_dtype_size(t->dtype));
+}
+void cg_k_set_at(cg_tensor *t, int64_t off, double v) {
+    store_any(t->dtype, (char *)cg_data(t) + off * (int64_t)cg_dtype_size(t->dtype), v);
+}
+void cg_k_set_flat(cg_tensor *t, int64_t i, double v) { cg_k_set_at(t, i, v); }
+
+/* ---- fill and copy ------------------------------------------------------ */
+void cg_k_fill(cg_tensor *t, double v) {
+    nd_layout L;
+    nd_init(&L, 1, (const cg_tensor *[]){t});
+    int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1], s = L.strides[0][L.ndim - 1];
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t off[ND_MAX_OPS];
+        nd_row_offsets(&L, r, off);
+        if (t->dtype == CG_FLOAT32) {
+            float *p = (float *)L.base[0] + off[0], fv = (float)v;
+            for (int64_t i = 0; i < n; i++) p[i * s] = fv;
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                store_any(t->dtype, L.base[0] + (off[0] + i * s) * (int64_t)L.esize[0], v);
+        }
+    }
+}
+
+void cg_k_copy(cg_tensor *dst, const cg_tensor *src) {
+    nd_layout L;
+    nd_init(&L, 2, (const cg_tensor *[]){dst, src});
+    int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
+    int64_t sd = L.strides[0][L.ndim - 1], ss = L.strides[1][L.ndim - 1];
+    cg_dtype dd = dst->dtype, ds = src->dtype;
+    size_t ed = L.esize[0], es = L.esize[1];
+#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t off[ND_MAX_OPS];
+        nd_row_offsets(&L, r, off);
+        char *pd = L.base[0] + off[0] * (int64_t)ed;
+        const char *ps = L.base[1] + off[1] * (int64_t)es;
+        if (dd == ds && sd == 1 && ss == 1) {
+            memcpy(pd, ps, (size_t)n * ed);
+        } else if (dd == CG_FLOAT32 && ds == CG_FLOAT32) {
+            float *o = (float *)pd;
+            const float *x = (const float *)ps;
+            for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
+        } else if (dd == CG_FLOAT32 && ds == CG_UINT8) {
+            float *o = (float *)pd;
+            const uint8_t *x = (const uint8_t *)ps;
+            for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
+        } else if (dd == ds && ed == 8) {
+            int64_t *o = (int64_t *)pd;
+            const int64_t *x = (const int64_t *)ps;
+            for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
+        } else if (dd == ds && ed == 1) {
+            for (int64_t i = 0; i < n; i++) pd[i * sd] = ps[i * ss];
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                store_any(dd, pd + i * sd * (int64_t)ed, load_any(ds, ps + i * ss * (int64_t)es));
+        }
+    }
+}
+
+/* ---- unary -------------------------------------------------------------- */
+static inline float sigmoidf(float x) {
+    /* Stable for large |x|: never exponentiates a large positive number. */
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+#define UNARY_CASE(OP, EXPR)                                               \
+    case OP:                                                               \
+        if (so == 1 && si == 1)                                            \
+            for (int64_t i = 0; i < n; i++) { float x = in_[i]; o[i] = (EXPR); } \
+        else                                                               \
+            for (int64_t i = 0; i < n; i++) { float x = in_[i * si]; o[i * so] = (EXPR); } \
+        break;
+
+void cg_k_unary(cg_unary_op op, cg_tensor *out, const cg_tensor *in, double p0, double p1) {
+    nd_layout L;
+    nd_init(&L, 2, (const cg_tensor *[]){out, in});
+    int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
+    int64_t so = L.strides[0][L.ndim - 1], si = L.strides[1][L.ndim - 1];
+    const float a = (float)p0, b = (float)p1;
+    const bool square = op == CG_U_POW && p0 == 2.0;
+#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t off[ND_MAX_OPS];
+        nd_row_offsets(&L, r, off);
+        float *o = (float *)L.base[0] + off[0];
+        const float *in_ = (const float *)L.base[1] + off[1];
+        switch (op) {
+            UNARY_CASE(CG_U_NEG, -x)
+            UNARY_CASE(CG_U_ABS, fabsf(x))
+            UNARY_CASE(CG_U_SQRT, sqrtf(x))
+            UNARY_CASE(CG_U_EXP, expf(x))
+            UNARY_CASE(CG_U_LOG, logf(x))
+            UNARY_CASE(CG_U_SIGMOID, sigmoidf(x))
+            UNARY_CASE(CG_U_RELU, x > 0 ? x : 0.0f)
+            UNARY_CASE(CG_U_TANH, tanhf(x))
+            UNARY_CASE(CG_U_POW, square ? x * x : powf(x, a))
+            UNARY_CASE(CG_U_CLAMP, fminf(fmaxf(x, a), b))
+            UNARY_CASE(CG_U_AFFINE, x * a + b)
+        }
+    }
+}
+
+/* ---- binary ------------------------------------------------------------- */
+/* Four inner-loop shapes: both contiguous, b scalar, a scalar, general. */
+#define BINARY_LOOP(T_IN, T_OUT, EXPR)                                                   \
+    do {                                                                                 \
+        T_OUT *o = (T_OUT *)L.base[0] + off[0];                                          \
+        const T_IN *pa = (const T_IN *)L.base[1] + off[1];                               \
+        const T_IN *pb = (const T_IN *)L.base[2] + off[2];                               \
+        if (so == 1 && sa == 1 && sb == 1) {                                             \
+            for (int64_t i = 0; i < n; i++) { T_IN x = pa[i], y = pb[i]; o[i] = (EXPR); } \
+        } else if (so == 1 && sa == 1 && sb == 0) {                                      \
+            const T_IN y = pb[0];                                                        \
+            for (int64_t i = 0; i < n; i++) { T_IN x = pa[i]; o[i] = (EXPR); }           \
+        } else if (so == 1 && sa == 0 && sb == 1) {                                      \
+            const T_IN x = pa[0];                                                        \
+            for (int64_t i = 0; i < n; i++) { T_IN y = pb[i]; o[i] = (EXPR); }           \
+        } else {                                                                         \
+            for (int64_t i = 0; i < n; i++) {                                            \
+                T_IN x = pa[i * sa], y = pb[i * sb];                                     \
+                o[i * so] = (EXPR);                                                      \
+            }                                                                            \
+        }                                                                                \
+    } while (0)
+
+#define F_CASE(OP, EXPR) case OP: BINARY_LOOP(float, float, EXPR); break;
+#define I_CASE(OP, EXPR) case OP: BINARY_LOOP(int64_t, int64_t, EXPR); break;
+#define CMP_CASES(T)                                                  \
+    case CG_B_LT: BINARY_LOOP(T, uint8_t, x < y); break;              \
+    case CG_B_LE: BINARY_LOOP(T, uint8_t, x <= y); break;             \
+    case CG_B_GT: BINARY_LOOP(T, uint8_t, x > y); break;              \
+    case CG_B_GE: BINARY_LOOP(T, uint8_t, x >= y); break;             \
+    case CG_B_EQ: BINARY_LOOP(T, uint8_t, x == y); break;             \
+    case CG_B_NE: BINARY_LOOP(T, uint8_t, x != y); break;
+
+static void binary_f32(cg_binary_op op, const nd_layout *Lp, int64_t r, float p0, float p1) {
+    const nd_layout L = *Lp;
+    int64_t off[ND_MAX_OPS];
+    nd_row_offsets(&L, r, off);
+    int64_t n = L.shape[L.ndim - 1];
+    int64_t so = L.strides[0][L.ndim - 1], sa = L.strides[1][L.ndim - 1], sb = L.strides[2][L.ndim - 1];
+    switch (op) {
+        F_CASE(CG_B_ADD, x + y)
+        F_CASE(CG_B_SUB, x - y)
+        F_CASE(CG_B_MUL, x * y)
+        F_CASE(CG_B_DIV, x / y)
+        F_CASE(CG_B_MAX, (x > y || isnan(x)) ? x : y)
+        F_CASE(CG_B_MIN, (x < y || isnan(x)) ? x : y)
+        CMP_CASES(float)
+        F_CASE(CG_B_RELU_BACK, y > 0 ? x : 0.0f)
+        F_CASE(CG_B_SIGMOID_BACK, x * y * (1.0f - y))
+        F_CASE(CG_B_TANH_BACK, x * (1.0f - y * y))
+        F_CASE(CG_B_ABS_BACK, y > 0 ? x : (y < 0 ? -x : 0.0f))
+        F_CASE(CG_B_SQRT_BACK, x * 0.5f / y)
+        F_CASE(CG_B_POW_BACK, p0 == 2.0f ? x * 2.0f * y : x * p0 * powf(y, p0 - 1.0f))
+        F_CASE(CG_B_CLAMP_BACK, (y >= p0 && y <= p1) ? x : 0.0f)
+    default: break;
+    }
+}
+
+static void binary_i64(cg_binary_op op, const nd_layout *Lp, int64_t r) {
+    const nd_layout L = *Lp;
+    int64_t off[ND_MAX_OPS];
+    nd_row_offsets(&L, r, off);
+    int64_t n = L.shape[L.ndim - 1];
+    int64_t so = L.strides[0][L.ndim - 1], sa = L.strides[1][L.ndim - 1], sb = L.strides[2][L.ndim - 1];
+    switch (op) {
+        I_CASE(CG_B_ADD, x + y)
+        I_CASE(CG_B_SUB, x - y)
+        I_CASE(CG_B_MUL, x * y)
+        I_CASE(CG_B_MAX, x > y ? x : y)
+        I_CASE(CG_B_MIN, x < y ? x : y)
+        CMP_CASES(int64_t)
+    default: break;
+    }
+}
+
+void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_tensor *b,
+                 double p0, double p1) {
+    nd_layout L;
+    nd_init(&L, 3, (const cg_tensor *[]){out, a, b});
+    int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
+    if (a->dtype == CG_FLOAT32) {
+#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
+        for (int64_t r = 0; r < rows; r++) binary_f32(op, &L, r, (float)p0, (float)p1);
+    } else {
+#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
+        for (int64_t r = 0; r < rows; r++) binary_i64(op, &L, r);
+    }
+}
+
+void cg_k_where(cg_tensor *out, const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b) {
+    nd_layout L;
+    nd_init(&L, 4, (const cg_tensor *[]){out, cond, a, b});
+    int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
+    int64_t so = L.strides[0][L.ndim - 1], sc = L.strides[1][L.ndim - 1];
+    int64_t sa = L.strides[2][L.ndim - 1], sb = L.strides[3][L.ndim - 1];
+    cg_dtype cd = cond->dtype;
+    size_t ce = L.esize[1];
+    bool f32 = out->dtype == CG_FLOAT32;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t off[ND_MAX_OPS];
+        nd_row_offsets(&L, r, off);
+        for (int64_t i = 0; i < n; i++) {
+            bool c = load_any(cd, L.base[1] + (off[1] + i * sc) * (int64_t)ce) != 0;
+            if (f32)
+                ((float *)L.base[0])[off[0] + i * so] =
+                    c ? ((const float *)L.base[2])[off[2] + i * sa] : ((const float *)L.base[3])[off[3] + i * sb];
+            else
+                ((int64_t *)L.base[0])[off[0] + i * so] =
+                    c ? ((const int64_t *)L.base[2])[off[2] + i * sa] : ((const int64_t *)L.base[3])[off[3] + i * sb];
+        }
+    }
+}

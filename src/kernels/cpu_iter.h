@@ -1,0 +1,91 @@
+/* Strided n-d iteration shared by the CPU kernels.
+ *
+ * nd_layout holds up to 4 operands of one shape.  nd_coalesce drops size-1
+ * dims and merges neighbours that are contiguous for every operand, so a
+ * contiguous tensor becomes one long row and a [N,1] + [1,M] broadcast keeps
+ * two dims.  Kernels then loop over "rows" (all dims but the last) and run a
+ * tight inner loop over the last dim with per-operand strides. */
+#ifndef CGRAD_CPU_ITER_H
+#define CGRAD_CPU_ITER_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "cgrad/tensor.h"
+
+#define ND_MAX_OPS 4
+
+typedef struct nd_layout {
+    int ndim, nops;
+    int64_t shape[CG_MAX_DIMS];
+    int64_t strides[ND_MAX_OPS][CG_MAX_DIMS];
+    char *base[ND_MAX_OPS]; /* cg_data() of each operand */
+    size_t esize[ND_MAX_OPS];
+} nd_layout;
+
+static inline void nd_init(nd_layout *L, int nops, const cg_tensor *const *ts) {
+    const cg_tensor *ref = ts[0];
+    L->nops = nops;
+    L->ndim = 0;
+    for (int k = 0; k < nops; k++) {
+        L->base[k] = (char *)cg_data(ts[k]);
+        L->esize[k] = cg_dtype_size(ts[k]->dtype);
+    }
+    for (int d = 0; d < ref->ndim; d++) {
+        if (ref->shape[d] == 1) continue;
+        int nd = L->ndim;
+        bool merge = nd > 0;
+        for (int k = 0; k < nops && merge; k++)
+            merge = L->strides[k][nd - 1] == ts[k]->strides[d] * ref->shape[d];
+        if (merge) {
+            L->shape[nd - 1] *= ref->shape[d];
+            for (int k = 0; k < nops; k++) L->strides[k][nd - 1] = ts[k]->strides[d];
+        } else {
+            L->shape[nd] = ref->shape[d];
+            for (int k = 0; k < nops; k++) L->strides[k][nd] = ts[k]->strides[d];
+            L->ndim++;
+        }
+    }
+    /* One long row: split it so OpenMP has rows to share among threads. */
+    if (L->ndim == 1 && L->shape[0] >= 65536) {
+        for (int64_t c = 16; c >= 2; c /= 2)
+            if (L->shape[0] % c == 0) {
+                int64_t inner = L->shape[0] / c;
+                L->ndim = 2;
+                L->shape[1] = inner;
+                L->shape[0] = c;
+                for (int k = 0; k < nops; k++) {
+                    L->strides[k][1] = L->strides[k][0];
+                    L->strides[k][0] = L->strides[k][1] * inner;
+                }
+                break;
+            }
+    }
+    if (L->ndim == 0) { /* a single element */
+        L->ndim = 1;
+        L->shape[0] = 1;
+        for (int k = 0; k < nops; k++) L->strides[k][0] = 0;
+    }
+}
+
+static inline int64_t nd_rows(const nd_layout *L) {
+    int64_t r = 1;
+    for (int d = 0; d < L->ndim - 1; d++) r *= L->shape[d];
+    return r;
+}
+
+static inline int64_t nd_numel(const nd_layout *L) { return nd_rows(L) * L->shape[L->ndim - 1]; }
+
+/* Element offsets of row `row` for each operand. */
+static inline void nd_row_offsets(const nd_layout *L, int64_t row, int64_t *off) {
+    for (int k = 0; k < L->nops; k++) off[k] = 0;
+    for (int d = L->ndim - 2; d >= 0; d--) {
+        int64_t i = row % L->shape[d];
+        row /= L->shape[d];
+        for (int k = 0; k < L->nops; k++) off[k] += i * L->strides[k][d];
+    }
+}
+
+#define ND_PARALLEL_MIN 32768
+
+#endif

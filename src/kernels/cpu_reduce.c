@@ -1,0 +1,127 @@
+/* CPU reductions (sum, max, min) over any set of dims.
+ *
+ * The input's dims are split into kept dims K and reduced dims R, each group
+ * coalesced.  Two loop orders:
+ *   - per output: each output element walks its reduced elements (the inner
+ *     loop runs along R's last dim) — right when R holds the contiguous dim,
+ *     e.g. (a-b).abs().mean((-1,-2)) over [1010,28,28];
+ *   - per reduced index: accumulate whole contiguous kept rows into a double
+ *     buffer — right when K holds the contiguous dim, e.g.
+ *     stacked_threes.mean(0) over [6131,28,28].
+ * Sums accumulate in double so means over thousands of images are exact to
+ * float precision regardless of order. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+
+typedef struct group {
+    int n;
+    int64_t shape[CG_MAX_DIMS], stride[CG_MAX_DIMS];
+} group;
+
+static void group_add(group *g, int64_t size, int64_t stride) {
+    if (g->n > 0 && g->stride[g->n - 1] == stride * size) {
+        g->shape[g->n - 1] *= size;
+        g->stride[g->n - 1] = stride;
+        return;
+    }
+    g->shape[g->n] = size;
+    g->stride[g->n] = stride;
+    g->n++;
+}
+
+static int64_t group_numel(const group *g) {
+    int64_t n = 1;
+    for (int d = 0; d < g->n; d++) n *= g->shape[d];
+    return n;
+}
+
+static int64_t group_offset(const group *g, int64_t flat) {
+    int64_t off = 0;
+    for (int d = g->n - 1; d >= 0; d--) {
+        off += (flat % g->shape[d]) * g->stride[d];
+        flat /= g->shape[d];
+    }
+    return off;
+}
+
+/* Reduces the elements of R starting at `base` for one output. */
+static void reduce_one(cg_reduce_op op, const float *base, const group *R, float *out, int64_t *idx) {
+    int64_t inner = R->n ? R->shape[R->n - 1] : 1, s = R->n ? R->stride[R->n - 1] : 0;
+    int64_t rows = R->n ? group_numel(R) / inner : 1;
+    group outer = *R;
+    if (outer.n) outer.n--;
+    if (op == CG_R_SUM) {
+        double acc = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *p = base + group_offset(&outer, r);
+            double row = 0;
+            if (s == 1)
+                for (int64_t i = 0; i < inner; i++) row += p[i];
+            else
+                for (int64_t i = 0; i < inner; i++) row += p[i * s];
+            acc += row;
+        }
+        *out = (float)acc;
+        return;
+    }
+    float best = op == CG_R_MAX ? -INFINITY : INFINITY;
+    int64_t best_i = 0;
+    bool found = false;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *p = base + group_offset(&outer, r);
+        for (int64_t i = 0; i < inner; i++) {
+            float x = p[i * s];
+            bool better = op == CG_R_MAX ? x > best : x < best;
+            if (!found || better || (isnan(x) && !isnan(best))) {
+                best = x;
+                best_i = r * inner + i;
+                found = true;
+            }
+        }
+    }
+    *out = best;
+    if (idx) *idx = best_i;
+}
+
+void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_tensor *in,
+                 unsigned mask) {
+    group K = {0}, R = {0};
+    for (int d = 0; d < in->ndim; d++) {
+        if (in->shape[d] == 1) continue;
+        group_add((mask >> d) & 1 ? &R : &K, in->shape[d], in->strides[d]);
+    }
+    const float *base = cg_data(in);
+    float *o = cg_data(out);
+    int64_t *ix = index ? cg_data(index) : NULL;
+    int64_t n_out = group_numel(&K), n_red = group_numel(&R);
+
+    bool kept_rows = op == CG_R_SUM && K.n && K.stride[K.n - 1] == 1 && R.n &&
+                     R.stride[R.n - 1] != 1 && n_red > 1;
+    if (kept_rows) {
+        int64_t inner = K.shape[K.n - 1], krows = n_out / inner;
+        group Kouter = K;
+        Kouter.n--;
+#pragma omp parallel if (n_out * n_red >= 65536)
+        {
+            double *acc = malloc((size_t)inner * sizeof *acc);
+#pragma omp for
+            for (int64_t kr = 0; kr < krows; kr++) {
+                if (!acc) continue;
+                const float *kb = base + group_offset(&Kouter, kr);
+                for (int64_t i = 0; i < inner; i++) acc[i] = 0;
+                for (int64_t r = 0; r < n_red; r++) {
+                    const float *p = kb + group_offset(&R, r);
+                    for (int64_t i = 0; i < inner; i++) acc[i] += p[i];
+                }
+                for (int64_t i = 0; i < inner; i++) o[kr * inner + i] = (float)acc[i];
+            }
+            free(acc);
+        }
+        return;
+    }
+#pragma omp parallel for if (n_out * n_red >= 65536 && n_out > 1)
+    for (int64_t k = 0; k < n_out; k++)
+        reduce_one(op, base + group_offset(&K, k), &R, &o[k], ix ? &ix[k] : NULL);
+}

@@ -25,9 +25,9 @@
  * WRITING YOUR OWN.  Fill a cg_dataset_ops with a len and a get (and optionally
  * get_batch and free) and call cg_dataset_new.  get() may be called from several
  * DataLoader worker threads at once (for different indices): it must not change
- * shared state without a lock.  It is called with no scope open on worker threads
- * and its results are taken as new references, so follow tensor.h's rules (return
- * fresh references; release your temporaries or make them inside a scope).
+ * shared state without a lock.  get() and get_batch() are always called inside a
+ * scope that the dataset code opened: return references made by cgrad calls in
+ * that scope (not cg_retain'ed ones) and leave your temporaries to it.
  *
  * THE FAST PATH.  get_batch(indices, n) returns a whole batch at once.  Tensor
  * datasets implement it as a gather of rows (one contiguous copy of the selected

@@ -1,0 +1,356 @@
+/* The DataLoader: batches of a dataset, in order or shuffled, made on the
+ * calling thread or ahead of it by worker threads.  See include/cgrad/dataloader.h.
+ *
+ * HOW THE WORKERS WORK.  An epoch is a list of batches 0..len-1 over a fixed
+ * order of the items (the identity, or a permutation drawn at the epoch's
+ * start).  Workers claim batch numbers in increasing order under one mutex, make
+ * each batch with no lock held (decoding, gathering, collating), and put batch b
+ * in ring slot b % nslots.  The training thread takes batch `delivered` from its
+ * slot, so batches come out in order whatever the number of workers and however
+ * long each takes.  A worker may claim batch b only when b < delivered + nslots:
+ * then slot b % nslots is free (its previous batch, b - nslots, has been taken),
+ * and at most nslots batches wait in memory.
+ *
+ * Workers live for one epoch (PyTorch's persistent_workers=False): started by
+ * the first next() of the epoch, joined when the epoch ends, is reset or the
+ * loader is freed.  Stopping early sets `stop`; a worker finishes the batch it
+ * is making, stores it, and exits; then the queued batches are released.
+ *
+ * OWNERSHIP.  A worker has no scope open, so the batches it makes are plain
+ * references; next() hands them to the caller's scope with cg_scope_adopt.  A
+ * worker's error message (errors are per thread) travels in the slot and is
+ * raised again on the training thread. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgrad/dataloader.h"
+#include "cgrad/random.h"
+
+#define MAX_WORKERS 256
+
+typedef struct batch_slot {
+    int64_t batch; /* the batch it holds, or -1 when empty */
+    cg_tensor *xb, *yb;
+    cg_status status;
+    char message[1024];
+} batch_slot;
+
+struct cg_dataloader {
+    cg_dataset *ds;
+    cg_dataloader_options opts;
+    int64_t n, nbatches;
+    cg_generator gen; /* the shuffle's own generator */
+    int64_t *order;   /* item order of the current epoch, n entries */
+    int64_t epoch;
+    bool in_epoch;
+    int64_t delivered; /* batches handed out in this epoch */
+    cg_status status;
+
+    /* Workers: only when opts.num_workers > 0, alive during an epoch. */
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t lock;
+    pthread_cond_t ready; /* a slot was filled */
+    pthread_cond_t space; /* a slot was emptied, or stop was set */
+    batch_slot *slots;
+    int nslots;
+    int64_t claimed; /* next batch a worker will make */
+    bool stop;
+};
+
+cg_dataloader_options cg_dataloader_defaults(void) {
+    return (cg_dataloader_options){.batch_size = 64};
+}
+
+/* ---- making one batch ----------------------------------------------------- */
+
+/* Batch b of the epoch: items order[b*bs .. min((b+1)*bs, n) - 1]. */
+static cg_status make_batch(cg_dataloader *dl, int64_t b, cg_tensor **xb, cg_tensor **yb) {
+    int64_t bs = dl->opts.batch_size, start = b * bs;
+    int64_t count = dl->n - start < bs ? dl->n - start : bs;
+    return cg_dataset_batch(dl->ds, dl->order + start, count, xb, yb);
+}
+
+static void *worker_main(void *arg) {
+    cg_dataloader *dl = arg;
+    pthread_mutex_lock(&dl->lock);
+    while (!dl->stop && dl->claimed < dl->nbatches) {
+        if (dl->claimed >= dl->delivered + dl->nslots) { /* queue full: wait for the consumer */
+            pthread_cond_wait(&dl->space, &dl->lock);
+            continue;
+        }
+        int64_t b = dl->claimed++;
+        pthread_mutex_unlock(&dl->lock);
+
+        cg_tensor *xb = NULL, *yb = NULL;
+        cg_status st = make_batch(dl, b, &xb, &yb);
+
+        pthread_mutex_lock(&dl->lock);
+        batch_slot *s = &dl->slots[b % dl->nslots];
+        s->batch = b;
+        s->xb = xb;
+        s->yb = yb;
+        s->status = st;
+        if (st != CG_OK) snprintf(s->message, sizeof s->message, "%s", cg_last_error());
+        pthread_cond_broadcast(&dl->ready);
+    }
+    pthread_mutex_unlock(&dl->lock);
+    return NULL;
+}
+
+/* ---- epochs --------------------------------------------------------------- */
+
+/* Stops and joins the workers, then releases every batch still queued. */
+static void stop_workers(cg_dataloader *dl) {
+    if (dl->nthreads > 0) {
+        pthread_mutex_lock(&dl->lock);
+        dl->stop = true;
+        pthread_cond_broadcast(&dl->space);
+        pthread_mutex_unlock(&dl->lock);
+        for (int i = 0; i < dl->nthreads; i++) pthread_join(dl->threads[i], NULL);
+        dl->nthreads = 0;
+    }
+    for (int i = 0; i < dl->nslots; i++) {
+        batch_slot *s = &dl->slots[i];
+        if (s->batch < 0) continue;
+        cg_release(s->xb); /* made with no scope open: ours to release */
+        cg_release(s->yb);
+        *s = (batch_slot){.batch = -1};
+    }
+}
+
+static void end_epoch(cg_dataloader *dl) {
+    stop_workers(dl);
+    dl->in_epoch = false;
+}
+
+static cg_status draw_order(cg_dataloader *dl) {
+    if (!dl->opts.shuffle) {
+        for (int64_t i = 0; i < dl->n; i++) dl->order[i] = i;
+        return CG_OK;
+    }
+    /* torch.randperm(n, generator=g): what PyTorch's RandomSampler yields. */
+    cg_scope_begin();
+    cg_tensor *perm = cg_randperm(&dl->gen, dl->n);
+    cg_status st = perm ? CG_OK : cg_last_status();
+    if (perm && (perm->dtype != CG_INT64 || cg_numel(perm) != dl->n || !cg_is_contiguous(perm)))
+        st = cg_fail(CG_ERR_STATE, "dataloader: randperm(%lld) gave an unexpected tensor",
+                     (long long)dl->n);
+    if (st == CG_OK) memcpy(dl->order, cg_data(perm), (size_t)dl->n * sizeof *dl->order);
+    cg_scope_end();
+    return st;
+}
+
+static cg_status start_epoch(cg_dataloader *dl) {
+    end_epoch(dl);
+    dl->status = CG_OK;
+    dl->delivered = 0;
+    dl->claimed = 0;
+    dl->stop = false;
+    cg_status st = draw_order(dl);
+    if (st != CG_OK) return st;
+    dl->epoch++;
+    dl->in_epoch = true;
+    int want = dl->opts.num_workers;
+    if (want > dl->nbatches) want = (int)dl->nbatches;
+    for (int i = 0; i < want; i++) {
+        if (pthread_create(&dl->threads[i], NULL, worker_main, dl) != 0) break;
+        dl->nthreads++; /* if no thread starts at all, batches are made inline */
+    }
+    return CG_OK;
+}
+
+cg_status cg_dataloader_reset(cg_dataloader *dl) {
+    if (!dl) return cg_fail(CG_ERR_VALUE, "dataloader: NULL loader");
+    cg_status st = start_epoch(dl);
+    dl->status = st;
+    return st;
+}
+
+/* Takes batch `delivered` from the workers' queue (waiting for it). */
+static cg_status take_queued(cg_dataloader *dl, cg_tensor **xb, cg_tensor **yb) {
+    pthread_mutex_lock(&dl->lock);
+    batch_slot *s = &dl->slots[dl->delivered % dl->nslots];
+    while (s->batch != dl->delivered) pthread_cond_wait(&dl->ready, &dl->lock);
+    cg_status st = s->status;
+    *xb = s->xb;
+    *yb = s->yb;
+    if (st != CG_OK) cg_fail(st, "%s", s->message); /* the worker's message, on this thread */
+    *s = (batch_slot){.batch = -1};
+    dl->delivered++;
+    pthread_cond_broadcast(&dl->space);
+    pthread_mutex_unlock(&dl->lock);
+    cg_scope_adopt(*xb); /* made on a worker: now owned by the caller's scope */
+    cg_scope_adopt(*yb);
+    return st;
+}
+
+bool cg_dataloader_next(cg_dataloader *dl, cg_tensor **xb, cg_tensor **yb) {
+    if (xb) *xb = NULL;
+    if (yb) *yb = NULL;
+    if (!dl || !xb || !yb) {
+        cg_fail(CG_ERR_VALUE, "dataloader: NULL argument to cg_dataloader_next");
+        if (dl) dl->status = CG_ERR_VALUE;
+        return false;
+    }
+    if (!dl->in_epoch) {
+        cg_status st = start_epoch(dl);
+        if (st != CG_OK) {
+            dl->status = st;
+            return false;
+        }
+    }
+    if (dl->delivered >= dl->nbatches) { /* the end of the epoch */
+        end_epoch(dl);
+        return false;
+    }
+    cg_status st;
+    if (dl->nthreads > 0) {
+        st = take_queued(dl, xb, yb);
+    } else {
+        st = make_batch(dl, dl->delivered, xb, yb); /* already in the caller's scope */
+        dl->delivered++;
+    }
+    if (st != CG_OK) {
+        dl->status = st;
+        end_epoch(dl);
+        return false;
+    }
+    return true;
+}
+
+cg_status cg_dataloader_status(const cg_dataloader *dl) { return dl ? dl->status : CG_ERR_VALUE; }
+
+cg_status cg_dataloader_first(cg_dataloader *dl, cg_tensor **xb, cg_tensor **yb) {
+    if (xb) *xb = NULL;
+    if (yb) *yb = NULL;
+    if (!dl || !xb || !yb) return cg_fail(CG_ERR_VALUE, "dataloader: NULL argument to first()");
+    cg_status st = start_epoch(dl);
+    if (st != CG_OK) return dl->status = st;
+    if (!cg_dataloader_next(dl, xb, yb)) {
+        if (dl->status != CG_OK) return dl->status;
+        return dl->status = cg_fail(CG_ERR_VALUE,
+                                    "dataloader: first() of an empty loader (%lld items, batch_size "
+                                    "%lld%s)", (long long)dl->n, (long long)dl->opts.batch_size,
+                                    dl->opts.drop_last ? ", drop_last" : "");
+    }
+    end_epoch(dl); /* first(dl) abandons the rest of the epoch */
+    return CG_OK;
+}
+
+/* ---- creation and queries ------------------------------------------------- */
+
+cg_dataloader *cg_dataloader_new(cg_dataset *ds, const cg_dataloader_options *opts) {
+    if (!ds) {
+        if (cg_last_status() == CG_OK) cg_fail(CG_ERR_VALUE, "dataloader: dataset is NULL");
+        return NULL;
+    }
+    cg_dataloader_options o = opts ? *opts : cg_dataloader_defaults();
+    if (o.batch_size < 1) {
+        cg_fail(CG_ERR_VALUE, "dataloader: batch_size must be >= 1, got %lld", (long long)o.batch_size);
+        return NULL;
+    }
+    if (o.num_workers < 0 || o.num_workers > MAX_WORKERS) {
+        cg_fail(CG_ERR_VALUE, "dataloader: num_workers must be between 0 and %d, got %d", MAX_WORKERS,
+                o.num_workers);
+        return NULL;
+    }
+    if (o.prefetch_factor < 0 || o.prefetch_factor > 1024) {
+        cg_fail(CG_ERR_VALUE, "dataloader: prefetch_factor must be between 0 and 1024, got %d",
+                o.prefetch_factor);
+        return NULL;
+    }
+    if (o.prefetch_factor == 0) o.prefetch_factor = 2;
+    int64_t n = cg_dataset_len(ds);
+    if (n < 0) {
+        cg_fail(CG_ERR_VALUE, "dataloader: dataset (%s) reports a negative length %lld",
+                cg_dataset_kind(ds), (long long)n);
+        return NULL;
+    }
+    cg_dataloader *dl = calloc(1, sizeof *dl);
+    if (!dl) goto nomem;
+    dl->opts = o;
+    dl->n = n;
+    dl->nbatches = o.drop_last ? n / o.batch_size : (n + o.batch_size - 1) / o.batch_size;
+    dl->order = malloc((size_t)(n ? n : 1) * sizeof *dl->order);
+    if (!dl->order) goto nomem;
+    if (o.num_workers > 0) {
+        dl->nslots = o.num_workers * o.prefetch_factor;
+        dl->threads = calloc((size_t)o.num_workers, sizeof *dl->threads);
+        dl->slots = calloc((size_t)dl->nslots, sizeof *dl->slots);
+        if (!dl->threads || !dl->slots) goto nomem;
+        for (int i = 0; i < dl->nslots; i++) dl->slots[i].batch = -1;
+    }
+    pthread_mutex_init(&dl->lock, NULL);
+    pthread_cond_init(&dl->ready, NULL);
+    pthread_cond_init(&dl->space, NULL);
+    /* Unseeded and shuffled: seed from the default generator, so cg_manual_seed
+     * repeats the run; an unshuffled loader leaves the default stream alone. */
+    uint64_t seed = o.seed;
+    if (!o.seeded && o.shuffle) {
+        cg_generator *g = cg_default_generator();
+        seed = ((uint64_t)cg_generator_u32(g) << 32) | cg_generator_u32(g);
+    }
+    cg_generator_init(&dl->gen, seed);
+    dl->ds = cg_dataset_retain(ds);
+    return dl;
+nomem:
+    if (dl) {
+        free(dl->order);
+        free(dl->threads);
+        free(dl->slots);
+        free(dl);
+    }
+    cg_fail(CG_ERR_NOMEM, "dataloader: out of memory for %lld items", (long long)n);
+    return NULL;
+}
+
+void cg_dataloader_free(cg_dataloader *dl) {
+    if (!dl) return;
+    end_epoch(dl);
+    pthread_mutex_destroy(&dl->lock);
+    pthread_cond_destroy(&dl->ready);
+    pthread_cond_destroy(&dl->space);
+    cg_dataset_release(dl->ds);
+    free(dl->order);
+    free(dl->threads);
+    free(dl->slots);
+    free(dl);
+}
+
+int64_t cg_dataloader_len(const cg_dataloader *dl) { return dl ? dl->nbatches : 0; }
+int64_t cg_dataloader_n(const cg_dataloader *dl) { return dl ? dl->n : 0; }
+int64_t cg_dataloader_batch_size(const cg_dataloader *dl) { return dl ? dl->opts.batch_size : 0; }
+cg_dataset *cg_dataloader_dataset(const cg_dataloader *dl) { return dl ? dl->ds : NULL; }
+int64_t cg_dataloader_epoch(const cg_dataloader *dl) { return dl ? dl->epoch : 0; }
+int64_t cg_dataloader_batches_done(const cg_dataloader *dl) { return dl ? dl->delivered : 0; }
+
+/* ---- DataLoaders ------------------------------------------------------------ */
+
+cg_dataloaders *cg_dataloaders_new(cg_dataloader *train, cg_dataloader *valid) {
+    if (!train || !valid) {
+        cg_dataloader_free(train);
+        cg_dataloader_free(valid);
+        if (cg_last_status() == CG_OK) cg_fail(CG_ERR_VALUE, "dataloaders: a loader is NULL");
+        return NULL;
+    }
+    cg_dataloaders *dls = malloc(sizeof *dls);
+    if (!dls) {
+        cg_dataloader_free(train);
+        cg_dataloader_free(valid);
+        cg_fail(CG_ERR_NOMEM, "dataloaders: out of memory");
+        return NULL;
+    }
+    dls->train = train;
+    dls->valid = valid;
+    return dls;
+}
+
+void cg_dataloaders_free(cg_dataloaders *dls) {
+    if (!dls) return;
+    cg_dataloader_free(dls->train);
+    cg_dataloader_free(dls->valid);
+    free(dls);
+}

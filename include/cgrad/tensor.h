@@ -94,6 +94,7 @@ const char *cg_dtype_name(cg_dtype dt);   /* "float32", "uint8", ...        */
 size_t cg_dtype_size(cg_dtype dt);       /* bytes per element              */
 int64_t cg_numel(const cg_tensor *t);
 bool cg_is_contiguous(const cg_tensor *t);
+bool cg_same_shape(const cg_tensor *a, const cg_tensor *b);
 /* Writes "[6131, 28, 28]" into buf (always NUL-terminated); returns buf. */
 char *cg_shape_str(const cg_tensor *t, char *buf, size_t n);
 /* Normalises a possibly negative dim (-1 = last); -1 on error (message set). */

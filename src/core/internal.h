@@ -36,7 +36,6 @@ cg_tensor *cg_tensor_view_of(const cg_tensor *t, int ndim, const int64_t *shape,
                              const int64_t *strides, int64_t offset);
 void cg_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 int64_t cg_shape_numel(int ndim, const int64_t *shape);
-bool cg_same_shape(const cg_tensor *a, const cg_tensor *b);
 /* Formats a shape like "[3, 4]" into buf. */
 char *cg_dims_str(int ndim, const int64_t *shape, char *buf, size_t n);
 

@@ -1,0 +1,550 @@
+/* cg_dataset_get: fastai's untar_data in C.  Resolve where things go, take the
+ * dataset's lock, build it in a temp folder (copy from a folder mirror, or
+ * fetch files and unpack archives), verify it, write the marker last, rename
+ * the folder into place.  See include/cgrad/datasets.h for the contract; the
+ * pieces live in download.c, archive.c, checksum.c and dataset_cache.c. */
+#define _GNU_SOURCE /* syncfs */
+#include "data/fetch_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgrad/fileio.h"
+
+#define PATH_CAP 4096
+
+/* ---- options and places ------------------------------------------------------ */
+
+static cg_get_options with_defaults(const cg_get_options *opt) {
+    cg_get_options o = opt ? *opt : (cg_get_options){0};
+    if (o.max_tries <= 0) o.max_tries = 4;
+    if (o.retry_delay_ms <= 0) o.retry_delay_ms = 1000;
+    if (o.connect_timeout_s <= 0) o.connect_timeout_s = 30;
+    if (o.stall_timeout_s <= 0) o.stall_timeout_s = 60;
+    if (!o.mirror) o.mirror = getenv("CGRAD_MIRROR");
+    if (!o.mirror) o.mirror = "";
+    return o;
+}
+
+cg_status cg_data_home(const cg_get_options *opt, char *path_out, size_t n) {
+    if (!path_out || n == 0) return cg_fail(CG_ERR_VALUE, "data home: no output buffer");
+    const char *home = opt && opt->home && *opt->home ? opt->home : NULL;
+    const char *env = getenv("CGRAD_HOME");
+    const char *user = getenv("HOME");
+    int len;
+    if (!home && env && *env) home = env;
+    char cwd[PATH_CAP];
+    if (home && home[0] != '/') { /* relative: anchor it, so path_out means the same after a chdir */
+        if (!getcwd(cwd, sizeof cwd)) return cg_fail(CG_ERR_IO, "cannot read the current folder: %s", strerror(errno));
+        len = snprintf(path_out, n, "%s/%s", cwd, home);
+    } else if (home) {
+        len = snprintf(path_out, n, "%s", home);
+    } else if (user && *user) {
+        len = snprintf(path_out, n, "%s/.cgrad", user);
+    } else {
+        return cg_fail(CG_ERR_VALUE, "no cgrad home: set CGRAD_HOME (or HOME)");
+    }
+    if (len < 0 || (size_t)len >= n) return cg_fail(CG_ERR_VALUE, "cgrad home path needs %d bytes, buffer has %zu", len, n);
+    while (len > 1 && path_out[len - 1] == '/') path_out[--len] = '\0';
+    return CG_OK;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* An ad-hoc dataset for an archive URL: named after the file, like fastai. */
+typedef struct adhoc_dataset {
+    char name[128];
+    cg_dataset_file file;
+    cg_dataset_info info;
+} adhoc_dataset;
+
+static cg_status adhoc_from_url(const char *url, adhoc_dataset *ad) {
+    static const char *const extensions[] = {".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2",
+                                             ".tbz", ".tar.zst", ".tar", ".zip"};
+    const char *base = base_name(url);
+    size_t len = strcspn(base, "?#");
+    for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
+        size_t el = strlen(extensions[i]);
+        if (len > el && !strncmp(base + len - el, extensions[i], el)) {
+            len -= el;
+            break;
+        }
+    }
+    if (len == 0 || len >= sizeof ad->name || base[0] == '.')
+        return cg_fail(CG_ERR_VALUE, "%s: cannot name a dataset after this URL's file name", url);
+    for (size_t i = 0; i < len; i++) {
+        char c = base[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            return cg_fail(CG_ERR_VALUE, "%s: the file name has a character ('%c') not allowed in a dataset name", url, c);
+    }
+    memcpy(ad->name, base, len);
+    ad->name[len] = '\0';
+    ad->file = (cg_dataset_file){.url = url, .md5 = NULL, .is_archive = true};
+    ad->info = (cg_dataset_info){.name = ad->name, .description = url, .files = &ad->file, .n_files = 1};
+    return CG_OK;
+}
+
+/* ---- the mirror ------------------------------------------------------------------ */
+
+typedef enum mirror_kind { MIRROR_NONE, MIRROR_LOCAL, MIRROR_URL } mirror_kind;
+
+typedef struct mirror {
+    mirror_kind kind;
+    char dir[PATH_CAP]; /* MIRROR_LOCAL, and file:// URLs: the folder */
+    char url[PATH_CAP]; /* MIRROR_URL: the prefix, without a trailing '/' */
+} mirror;
+
+static cg_status mirror_parse(const char *spec, mirror *m) {
+    memset(m, 0, sizeof *m);
+    if (!spec || !*spec) return CG_OK;
+    size_t len = strlen(spec);
+    while (len > 1 && spec[len - 1] == '/') len--;
+    if (len >= PATH_CAP) return cg_fail(CG_ERR_VALUE, "mirror '%.64s...' is too long", spec);
+    if (!strncmp(spec, "http://", 7) || !strncmp(spec, "https://", 8) || !strncmp(spec, "file://", 7)) {
+        m->kind = MIRROR_URL;
+        memcpy(m->url, spec, len);
+        if (!strncmp(spec, "file://", 7)) {
+            /* file:///srv/data (empty host) or file://localhost/srv/data: the folder
+             * is also readable directly, which is what allows folder mirrors. */
+            const char *p = spec + 7;
+            if (!strncmp(p, "localhost/", 10)) p += 9;
+            if (*p != '/') return cg_fail(CG_ERR_VALUE, "mirror '%s': a file:// URL needs an absolute path", spec);
+            memcpy(m->dir, p, len - (size_t)(p - spec));
+        }
+        return CG_OK;
+    }
+    if (strstr(spec, "://")) return cg_fail(CG_ERR_VALUE, "mirror '%s': only folders and file, http, https URLs", spec);
+    m->kind = MIRROR_LOCAL;
+    memcpy(m->dir, spec, len);
+    struct stat sb;
+    if (stat(m->dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cg_fail(CG_ERR_IO, "mirror '%s' is not a folder (CGRAD_MIRROR / --mirror)", spec);
+    return CG_OK;
+}
+
+static bool is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static bool is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* ---- building the dataset in a temp folder ------------------------------------------ */
+
+typedef struct build {
+    cg_fetch_ctx ctx;
+    const cg_dataset_info *info;
+    mirror mirror;
+    char archive_dir[PATH_CAP]; /* <home>/archive */
+    char tmp[PATH_CAP];         /* <home>/data/.<name>.tmp.<pid>.<n> */
+    char root[PATH_CAP];        /* tmp, or its single top folder */
+    char source[PATH_CAP];      /* for the marker: where it came from */
+    char sha256[65];            /* of the (last) archive, for the marker */
+    char tofu_path[PATH_CAP];   /* <archive>.sha256 to record once verified, or "" */
+} build;
+
+static cg_status join(char *out, const char *a, const char *b) {
+    if (snprintf(out, PATH_CAP, "%s/%s", a, b) >= PATH_CAP) return cg_fail(CG_ERR_VALUE, "%s/%s: path too long", a, b);
+    return CG_OK;
+}
+
+/* Trust on first use: the sha256 of an archive that once gave a good dataset is
+ * kept beside it; the same file name hashing differently later is refused. */
+static cg_status check_recorded_sha256(build *b, const char *archive_name, const char *sha256) {
+    char path[PATH_CAP], *recorded = NULL;
+    size_t len;
+    if (snprintf(path, sizeof path, "%s/%s.sha256", b->archive_dir, archive_name) >= (int)sizeof path)
+        return cg_fail(CG_ERR_VALUE, "%s: path too long", b->archive_dir);
+    snprintf(b->tofu_path, sizeof b->tofu_path, "%s", path);
+    if (!is_file(path)) return CG_OK;
+    if (cg_read_file(path, (void **)&recorded, &len) != CG_OK) return cg_last_status();
+    cg_status st = CG_OK;
+    if (len < 64 || strncmp(recorded, sha256, 64) != 0)
+        st = cg_fail(CG_ERR_CHECKSUM, "%s: sha256 %s differs from %.64s recorded in %s when it was first fetched "
+                     "(delete that file if the new archive is known to be good)", archive_name, sha256, recorded, path);
+    free(recorded);
+    return st;
+}
+
+/* Gets one file of the dataset: an archive is fetched into <home>/archive (or
+ * read in place from a local mirror) and extracted into tmp; a plain file is
+ * fetched straight into tmp. */
+static cg_status get_file(build *b, const cg_dataset_file *file, bool force) {
+    const char *fname = base_name(file->url);
+    char src[PATH_CAP], dest[PATH_CAP];
+    cg_fetched got = {0};
+    cg_status st;
+    bool local = b->mirror.kind == MIRROR_LOCAL;
+    if (local) {
+        if ((st = join(src, b->mirror.dir, fname)) != CG_OK) return st;
+        if (!is_file(src))
+            return cg_fail(CG_ERR_IO, "mirror %s holds neither %s/ nor %s (it must hold one of them for '%s')",
+                           b->mirror.dir, b->info->name, fname, b->info->name);
+    } else if (b->mirror.kind == MIRROR_URL) {
+        if (snprintf(src, sizeof src, "%s/%s", b->mirror.url, fname) >= (int)sizeof src)
+            return cg_fail(CG_ERR_VALUE, "%s: URL too long", b->mirror.url);
+    } else {
+        snprintf(src, sizeof src, "%s", file->url);
+    }
+    snprintf(b->source, sizeof b->source, "%s", src);
+
+    if (!file->is_archive) {
+        if ((st = join(dest, b->tmp, fname)) != CG_OK) return st;
+        return local ? cg_fetch_copy_file(&b->ctx, src, dest, &got) : cg_fetch_url(&b->ctx, src, dest, &got);
+    }
+
+    /* An archive. */
+    const char *archive = src;
+    bool cached_download = false;
+    if (local) {
+        if ((st = cg_file_digest(src, "sha256", got.sha256, sizeof got.sha256)) != CG_OK) return st;
+    } else {
+        if ((st = join(dest, b->archive_dir, fname)) != CG_OK) return st;
+        if (!force && is_file(dest)) {
+            cached_download = true; /* fetched before; re-extracting it needs no download */
+            st = cg_file_digest(dest, "sha256", got.sha256, sizeof got.sha256);
+            if (st == CG_OK && file->md5) st = cg_file_digest(dest, "md5", got.md5, sizeof got.md5);
+        } else {
+            st = cg_fetch_url(&b->ctx, src, dest, &got);
+        }
+        if (st != CG_OK) return st;
+        archive = dest;
+    }
+    if (file->md5 && !local && strcmp(got.md5, file->md5) != 0) {
+        unlink(dest);
+        return cg_fail(CG_ERR_CHECKSUM, "%s: md5 %s, expected %s", src, got.md5, file->md5);
+    }
+    if (file->md5 && local) {
+        char md5[33];
+        if ((st = cg_file_digest(src, "md5", md5, sizeof md5)) != CG_OK) return st;
+        if (strcmp(md5, file->md5) != 0) return cg_fail(CG_ERR_CHECKSUM, "%s: md5 %s, expected %s", src, md5, file->md5);
+    }
+    if ((st = check_recorded_sha256(b, fname, got.sha256)) != CG_OK) {
+        if (!local && !cached_download) unlink(dest);
+        return st;
+    }
+    snprintf(b->sha256, sizeof b->sha256, "%s", got.sha256);
+    st = cg_extract_archive(&b->ctx, archive, b->tmp);
+    /* A downloaded archive that does not extract is corrupt: drop it so the
+     * next get downloads it again instead of failing on it forever. */
+    if (st != CG_OK && st != CG_ERR_CANCELLED && !local) unlink(dest);
+    return st;
+}
+
+/* After extraction: an archive with one top folder (mnist_sample.tgz holds
+ * mnist_sample/) has that folder as the dataset root. */
+static cg_status find_root(build *b) {
+    snprintf(b->root, sizeof b->root, "%s", b->tmp);
+    DIR *d = opendir(b->tmp);
+    if (!d) return cg_fail(CG_ERR_IO, "%s: cannot open folder: %s", b->tmp, strerror(errno));
+    struct dirent *e;
+    char only[256] = "";
+    int entries = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (++entries == 1) snprintf(only, sizeof only, "%s", e->d_name);
+    }
+    closedir(d);
+    char candidate[PATH_CAP];
+    if (entries == 1 && join(candidate, b->tmp, only) == CG_OK && is_dir(candidate))
+        snprintf(b->root, sizeof b->root, "%s", candidate);
+    return CG_OK;
+}
+
+static cg_status count_suffix(const char *dir, const char *suffix, int64_t *count) {
+    DIR *d = opendir(dir);
+    if (!d) return cg_fail(CG_ERR_FORMAT, "%s: missing folder (%s)", dir, strerror(errno));
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    *count = 0;
+    while ((e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (e->d_name[0] != '.' && nl > sl && !strcmp(e->d_name + nl - sl, suffix)) (*count)++;
+    }
+    closedir(d);
+    return CG_OK;
+}
+
+/* The checks of "WHAT IS VERIFIED" in datasets.h. */
+static cg_status verify(build *b) {
+    const cg_dataset_info *info = b->info;
+    char path[PATH_CAP];
+    cg_status st;
+    int total = info->n_files + info->n_counts + (info->csv ? 1 : 0), done = 0;
+    for (int i = 0; i < info->n_files; i++) {
+        const cg_dataset_file *f = &info->files[i];
+        if (f->is_archive || !f->md5) continue;
+        if ((st = join(path, b->root, base_name(f->url))) != CG_OK) return st;
+        if (!is_file(path)) return cg_fail(CG_ERR_FORMAT, "%s: missing %s (from %s)", info->name, base_name(f->url), b->source);
+        char md5[33];
+        if ((st = cg_file_digest(path, "md5", md5, sizeof md5)) != CG_OK) return st;
+        if (strcmp(md5, f->md5) != 0)
+            return cg_fail(CG_ERR_CHECKSUM, "%s: %s has md5 %s, expected %s (source %s)", info->name,
+                           base_name(f->url), md5, f->md5, b->source);
+        if ((st = cg_fetch_report(&b->ctx, CG_GET_VERIFY, base_name(f->url), (uint64_t)++done, (uint64_t)total)) != CG_OK)
+            return st;
+    }
+    for (int i = 0; i < info->n_counts; i++) {
+        const cg_dataset_count *c = &info->counts[i];
+        int64_t count = 0;
+        if ((st = join(path, b->root, c->folder)) != CG_OK) return st;
+        if ((st = count_suffix(path, c->suffix, &count)) != CG_OK) return st;
+        if (count != c->count)
+            return cg_fail(CG_ERR_FORMAT, "%s: %s holds %lld %s files, expected %lld (source %s)", info->name, c->folder,
+                           (long long)count, c->suffix, (long long)c->count, b->source);
+        if ((st = cg_fetch_report(&b->ctx, CG_GET_VERIFY, c->folder, (uint64_t)++done, (uint64_t)total)) != CG_OK)
+            return st;
+    }
+    if (info->csv) {
+        char *text;
+        size_t len;
+        if ((st = join(path, b->root, info->csv)) != CG_OK) return st;
+        if (!is_file(path)) return cg_fail(CG_ERR_FORMAT, "%s: missing %s (source %s)", info->name, info->csv, b->source);
+        if ((st = cg_read_file(path, (void **)&text, &len)) != CG_OK) return st;
+        int64_t lines = 0;
+        for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+        if (len > 0 && text[len - 1] != '\n') lines++; /* a last line without its newline */
+        free(text);
+        if (lines - 1 != info->csv_rows)
+            return cg_fail(CG_ERR_FORMAT, "%s: %s has %lld data rows, expected %lld", info->name, info->csv,
+                           (long long)(lines - 1), (long long)info->csv_rows);
+        if ((st = cg_fetch_report(&b->ctx, CG_GET_VERIFY, info->csv, (uint64_t)++done, (uint64_t)total)) != CG_OK)
+            return st;
+    }
+    return CG_OK;
+}
+
+static cg_status build_dataset(build *b, bool force) {
+    cg_status st;
+    char folder[PATH_CAP];
+    bool have_folder = b->mirror.dir[0] && join(folder, b->mirror.dir, b->info->name) == CG_OK && is_dir(folder);
+    if (have_folder) {
+        snprintf(b->source, sizeof b->source, "%s", folder);
+        if ((st = cg_fetch_copy_tree(&b->ctx, folder, b->tmp)) != CG_OK) return st;
+        snprintf(b->root, sizeof b->root, "%s", b->tmp);
+    } else {
+        bool any_plain = false;
+        for (int i = 0; i < b->info->n_files; i++) {
+            if ((st = get_file(b, &b->info->files[i], force)) != CG_OK) return st;
+            any_plain |= !b->info->files[i].is_archive;
+        }
+        if (any_plain) snprintf(b->root, sizeof b->root, "%s", b->tmp);
+        else if ((st = find_root(b)) != CG_OK) return st;
+    }
+    if ((st = verify(b)) != CG_OK) return st;
+    if ((st = cg_marker_write(&b->ctx, b->root, b->info->name, b->source, b->sha256)) != CG_OK) return st;
+    /* Everything written so far without its own fsync (thousands of extracted
+     * or copied files) reaches the disk before the rename publishes it. */
+    int fd = open(b->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        int rc = syncfs(fd);
+        int err = errno;
+        close(fd);
+        if (rc != 0) return cg_fail(CG_ERR_IO, "%s: syncfs failed: %s", b->root, strerror(err));
+    }
+    return CG_OK;
+}
+
+/* ---- publishing, locking, cleaning up ------------------------------------------------ */
+
+static atomic_uint tmp_counter;
+
+/* Swaps `root` in as `final`.  An older complete copy is moved aside first
+ * and deleted only once the new one is in place. */
+static cg_status publish(const char *data_dir, const char *name, const char *root, const char *final) {
+    char old[PATH_CAP];
+    bool had_old = false;
+    if (snprintf(old, sizeof old, "%s/.%s.old.%ld.%u", data_dir, name, (long)getpid(),
+                 atomic_fetch_add(&tmp_counter, 1u)) >= (int)sizeof old)
+        return cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
+    if (rename(final, old) == 0) had_old = true;
+    else if (errno != ENOENT) return cg_fail(CG_ERR_IO, "%s: cannot move the old copy aside: %s", final, strerror(errno));
+    if (rename(root, final) != 0) {
+        cg_status st = cg_fail(CG_ERR_IO, "%s: cannot rename %s into place: %s", final, root, strerror(errno));
+        if (had_old) rename(old, final);
+        return st;
+    }
+    cg_status st = cg_fsync_dir(data_dir);
+    if (had_old) cg_remove_tree(old); /* best effort: a leftover is cleaned by the next get */
+    return st;
+}
+
+/* Removes what a killed process left: .<name>.tmp.* and .<name>.old.* folders.
+ * Called with the dataset's lock held, so no live process is using them. */
+static void remove_leftovers(const char *data_dir, const char *name) {
+    DIR *d = opendir(data_dir);
+    if (!d) return;
+    char tmp_prefix[256], old_prefix[256], path[PATH_CAP];
+    snprintf(tmp_prefix, sizeof tmp_prefix, ".%s.tmp.", name);
+    snprintf(old_prefix, sizeof old_prefix, ".%s.old.", name);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, tmp_prefix, strlen(tmp_prefix)) && strncmp(e->d_name, old_prefix, strlen(old_prefix)))
+            continue;
+        if (join(path, data_dir, e->d_name) == CG_OK) cg_remove_tree(path);
+    }
+    closedir(d);
+}
+
+static int lock_dataset(const char *data_dir, const char *name) {
+    char path[PATH_CAP];
+    if (snprintf(path, sizeof path, "%s/.%s.lock", data_dir, name) >= (int)sizeof path) {
+        cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        cg_fail(CG_ERR_IO, "%s: cannot open lock file: %s", path, strerror(errno));
+        return -1;
+    }
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno == EINTR) continue;
+        cg_fail(CG_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void unlock_dataset(int fd) {
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+
+/* ---- the public calls ------------------------------------------------------------------ */
+
+static cg_status resolve(const char *name, const cg_get_options *opt, adhoc_dataset *ad,
+                         const cg_dataset_info **info, char *home, char *data_dir) {
+    if (!name || !*name) return cg_fail(CG_ERR_VALUE, "dataset: empty name");
+    if (strstr(name, "://")) {
+        cg_status st = adhoc_from_url(name, ad);
+        if (st != CG_OK) return st;
+        *info = &ad->info;
+    } else if (!(*info = cg_dataset_find(name))) {
+        return cg_last_status();
+    }
+    cg_status st = cg_data_home(opt, home, PATH_CAP);
+    if (st != CG_OK) return st;
+    return join(data_dir, home, "data");
+}
+
+cg_status cg_dataset_get(const char *name, const cg_get_options *opt_in, char *path_out, size_t n) {
+    if (!path_out || n == 0) return cg_fail(CG_ERR_VALUE, "dataset get: no output buffer");
+    path_out[0] = '\0';
+    cg_get_options opt = with_defaults(opt_in);
+    adhoc_dataset ad;
+    const cg_dataset_info *info;
+    char home[PATH_CAP], data_dir[PATH_CAP], final[PATH_CAP];
+    cg_status st = resolve(name, &opt, &ad, &info, home, data_dir);
+    if (st != CG_OK) return st;
+    if ((st = join(final, data_dir, info->name)) != CG_OK) return st;
+    if (strlen(final) >= n) return cg_fail(CG_ERR_VALUE, "%s: path needs %zu bytes, buffer has %zu", final, strlen(final) + 1, n);
+
+    /* The fast path: a marker means complete, since it is written last. */
+    if (!opt.force && cg_marker_exists(final)) {
+        snprintf(path_out, n, "%s", final);
+        return CG_OK;
+    }
+
+    build *b = calloc(1, sizeof *b);
+    if (!b) return cg_fail(CG_ERR_NOMEM, "dataset %s: out of memory", info->name);
+    b->ctx = (cg_fetch_ctx){.opt = &opt, .dataset = info->name, .last_stage = CG_GET_STAGE_COUNT};
+    b->info = info;
+    if ((st = mirror_parse(opt.mirror, &b->mirror)) != CG_OK ||
+        (st = join(b->archive_dir, home, "archive")) != CG_OK ||
+        (st = cg_mkdirs(data_dir)) != CG_OK) {
+        free(b);
+        return st;
+    }
+    if (b->mirror.kind != MIRROR_LOCAL && (st = cg_mkdirs(b->archive_dir)) != CG_OK) {
+        free(b);
+        return st;
+    }
+    int lock = lock_dataset(data_dir, info->name);
+    if (lock < 0) {
+        free(b);
+        return cg_last_status();
+    }
+    /* Someone else may have finished it while we waited for the lock. */
+    if (!opt.force && cg_marker_exists(final)) {
+        unlock_dataset(lock);
+        free(b);
+        snprintf(path_out, n, "%s", final);
+        return CG_OK;
+    }
+    remove_leftovers(data_dir, info->name);
+    if (snprintf(b->tmp, sizeof b->tmp, "%s/.%s.tmp.%ld.%u", data_dir, info->name, (long)getpid(),
+                 atomic_fetch_add(&tmp_counter, 1u)) >= (int)sizeof b->tmp)
+        st = cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
+    else if (mkdir(b->tmp, 0777) != 0)
+        st = cg_fail(CG_ERR_IO, "%s: cannot create temp folder: %s", b->tmp, strerror(errno));
+    else {
+        st = build_dataset(b, opt.force);
+        if (st == CG_OK) st = publish(data_dir, info->name, b->root, final);
+        if (st == CG_OK && b->sha256[0] && b->tofu_path[0] && !is_file(b->tofu_path)) {
+            char line[80];
+            int len = snprintf(line, sizeof line, "%s\n", b->sha256);
+            cg_atomic_write_file(b->tofu_path, line, (size_t)len); /* best effort: the dataset is in place */
+        }
+        /* Whatever is left of the temp folder goes: all of it on failure, the
+         * empty wrapper of an archive's top folder on success. */
+        cg_status keep = cg_last_status();
+        char keep_msg[1024];
+        snprintf(keep_msg, sizeof keep_msg, "%s", cg_last_error());
+        cg_remove_tree(b->tmp);
+        if (st != CG_OK) cg_fail(keep, "%s", keep_msg);
+    }
+    unlock_dataset(lock);
+    free(b);
+    if (st == CG_OK) snprintf(path_out, n, "%s", final);
+    return st;
+}
+
+cg_status cg_untar_data(const char *name, char *path_out, size_t n) {
+    return cg_dataset_get(name, NULL, path_out, n);
+}
+
+cg_status cg_dataset_remove(const char *name, const cg_get_options *opt_in) {
+    cg_get_options opt = with_defaults(opt_in);
+    adhoc_dataset ad;
+    const cg_dataset_info *info;
+    char home[PATH_CAP], data_dir[PATH_CAP], final[PATH_CAP], aside[PATH_CAP], archive[PATH_CAP];
+    cg_status st = resolve(name, &opt, &ad, &info, home, data_dir);
+    if (st != CG_OK) return st;
+    if ((st = join(final, data_dir, info->name)) != CG_OK) return st;
+    if (!is_dir(data_dir)) return CG_OK;
+    int lock = lock_dataset(data_dir, info->name);
+    if (lock < 0) return cg_last_status();
+    /* Rename first: the marker disappears from <name> in one step, then the
+     * slow delete happens out of sight. */
+    if (snprintf(aside, sizeof aside, "%s/.%s.old.%ld.%u", data_dir, info->name, (long)getpid(),
+                 atomic_fetch_add(&tmp_counter, 1u)) >= (int)sizeof aside)
+        st = cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
+    else if (rename(final, aside) == 0) st = cg_remove_tree(aside);
+    else if (errno != ENOENT) st = cg_fail(CG_ERR_IO, "%s: cannot remove: %s", final, strerror(errno));
+    for (int i = 0; st == CG_OK && i < info->n_files; i++) {
+        if (!info->files[i].is_archive) continue;
+        if (snprintf(archive, sizeof archive, "%s/archive/%s", home, base_name(info->files[i].url)) >= (int)sizeof archive)
+            continue;
+        unlink(archive);
+        strncat(archive, ".sha256", sizeof archive - strlen(archive) - 1);
+        unlink(archive);
+    }
+    unlock_dataset(lock);
+    return st;
+}

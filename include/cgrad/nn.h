@@ -24,13 +24,15 @@
  * added by writing a vtable and a constructor that calls cg_module_new and
  * cg_module_add_param / _add_buffer / _add_child; nothing here changes.
  *
- * OWNERSHIP: a module owns its parameters, buffers and children.  Modules are
- * reference counted (cg_module_retain / cg_module_release), so a Learner can
- * hold the model its caller also holds.  Constructors that take modules
- * (cg_nn_sequential, cg_module_add_child) take over the caller's reference,
- * and release them all if they fail — so CG_SEQUENTIAL(cg_nn_linear(...), ...)
- * never leaks, even when one of the arguments is NULL.
- * Parameters are created outside any scope (they must outlive training steps).
+ * OWNERSHIP: a module holds references to its parameters, buffers and
+ * children.  Modules are reference counted (cg_module_retain /
+ * cg_module_release), so a Learner can hold the model its caller also holds.
+ * Functions that take modules (cg_nn_sequential, cg_module_add_child) take over
+ * the caller's reference, and release them all if they fail — so
+ * CG_SEQUENTIAL(cg_nn_linear(...), ...) never leaks, even when one of the
+ * arguments is NULL.  Tensors given to cg_module_add_param/_add_buffer are
+ * retained (the caller keeps its own reference, scoped or not), so a module
+ * made inside a scope outlives it.
  *
  * cg_module_forward returns a new tensor reference (owned by the open scope, if
  * any), like every op. */
@@ -75,9 +77,11 @@ struct cg_module {
 };
 
 /* ---- building a module type --------------------------------------------- */
-/* A new module with no entries; state is handed over (freed with the module). */
+/* A new module with no entries; state is handed over (freed with the module,
+ * also when this fails). */
 cg_module *cg_module_new(const cg_module_vtable *vt, void *state);
-/* Each takes over the reference to t / child (released on failure too). */
+/* add_param / add_buffer retain t; add_child takes over the reference to child
+ * (released on failure too).  Names must be unique within the module. */
 cg_status cg_module_add_param(cg_module *m, const char *name, cg_tensor *t);
 cg_status cg_module_add_buffer(cg_module *m, const char *name, cg_tensor *t);
 cg_status cg_module_add_child(cg_module *m, const char *name, cg_module *child);

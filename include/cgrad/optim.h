@@ -31,7 +31,7 @@
  *
  * Parameters whose grad is NULL are skipped (fastai's all_params(with_grad=True)).
  * The updates are flat loops over each parameter's float32 data; the optimizer
- * state (grad_avg, sqr_avg) lives in one allocation per optimizer.
+ * state (grad_avg, sqr_avg) lives in one allocation per parameter group.
  *
  * Hyper-parameters can be changed before any step, per group, so a scheduler
  * (fit_one_cycle's cosine lr and mom) drives them:
@@ -110,7 +110,7 @@ cg_status cg_optimizer_step(cg_optimizer *opt);
 void cg_optimizer_zero_grad(cg_optimizer *opt);
 /* Forgets the averages and step counts (a fresh start, as after create_opt). */
 void cg_optimizer_reset_state(cg_optimizer *opt);
-/* Number of steps taken (Adam's step count for the first group's first parameter). */
+/* Number of steps taken (the step count of the first group's first parameter). */
 int64_t cg_optimizer_steps(const cg_optimizer *opt);
 
 #ifdef __cplusplus

@@ -14,14 +14,13 @@
  * thread turns the message into cg_fail. */
 #include <errno.h>
 #include <png.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "cgrad/fileio.h"
 #include "cgrad/image.h"
 
 #define MSG_LEN 512
@@ -514,16 +513,6 @@ static int run_encode(png_write_job *job) {
     return failed ? -1 : 0;
 }
 
-/* A temp name unique across processes and threads: path.tmp.<pid>.<n>. */
-static char *temp_name(const char *path) {
-    static atomic_uint counter;
-    unsigned n = atomic_fetch_add(&counter, 1);
-    size_t len = strlen(path) + 48;
-    char *tmp = malloc(len);
-    if (tmp) snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(), n);
-    return tmp;
-}
-
 cg_status cg_png_write(const char *path, const cg_tensor *img) {
     if (!path || !img) return cg_fail(CG_ERR_VALUE, "png: write: NULL %s", path ? "image" : "path");
     char shape_buf[64];
@@ -541,33 +530,14 @@ cg_status cg_png_write(const char *path, const cg_tensor *img) {
         img->dtype != CG_INT64)
         return cg_fail(CG_ERR_DTYPE, "png: %s: cannot write dtype %s", path, cg_dtype_name(img->dtype));
 
-    char *tmp = temp_name(path);
-    if (!tmp) return cg_fail(CG_ERR_NOMEM, "png: %s: out of memory", path);
-    png_write_job job = {.img = img, .channels = channels, .height = h, .width = w};
-    job.file = fopen(tmp, "wb");
-    if (!job.file) {
-        cg_status st = cg_fail(CG_ERR_IO, "png: %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    int rc = run_encode(&job);
-    if (rc == 0 && (fflush(job.file) != 0 || fsync(fileno(job.file)) != 0)) {
-        snprintf(job.msg, MSG_LEN, "%s", strerror(errno));
-        rc = -1;
-    }
-    if (fclose(job.file) != 0 && rc == 0) {
-        snprintf(job.msg, MSG_LEN, "%s", strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        snprintf(job.msg, MSG_LEN, "rename from %s: %s", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (rc != 0) {
-        unlink(tmp);
-        free(tmp);
+    /* Atomic: the bytes go to a temp file beside path, then fsync + rename. */
+    cg_atomic_file *file = cg_atomic_open(path);
+    if (!file) return cg_last_status();
+    png_write_job job = {.img = img, .channels = channels, .height = h, .width = w,
+                         .file = cg_atomic_stream(file)};
+    if (run_encode(&job) != 0) {
+        cg_atomic_abort(file);
         return cg_fail(CG_ERR_IO, "png: %s: write failed: %s", path, job.msg);
     }
-    free(tmp);
-    return CG_OK;
+    return cg_atomic_commit(file);
 }

@@ -8,6 +8,7 @@
 
 static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
+    {"data", "get, list and remove datasets (like fastai untar_data)", cmd_data},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

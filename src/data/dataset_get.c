@@ -285,7 +285,8 @@ static cg_status verify(build *b) {
     const cg_dataset_info *info = b->info;
     char path[PATH_CAP];
     cg_status st;
-    int total = info->n_files + info->n_counts + (info->csv ? 1 : 0), done = 0;
+    int total = info->n_counts + (info->csv ? 1 : 0), done = 0;
+    for (int i = 0; i < info->n_files; i++) total += !info->files[i].is_archive && info->files[i].md5;
     for (int i = 0; i < info->n_files; i++) {
         const cg_dataset_file *f = &info->files[i];
         if (f->is_archive || !f->md5) continue;

@@ -1,0 +1,200 @@
+/* cgrad data — get, list and remove datasets (include/cgrad/datasets.h).
+ *
+ *   cgrad data get mnist_sample        prints the dataset's folder on stdout,
+ *                                      progress on stderr
+ *   cgrad data list [--known]          what is cached: name, size, files, path
+ *   cgrad data rm mnist_sample         deletes it from the cache
+ *
+ * Options (any subcommand): --home DIR (else $CGRAD_HOME, else ~/.cgrad),
+ * --mirror DIR|URL (else $CGRAD_MIRROR; "" for none), --force, --quiet. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgrad.h"
+#include "cli/commands.h"
+
+static void data_usage(FILE *f) {
+    fprintf(f,
+            "usage: cgrad data get NAME|URL [--force] [--quiet]\n"
+            "       cgrad data list [--known]\n"
+            "       cgrad data rm NAME|URL\n"
+            "\n"
+            "Gets a dataset into the cache like fastai's untar_data, and prints its folder.\n"
+            "Known names: mnist_sample, mnist, mnist_png (`cgrad data list --known`).\n"
+            "\n"
+            "options:\n"
+            "  --home DIR      cache root (default $CGRAD_HOME, else ~/.cgrad); data in DIR/data\n"
+            "  --mirror M      folder, file:// or http(s):// prefix serving the files (default\n"
+            "                  $CGRAD_MIRROR; \"\" to use the original URLs)\n"
+            "  --force         fetch again even if cached (the old copy stays until the new one is good)\n"
+            "  --quiet         no progress on stderr\n"
+            "  --known         list the datasets cgrad knows, cached or not\n");
+}
+
+/* ---- progress on stderr ------------------------------------------------------------ */
+
+typedef struct printer {
+    bool tty;
+    cg_get_stage stage; /* the stage whose line is open */
+    bool line_open;
+} printer;
+
+static const char *stage_verb(cg_get_stage s) {
+    switch (s) {
+    case CG_GET_DOWNLOAD: return "downloading";
+    case CG_GET_COPY: return "copying";
+    case CG_GET_EXTRACT: return "extracting";
+    case CG_GET_VERIFY: return "verifying";
+    default: return "";
+    }
+}
+
+static void human_bytes(char *out, size_t n, uint64_t bytes) {
+    if (bytes >= 1000000) snprintf(out, n, "%.1f MB", (double)bytes / 1e6);
+    else if (bytes >= 1000) snprintf(out, n, "%.1f kB", (double)bytes / 1e3);
+    else snprintf(out, n, "%" PRIu64 " B", bytes);
+}
+
+static int print_progress(const cg_get_progress *p, void *user) {
+    printer *pr = user;
+    if (p->stage == CG_GET_RETRY) {
+        if (pr->line_open) fputc('\n', stderr);
+        pr->line_open = false;
+        fprintf(stderr, "cgrad: %s: %s\n", p->item ? p->item : p->dataset, p->message ? p->message : "retrying");
+        return 0;
+    }
+    if (pr->line_open && p->stage != pr->stage) {
+        fputc('\n', stderr);
+        pr->line_open = false;
+    }
+    pr->stage = p->stage;
+    bool bytes = p->stage == CG_GET_DOWNLOAD || p->stage == CG_GET_EXTRACT;
+    bool finished = p->total > 0 && p->done >= p->total;
+    if (!pr->tty && !finished) return 0; /* logs get one line per stage */
+    char done[32], total[32];
+    if (bytes) {
+        human_bytes(done, sizeof done, p->done);
+        human_bytes(total, sizeof total, p->total);
+    } else {
+        snprintf(done, sizeof done, "%" PRIu64, p->done);
+        snprintf(total, sizeof total, "%" PRIu64, p->total);
+    }
+    fprintf(stderr, "%s%s %s", pr->tty ? "\r\033[K" : "", stage_verb(p->stage), p->dataset);
+    if (p->total > 0) {
+        int width = 30, filled = (int)((double)width * (double)p->done / (double)p->total);
+        if (filled > width) filled = width;
+        fprintf(stderr, " |%.*s%*s| %3d%% %s/%s%s", filled, "##############################", width - filled, "",
+                (int)(100.0 * (double)p->done / (double)p->total), done, total, bytes ? "" : " files");
+    } else {
+        fprintf(stderr, " %s%s", done, bytes ? "" : " files");
+    }
+    pr->line_open = true;
+    if (!pr->tty) {
+        fputc('\n', stderr);
+        pr->line_open = false;
+    }
+    fflush(stderr);
+    return 0;
+}
+
+/* ---- subcommands --------------------------------------------------------------------- */
+
+static int data_get(const char *name, cg_get_options *opt, bool quiet) {
+    printer pr = {.tty = isatty(STDERR_FILENO) != 0, .stage = CG_GET_STAGE_COUNT};
+    if (!quiet) {
+        opt->progress = print_progress;
+        opt->progress_user = &pr;
+    }
+    char path[4096];
+    cg_status st = cg_dataset_get(name, opt, path, sizeof path);
+    if (pr.line_open) fputc('\n', stderr);
+    if (st != CG_OK) return cli_fail_last();
+    printf("%s\n", path);
+    return 0;
+}
+
+static int data_list(const cg_get_options *opt, bool known) {
+    cg_cached_dataset *cached = NULL;
+    int n = 0;
+    if (cg_dataset_list_cached(opt, &cached, &n) != CG_OK) return cli_fail_last();
+    char home[4096] = "";
+    cg_data_home(opt, home, sizeof home);
+    if (known) {
+        printf("%-14s %-8s %s\n", "name", "cached", "description");
+        for (int i = 0; i < cg_dataset_count_known(); i++) {
+            const cg_dataset_info *info = cg_dataset_at(i);
+            bool is_cached = false;
+            for (int j = 0; j < n; j++) is_cached |= !strcmp(cached[j].name, info->name);
+            printf("%-14s %-8s %s\n", info->name, is_cached ? "yes" : "no", info->description);
+        }
+    } else if (n == 0) {
+        printf("no datasets cached in %s/data\n", home);
+    } else {
+        printf("%-14s %10s %8s  %s\n", "name", "size", "files", "path");
+        for (int i = 0; i < n; i++) {
+            char size[32];
+            human_bytes(size, sizeof size, cached[i].bytes);
+            printf("%-14s %10s %8" PRIu64 "  %s\n", cached[i].name, size, cached[i].files, cached[i].path);
+        }
+    }
+    free(cached);
+    return 0;
+}
+
+int cmd_data(int argc, char **argv) {
+    cg_get_options opt = {0};
+    bool quiet = false, known = false;
+    const char *action = NULL, *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            data_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--home") || !strcmp(a, "--mirror")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cgrad: data: %s needs a value\n", a);
+                return 2;
+            }
+            if (!strcmp(a, "--home")) opt.home = argv[++i];
+            else opt.mirror = argv[++i];
+        } else if (!strcmp(a, "--force")) {
+            opt.force = true;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            quiet = true;
+        } else if (!strcmp(a, "--known")) {
+            known = true;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "cgrad: data: unknown option '%s'\n", a);
+            data_usage(stderr);
+            return 2;
+        } else if (!action) {
+            action = a;
+        } else if (!name) {
+            name = a;
+        } else {
+            fprintf(stderr, "cgrad: data: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!action) {
+        data_usage(stderr);
+        return 2;
+    }
+    if (!strcmp(action, "list")) return data_list(&opt, known);
+    if (!strcmp(action, "get") || !strcmp(action, "rm")) {
+        if (!name) {
+            fprintf(stderr, "cgrad: data %s: which dataset? (e.g. mnist_sample)\n", action);
+            return 2;
+        }
+        if (!strcmp(action, "get")) return data_get(name, &opt, quiet);
+        if (cg_dataset_remove(name, &opt) != CG_OK) return cli_fail_last();
+        return 0;
+    }
+    fprintf(stderr, "cgrad: data: unknown action '%s'\n", action);
+    data_usage(stderr);
+    return 2;
+}

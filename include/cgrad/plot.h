@@ -1,0 +1,96 @@
+/* cgrad/plot.h — line plots as PNG files, the few matplotlib plots the chapter draws.
+ *
+ * The chapter's last look at training is
+ *
+ *     plt.plot(L(learn.recorder.values).itemgot(2));
+ *
+ * and in C, with a Learner after fit (learner.h):
+ *
+ *     cg_plot_metric_png(learn->recorder, 2, "accuracy.png");
+ *
+ * A general plot is a cg_plot struct: a title, axis labels, up to
+ * CG_PLOT_MAX_SERIES lines and a few marked points:
+ *
+ *     cg_plot p;
+ *     cg_plot_init(&p, "loss", "iteration", "loss");
+ *     cg_plot_add_series(&p, "train", NULL, losses, n);   // x NULL: 0, 1, ..., n-1
+ *     cg_plot_save_png(&p, "loss.png");
+ *
+ * Rendering: a white canvas, light grid lines at "nice" tick values (1, 2, 5
+ * x 10^k; powers of ten on a log axis), black axes, tick labels and titles in
+ * draw.h's bitmap font, antialiased 2-px lines in matplotlib's default colours
+ * (tab10: blue, orange, green, red, ...), a legend when more than one series is
+ * labelled.  Non-finite values are skipped (the line breaks there).  Files are
+ * written atomically through cg_png_write (image.h). */
+#ifndef CGRAD_PLOT_H
+#define CGRAD_PLOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgrad/status.h"
+#include "cgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_PLOT_MAX_SERIES 8
+#define CG_PLOT_MAX_POINTS 4
+
+/* One line: n points (x[i], y[i]); the arrays are borrowed until rendering. */
+typedef struct cg_plot_series {
+    const char *label; /* legend text; NULL: not in the legend */
+    const double *x;   /* NULL: 0, 1, ..., n-1 */
+    const double *y;
+    int64_t n;
+    uint32_t color;    /* 0xRRGGBB; 0: the next tab10 colour */
+} cg_plot_series;
+
+/* A marked point (lr_find's suggestion): a filled dot and an optional label. */
+typedef struct cg_plot_point {
+    double x, y;
+    uint32_t color; /* 0: red */
+    const char *label;
+} cg_plot_point;
+
+typedef struct cg_plot {
+    int width, height; /* pixels; cg_plot_init sets 800 x 560 */
+    const char *title, *xlabel, *ylabel; /* borrowed; NULL: none */
+    bool xlog;         /* log10 x axis (plot_lr_find); x values <= 0 are skipped */
+    int n_series;
+    cg_plot_series series[CG_PLOT_MAX_SERIES];
+    int n_points;
+    cg_plot_point points[CG_PLOT_MAX_POINTS];
+} cg_plot;
+
+void cg_plot_init(cg_plot *p, const char *title, const char *xlabel, const char *ylabel);
+/* Adds a line (CG_ERR_VALUE when full or n < 0). */
+cg_status cg_plot_add_series(cg_plot *p, const char *label, const double *x, const double *y,
+                             int64_t n);
+cg_status cg_plot_add_point(cg_plot *p, double x, double y, const char *label);
+
+/* The picture as a new uint8 RGB tensor [3, height, width]; NULL on failure
+ * (no finite point to draw is CG_ERR_VALUE). */
+cg_tensor *cg_plot_render(const cg_plot *p);
+/* cg_plot_render written to path as PNG, atomically. */
+cg_status cg_plot_save_png(const cg_plot *p, const char *path);
+
+/* ---- the Learner's plots (src/report/learner_plots.c) -------------------- */
+struct cg_recorder;
+struct cg_lr_find_result;
+/* learn.recorder.plot_loss(skip_start=5): the smoothed train loss per batch and
+ * the valid loss at the end of each epoch, against the iteration number. */
+cg_status cg_plot_loss_png(const struct cg_recorder *rec, int skip_start, const char *path);
+/* plt.plot(L(learn.recorder.values).itemgot(col)): column col of the per-epoch
+ * values [train_loss, valid_loss, metrics...] against the epoch; the metric's
+ * name is the title. */
+cg_status cg_plot_metric_png(const struct cg_recorder *rec, int col, const char *path);
+/* learn.lr_find()'s plot: smoothed loss against the learning rate (log x),
+ * without the last 5 points (skip_end=5), the suggestion marked in red. */
+cg_status cg_plot_lr_find_png(const struct cg_lr_find_result *r, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -40,6 +40,8 @@
 #include "cgrad/dataset.h"
 #include "cgrad/dataloader.h"
 #include "cgrad/draw.h"
+#include "cgrad/learner.h"
+#include "cgrad/plot.h"
 #include "cgrad/version.h"
 
 #endif

@@ -307,8 +307,9 @@ cg_tensor *cg_linspace(double start, double end, int64_t steps) {
     if (!t) return NULL;
     float *p = cg_data(t);
     double delta = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
-    /* PyTorch fills the first half from start and the second from end. */
-    int64_t half = steps / 2;
+    /* PyTorch fills the first half from start and the second from end;
+     * a single step is just `start` (torch.linspace(2, 9, 1) is tensor([2.])). */
+    int64_t half = steps > 1 ? steps / 2 : steps;
     for (int64_t i = 0; i < steps; i++)
         p[i] = (float)(i < half ? start + delta * (double)i : end - delta * (double)(steps - 1 - i));
     return t;

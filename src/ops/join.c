@@ -5,6 +5,13 @@
 #include "autograd/node.h"
 #include "kernels/kernels.h"
 
+/* torch.cat's promotion over cgrad's dtypes: float32 > int64 > uint8 > bool
+ * (cat([uint8, int64]) is int64, cat([bool, uint8]) is uint8). */
+static cg_dtype promote(cg_dtype a, cg_dtype b) {
+    static const int rank[CG_DTYPE_COUNT] = {[CG_BOOL] = 0, [CG_UINT8] = 1, [CG_INT64] = 2, [CG_FLOAT32] = 3};
+    return rank[a] >= rank[b] ? a : b;
+}
+
 cg_tensor *cg_cat(cg_tensor *const *ts, int n, int dim) {
     if (!ts || n <= 0) {
         cg_fail(CG_ERR_VALUE, "cat: expects a non-empty list of tensors");
@@ -36,7 +43,7 @@ cg_tensor *cg_cat(cg_tensor *const *ts, int n, int dim) {
                     i, cg_shape_str(t, s1, sizeof s1), cg_shape_str(first, s2, sizeof s2), d);
             return NULL;
         }
-        if (t->dtype == CG_FLOAT32) dt = CG_FLOAT32;
+        dt = promote(dt, t->dtype);
         shape[d] += t->shape[d];
     }
     cg_tensor *out = cg_tensor_new(dt, first->ndim, shape);

@@ -228,7 +228,7 @@ cg_tensor *cg_tensor_new(cg_dtype dt, int ndim, const int64_t *shape) {
     }
     t->dtype = dt;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     cg_contiguous_strides(ndim, shape, t->strides);
     t->storage = s;
     return t;
@@ -240,8 +240,10 @@ cg_tensor *cg_tensor_view_of(const cg_tensor *src, int ndim, const int64_t *shap
     if (!t) return NULL;
     t->dtype = src->dtype;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
-    memcpy(t->strides, strides, (size_t)ndim * sizeof *strides);
+    if (ndim) {
+        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+        memcpy(t->strides, strides, (size_t)ndim * sizeof *strides);
+    }
     t->offset = offset;
     t->storage = src->storage;
     atomic_fetch_add(&src->storage->refcount, 1);

@@ -12,7 +12,7 @@ static cg_tensor *make_view(cg_tensor *t, cg_op op, int ndim, const int64_t *sha
     if (!v) return NULL;
     cg_node *n = cg_record(op, v, 1, &t);
     if (n) {
-        memcpy(n->iv, iv, (size_t)n_iv * sizeof *iv);
+        if (n_iv) memcpy(n->iv, iv, (size_t)n_iv * sizeof *iv);
         n->n_iv = n_iv;
     }
     return v;

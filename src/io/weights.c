@@ -1,0 +1,154 @@
+/* io/weights.c — modules to and from safetensors files (state_dict names), and
+ * model files that carry their architecture in __metadata__ (see weights.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgrad/autograd.h"
+#include "cgrad/weights.h"
+
+cg_status cg_module_save(const cg_module *m, const char *path, const cg_metadata *md) {
+    if (!m || !path) return cg_fail(CG_ERR_VALUE, "save: NULL module or path");
+    cg_named_tensors sd;
+    cg_status st = cg_module_state_dict(m, &sd);
+    if (st) return st;
+    st = cg_safetensors_save(path, sd.n, (const char *const *)sd.names, sd.tensors, md);
+    cg_named_tensors_free(&sd);
+    return st;
+}
+
+/* Appends ", name" (or "name") to a bounded list for messages. */
+static void list_add(char *buf, size_t n, int *count, const char *name) {
+    size_t len = strlen(buf);
+    if (*count < 8 && len < n)
+        snprintf(buf + len, n - len, "%s'%s'", *count ? ", " : "", name);
+    else if (*count == 8 && len < n)
+        snprintf(buf + len, n - len, ", ...");
+    (*count)++;
+}
+
+cg_status cg_module_load_state(cg_module *m, const cg_safetensors *st, const char *what,
+                               bool strict) {
+    if (!what) what = "state_dict";
+    if (!m || !st) return cg_fail(CG_ERR_VALUE, "%s: NULL module or state", what);
+    cg_named_tensors sd;
+    cg_status rc = cg_module_state_dict(m, &sd);
+    if (rc) return rc;
+    /* Check everything before changing anything. */
+    char missing[512] = "", unexpected[512] = "";
+    int n_missing = 0, n_unexpected = 0;
+    for (int i = 0; !rc && i < sd.n; i++) {
+        const cg_tensor *src = cg_safetensors_get(st, sd.names[i]);
+        const cg_tensor *dst = sd.tensors[i];
+        if (!src) {
+            list_add(missing, sizeof missing, &n_missing, sd.names[i]);
+            continue;
+        }
+        if (src->dtype != dst->dtype) {
+            rc = cg_fail(CG_ERR_DTYPE, "%s: tensor '%s' is %s in the file but %s in the model", what,
+                         sd.names[i], cg_dtype_name(src->dtype), cg_dtype_name(dst->dtype));
+            break;
+        }
+        bool same = src->ndim == dst->ndim;
+        for (int d = 0; same && d < src->ndim; d++) same = src->shape[d] == dst->shape[d];
+        if (!same) {
+            char a[96], b[96];
+            rc = cg_fail(CG_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file but %s in the model",
+                         what, sd.names[i], cg_shape_str(src, a, sizeof a), cg_shape_str(dst, b, sizeof b));
+        }
+    }
+    for (int i = 0; !rc && i < st->n; i++) {
+        bool known = false;
+        for (int j = 0; !known && j < sd.n; j++) known = !strcmp(st->names[i], sd.names[j]);
+        if (!known) list_add(unexpected, sizeof unexpected, &n_unexpected, st->names[i]);
+    }
+    if (!rc && strict && (n_missing || n_unexpected)) {
+        rc = cg_fail(CG_ERR_FORMAT, "%s: does not match the %s model: %d missing key(s)%s%s%s, %d unexpected key(s)%s%s%s",
+                     what, m->vt->type_name ? m->vt->type_name : "", n_missing, n_missing ? " (" : "",
+                     missing, n_missing ? ")" : "", n_unexpected, n_unexpected ? " (" : "", unexpected,
+                     n_unexpected ? ")" : "");
+    }
+    /* Copy: parameters are leaves, so write their data under no-grad. */
+    cg_no_grad_begin();
+    for (int i = 0; !rc && i < sd.n; i++) {
+        const cg_tensor *src = cg_safetensors_get(st, sd.names[i]);
+        if (src) rc = cg_copy_(sd.tensors[i], src);
+    }
+    cg_no_grad_end();
+    cg_named_tensors_free(&sd);
+    return rc;
+}
+
+cg_status cg_module_load(cg_module *m, const char *path, bool strict) {
+    cg_safetensors st;
+    cg_status rc = cg_safetensors_load(path, &st);
+    if (rc) return rc;
+    rc = cg_module_load_state(m, &st, path, strict);
+    cg_safetensors_free(&st);
+    return rc;
+}
+
+cg_status cg_model_save(const cg_module *m, const char *path, const cg_metadata *md) {
+    cg_metadata all = {0};
+    cg_status st = cg_metadata_set(&all, "format", CG_MODEL_FORMAT);
+    for (int i = 0; !st && md && i < md->n; i++)
+        if (strcmp(md->keys[i], "format")) st = cg_metadata_set(&all, md->keys[i], md->values[i]);
+    if (!st) st = cg_module_save(m, path, &all);
+    cg_metadata_free(&all);
+    return st;
+}
+
+static cg_status meta_int(const char *path, const cg_metadata *md, const char *key, int64_t *out) {
+    const char *v = cg_metadata_get(md, key);
+    if (!v) return cg_fail(CG_ERR_FORMAT, "%s: model file has no \"%s\" in its metadata", path, key);
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x <= 0)
+        return cg_fail(CG_ERR_FORMAT, "%s: metadata \"%s\" is \"%s\", expected a positive integer", path,
+                       key, v);
+    *out = x;
+    return CG_OK;
+}
+
+cg_module *cg_model_load(const char *path, cg_metadata *md_out) {
+    if (md_out) memset(md_out, 0, sizeof *md_out);
+    cg_safetensors st;
+    if (cg_safetensors_load(path, &st)) return NULL;
+    const cg_metadata *md = &st.metadata;
+    const char *format = cg_metadata_get(md, "format");
+    const char *arch = cg_metadata_get(md, "arch");
+    int64_t n_in = 0, n_out = 0;
+    cg_status rc = CG_OK;
+    cg_module *m = NULL;
+    if (!format || strcmp(format, CG_MODEL_FORMAT))
+        rc = cg_fail(CG_ERR_FORMAT,
+                     "%s: not a cgrad model file (metadata \"format\" is %s%s%s, expected \"%s\"); "
+                     "plain weights load with cg_module_load into a model you build",
+                     path, format ? "\"" : "", format ? format : "missing", format ? "\"" : "",
+                     CG_MODEL_FORMAT);
+    else if (!arch)
+        rc = cg_fail(CG_ERR_FORMAT, "%s: model file has no \"arch\" in its metadata", path);
+    if (!rc) rc = meta_int(path, md, "n_in", &n_in);
+    if (!rc) rc = meta_int(path, md, "n_out", &n_out);
+    if (!rc) {
+        m = cg_model_create(arch, n_in, n_out);
+        if (!m) {
+            char cause[256];
+            snprintf(cause, sizeof cause, "%s", cg_last_error());
+            rc = cg_fail(CG_ERR_FORMAT, "%s: %s", path, cause);
+        }
+    }
+    if (!rc) rc = cg_module_load_state(m, &st, path, true);
+    if (!rc && md_out) {
+        *md_out = st.metadata; /* hand the metadata over */
+        memset(&st.metadata, 0, sizeof st.metadata);
+    }
+    cg_safetensors_free(&st);
+    if (rc) {
+        cg_module_release(m);
+        return NULL;
+    }
+    return m;
+}

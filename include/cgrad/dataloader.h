@@ -28,11 +28,17 @@
  * OPTIONS.  Zero-initialised fields give fastai's defaults, except batch_size,
  * which must be set (0 is CG_ERR_VALUE); cg_dataloader_new(ds, NULL) uses
  * cg_dataloader_defaults() (fastai's bs=64).
- *   shuffle    a new permutation of the items every epoch, drawn from the
- *              loader's own Mersenne Twister: the same seed gives the same
- *              sequence of epochs.  Unseeded, the seed is drawn from the default
- *              generator at creation, so cg_manual_seed() makes runs repeatable
- *              (an unshuffled loader draws nothing).
+ *   shuffle    a new permutation of the items every epoch.  The draws are
+ *              PyTorch's: seeded, the batches are exactly those of
+ *              DataLoader(ds, bs, shuffle=True,
+ *                         generator=torch.Generator().manual_seed(seed));
+ *              unseeded, each epoch's permutation comes from torch's default
+ *              generator, so after cg_manual_seed(s) they are those of
+ *              torch.manual_seed(s); DataLoader(ds, bs, shuffle=True).
+ *              Like PyTorch (and fastai, which iterates through PyTorch's
+ *              loader), every epoch of an unseeded loader, shuffled or not,
+ *              advances the default generator by one int64 draw: later
+ *              torch.randn-style calls then match PyTorch's too.
  *   drop_last  drop the last partial batch (fastai keeps it by default).
  *   num_workers  0: batches are made on the calling thread when next() asks.
  *              k > 0: k worker threads make batches ahead of the training loop
@@ -69,7 +75,8 @@ typedef struct cg_dataloader_options {
     bool drop_last;      /* default false: the last partial batch is kept */
     int num_workers;     /* default 0: no threads */
     int prefetch_factor; /* batches queued per worker; 0 means 2 (PyTorch's default) */
-    bool seeded;         /* true: use `seed`; false: draw one from the default generator */
+    bool seeded;         /* true: the loader has its own generator seeded with `seed`;
+                          * false: it draws from the default generator */
     uint64_t seed;
 } cg_dataloader_options;
 

@@ -126,21 +126,51 @@ static void end_epoch(cg_dataloader *dl) {
     dl->in_epoch = false;
 }
 
+/* torch.empty((), dtype=torch.int64).random_(generator=g): two 32-bit draws,
+ * high word first, folded to 63 bits. */
+static uint64_t draw_int64(cg_generator *g) {
+    uint64_t hi = cg_generator_u32(g), lo = cg_generator_u32(g);
+    return ((hi << 32) | lo) & (UINT64_MAX >> 1);
+}
+
+/* randperm(n, generator=g) into order (or discarded when order is NULL). */
+static cg_status draw_permutation(cg_generator *g, int64_t n, int64_t *order) {
+    cg_scope_begin();
+    cg_tensor *perm = cg_randperm(g, n);
+    cg_status st = perm ? CG_OK : cg_last_status();
+    if (perm && (perm->dtype != CG_INT64 || cg_numel(perm) != n || !cg_is_contiguous(perm)))
+        st = cg_fail(CG_ERR_STATE, "dataloader: randperm(%lld) gave an unexpected tensor", (long long)n);
+    if (st == CG_OK && order) memcpy(order, cg_data(perm), (size_t)n * sizeof *order);
+    cg_scope_end();
+    return st;
+}
+
+/* The item order of a new epoch, drawn exactly as PyTorch's DataLoader draws
+ * it, so that the same seeds give the same batches and leave the generators in
+ * the same state:
+ *   - every iteration (`for b in dl`, first(dl)) draws an int64 base seed for
+ *     its workers from the loader's generator, or from the default generator
+ *     when it has none (fastai's DataLoader goes through the same code: an
+ *     unshuffled loader advances torch's default generator by one draw per epoch);
+ *   - RandomSampler with a generator yields randperm(n, generator=g) and then
+ *     draws one more randperm(n) for its remainder (empty when n divides
+ *     num_samples, drawn all the same);
+ *   - without one, it seeds a fresh generator with an int64 drawn from the
+ *     default generator and takes randperm(n) from that. */
 static cg_status draw_order(cg_dataloader *dl) {
+    cg_generator *base = dl->opts.seeded ? &dl->gen : cg_default_generator();
+    (void)draw_int64(base); /* _BaseDataLoaderIter's _base_seed */
     if (!dl->opts.shuffle) {
         for (int64_t i = 0; i < dl->n; i++) dl->order[i] = i;
         return CG_OK;
     }
-    /* torch.randperm(n, generator=g): what PyTorch's RandomSampler yields. */
-    cg_scope_begin();
-    cg_tensor *perm = cg_randperm(&dl->gen, dl->n);
-    cg_status st = perm ? CG_OK : cg_last_status();
-    if (perm && (perm->dtype != CG_INT64 || cg_numel(perm) != dl->n || !cg_is_contiguous(perm)))
-        st = cg_fail(CG_ERR_STATE, "dataloader: randperm(%lld) gave an unexpected tensor",
-                     (long long)dl->n);
-    if (st == CG_OK) memcpy(dl->order, cg_data(perm), (size_t)dl->n * sizeof *dl->order);
-    cg_scope_end();
-    return st;
+    if (dl->opts.seeded) {
+        cg_status st = draw_permutation(&dl->gen, dl->n, dl->order);
+        return st == CG_OK ? draw_permutation(&dl->gen, dl->n, NULL) : st;
+    }
+    cg_generator local;
+    cg_generator_init(&local, draw_int64(cg_default_generator()));
+    return draw_permutation(&local, dl->n, dl->order);
 }
 
 static cg_status start_epoch(cg_dataloader *dl) {
@@ -286,14 +316,7 @@ cg_dataloader *cg_dataloader_new(cg_dataset *ds, const cg_dataloader_options *op
     pthread_mutex_init(&dl->lock, NULL);
     pthread_cond_init(&dl->ready, NULL);
     pthread_cond_init(&dl->space, NULL);
-    /* Unseeded and shuffled: seed from the default generator, so cg_manual_seed
-     * repeats the run; an unshuffled loader leaves the default stream alone. */
-    uint64_t seed = o.seed;
-    if (!o.seeded && o.shuffle) {
-        cg_generator *g = cg_default_generator();
-        seed = ((uint64_t)cg_generator_u32(g) << 32) | cg_generator_u32(g);
-    }
-    cg_generator_init(&dl->gen, seed);
+    cg_generator_init(&dl->gen, o.seed); /* used only when seeded */
     dl->ds = cg_dataset_retain(ds);
     return dl;
 nomem:

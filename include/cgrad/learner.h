@@ -337,6 +337,22 @@ cg_status cg_learner_add_json_logger(cg_learner *learn, FILE *out);
 /* fastai's format_time: "00:07", or "1:02:03" past an hour. */
 void cg_format_time(double seconds, char *buf, size_t n);
 
+/* ---- the chapter's data (src/learner/chapter_data.c) ---------------------
+ * The tensors the chapter builds from MNIST_SAMPLE before its Learner runs:
+ *     train_x = torch.cat([stacked_threes, stacked_sevens]).view(-1, 28*28)   # /255
+ *     train_y = tensor([1]*len(threes) + [0]*len(sevens)).unsqueeze(1)
+ * (threes and sevens in sorted path order; valid_x/valid_y the same from
+ * valid/3 and valid/7): float32 [12396,784], int64 [12396,1], [2038,784], [2038,1]. */
+typedef struct cg_mnist_sample {
+    cg_tensor *train_x, *train_y, *valid_x, *valid_y; /* owned (no scope) */
+} cg_mnist_sample;
+/* root: an MNIST_SAMPLE folder (what cg_dataset_get("mnist_sample") gives). */
+cg_status cg_mnist_sample_load(const char *root, cg_mnist_sample *out);
+void cg_mnist_sample_free(cg_mnist_sample *s);
+/* DataLoaders(DataLoader(list(zip(train_x,train_y)), bs), DataLoader(valid..., bs)),
+ * no shuffle (the chapter's dl and valid_dl, bs 256). */
+cg_dataloaders *cg_mnist_sample_dls(const cg_mnist_sample *s, int64_t bs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -96,6 +96,10 @@ void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_ten
     float *o = cg_data(out);
     int64_t *ix = index ? cg_data(index) : NULL;
     int64_t n_out = group_numel(&K), n_red = group_numel(&R);
+    if (n_red == 0) { /* a sum over an empty dim is 0 (max/min refuse empty inputs earlier) */
+        for (int64_t k = 0; k < n_out; k++) o[k] = 0;
+        return;
+    }
 
     bool kept_rows = op == CG_R_SUM && K.n && K.stride[K.n - 1] == 1 && R.n &&
                      R.stride[R.n - 1] != 1 && n_red > 1;

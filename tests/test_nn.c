@@ -235,7 +235,12 @@ static void test_sequential_null_member_fails_without_leak(void **state) {
     assert_non_null(strstr(cg_last_error(), "module 1"));
     assert_non_null(strstr(cg_last_error(), "in_features"));
     cg_module *m = cg_nn_relu();
-    assert_int_equal(cg_module_add_param(m, "a.b", cg_zeros(CG_FLOAT32, CG_SHAPE(1))), CG_ERR_VALUE);
+    cg_tensor *z = cg_zeros(CG_FLOAT32, CG_SHAPE(1)); /* add_param retains: we keep our reference */
+    assert_int_equal(cg_module_add_param(m, "a.b", z), CG_ERR_VALUE);
+    assert_int_equal(cg_module_add_param(m, "ok", z), CG_OK);
+    assert_int_equal(cg_module_add_param(m, "ok", z), CG_ERR_VALUE); /* names are unique */
+    cg_release(z);
+    assert_int_equal(z->refcount, 1); /* the module's */
     cg_module_release(m);
     cg_pool_trim();
 }

@@ -49,9 +49,11 @@ static cg_tensor *sum_or_mean(cg_tensor *t, const int *dims, int n, bool keepdim
     int ond = reduced_shape(t, mask, keepdim, oshape);
     for (int d = 0; d < t->ndim; d++)
         if ((mask >> d) & 1) count *= t->shape[d];
+    /* integer sums stay integers and are exact: torch.arange(0,100000).sum() is 4999950000 */
+    cg_dtype acc_dt = !mean && t->dtype != CG_FLOAT32 ? CG_INT64 : CG_FLOAT32;
     cg_scope_begin();
-    cg_tensor *ft = cg_cast_raw(t, CG_FLOAT32);
-    cg_tensor *out = ft ? cg_tensor_new(CG_FLOAT32, t->ndim, kshape) : NULL;
+    cg_tensor *ft = cg_cast_raw(t, acc_dt);
+    cg_tensor *out = ft ? cg_tensor_new(acc_dt, t->ndim, kshape) : NULL;
     if (!out) return cg_scope_return(NULL);
     cg_k_reduce(CG_R_SUM, out, NULL, ft, mask);
     if (mean) {
@@ -62,10 +64,7 @@ static cg_tensor *sum_or_mean(cg_tensor *t, const int *dims, int n, bool keepdim
     out->ndim = ond;
     memcpy(out->shape, oshape, sizeof oshape);
     cg_contiguous_strides(ond, oshape, out->strides);
-    if (!mean && t->dtype != CG_FLOAT32) { /* integer sums stay integers */
-        cg_tensor *i = cg_cast_raw(out, CG_INT64);
-        return cg_scope_return(i);
-    }
+    if (acc_dt == CG_INT64) return cg_scope_return(out);
     cg_node *node = cg_record(mean ? CG_OP_MEAN : CG_OP_SUM, out, 1, &t);
     if (node) {
         node->iv[0] = mask;

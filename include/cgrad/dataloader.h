@@ -12,9 +12,11 @@
  *     cg_tensor *xb, *yb;
  *     cg_dataloader_first(dl, &xb, &yb);          // [256, 784], [256, 1]
  *     for (int epoch = 0; epoch < 20; epoch++) {
- *         while (cg_dataloader_next(dl, &xb, &yb)) {   // one epoch
- *             cg_scope_begin(); ... cg_scope_end();
- *             cg_release(xb); cg_release(yb);          // (or open a scope before next)
+ *         for (;;) {                                   // one epoch
+ *             cg_scope_begin();                        // the batch + the step's temporaries
+ *             if (!cg_dataloader_next(dl, &xb, &yb)) { cg_scope_end(); break; }
+ *             train_step(xb, yb);
+ *             cg_scope_end();                          // ... die here
  *         }
  *         if (cg_dataloader_status(dl) != CG_OK) ... cg_last_error() ...
  *     }
@@ -48,7 +50,8 @@
  *
  * OWNERSHIP.  The batch returned by next()/first() is a pair of new references:
  * owned by the caller's innermost scope if one is open, else by the caller
- * (cg_release both).  Batches made on worker threads are adopted into the
+ * (cg_release both).  Open the step's scope BEFORE next(), as above: a scope
+ * opened after it would leave every batch of the epoch to the outer scope.  Batches made on worker threads are adopted into the
  * caller's scope (cg_scope_adopt).  Stopping early is fine: reset() and free()
  * stop the workers, join them and release every queued batch.  A batch may be a
  * view of the dataset's tensors (consecutive rows of a tensor dataset): do not

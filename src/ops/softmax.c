@@ -52,6 +52,7 @@ cg_tensor *cg_softmax(cg_tensor *t, int dim) {
 
 /* nll_loss(logp [N,C], target int64 [N]) = -mean(logp[i, target[i]]). */
 static cg_tensor *nll_loss(cg_tensor *logp, cg_tensor *target) {
+    CG_CHECK_NULL(logp, target); /* log_softmax refused the logits: keep its message */
     int64_t n = logp->shape[0], c = logp->shape[1];
     cg_scope_begin();
     cg_tensor *lp = NULL, *tg = NULL;

@@ -7,7 +7,7 @@
  *     train_y = tensor([1]*len(threes) + [0]*len(sevens)).unsqueeze(1)         # [12396, 1]
  *     valid_x, valid_y likewise from valid/3 and valid/7                       # [2038, 784]
  *
- * Header-only (static functions): examples are one file each. */
+ * Header-only (static inline functions): examples are one file each. */
 #ifndef CGRAD_EXAMPLES_CHAPTER4_MNIST_H
 #define CGRAD_EXAMPLES_CHAPTER4_MNIST_H
 
@@ -23,7 +23,7 @@ typedef struct chapter4_data {
 } chapter4_data;
 
 /* torch.stack([tensor(Image.open(o)) for o in (root/folder).ls().sorted()]).float()/255 */
-static cg_tensor *chapter4_stack_folder(const char *root, const char *folder) {
+static inline cg_tensor *chapter4_stack_folder(const char *root, const char *folder) {
     char *dir = cg_path_join(root, folder);
     cg_strlist files = {0};
     cg_tensor *t = NULL;
@@ -35,7 +35,7 @@ static cg_tensor *chapter4_stack_folder(const char *root, const char *folder) {
 }
 
 /* x = cat([threes, sevens]).view(-1, 784), y = [1]*len(threes) + [0]*len(sevens) as [N,1] int64 */
-static cg_status chapter4_split(const char *path, const char *split, cg_tensor **x, cg_tensor **y) {
+static inline cg_status chapter4_split(const char *path, const char *split, cg_tensor **x, cg_tensor **y) {
     char f3[64], f7[64];
     snprintf(f3, sizeof f3, "%s/3", split);
     snprintf(f7, sizeof f7, "%s/7", split);
@@ -49,7 +49,7 @@ static cg_status chapter4_split(const char *path, const char *split, cg_tensor *
 }
 
 /* path = untar_data(URLs.MNIST_SAMPLE), then the four tensors. */
-static cg_status chapter4_load(chapter4_data *d) {
+static inline cg_status chapter4_load(chapter4_data *d) {
     char path[4096];
     cg_status st = cg_untar_data("mnist_sample", path, sizeof path);
     if (!st) st = chapter4_split(path, "train", &d->train_x, &d->train_y);
@@ -61,7 +61,7 @@ static cg_status chapter4_load(chapter4_data *d) {
  *     preds = xb.sigmoid()
  *     correct = (preds>0.5) == yb
  *     return correct.float().mean() */
-static cg_tensor *chapter4_batch_accuracy(cg_tensor *xb, cg_tensor *yb) {
+static inline cg_tensor *chapter4_batch_accuracy(cg_tensor *xb, cg_tensor *yb) {
     cg_tensor *preds = cg_sigmoid(xb);
     cg_tensor *correct = cg_eq(cg_gt_s(preds, 0.5), yb);
     return cg_mean(cg_float(correct), NULL, 0, false);
@@ -74,7 +74,7 @@ typedef cg_tensor *(*chapter4_model_fn)(void *model, cg_tensor *xb);
  *     accs = [batch_accuracy(model(xb), yb) for xb,yb in valid_dl]
  *     return round(torch.stack(accs).mean().item(), 4)
  * Returns -1 on failure (message set). */
-static double chapter4_validate_epoch(chapter4_model_fn model, void *ctx, cg_dataloader *valid_dl) {
+static inline double chapter4_validate_epoch(chapter4_model_fn model, void *ctx, cg_dataloader *valid_dl) {
     cg_scope_begin();
     cg_no_grad_begin(); /* no graph is needed to measure */
     cg_tensor *accs[64];
@@ -101,7 +101,7 @@ static double chapter4_validate_epoch(chapter4_model_fn model, void *ctx, cg_dat
 }
 
 /* Prints a rounded accuracy as Python prints a float: 0.9696, 0.97, 0.5 */
-static void chapter4_print_acc(double acc, const char *end) {
+static inline void chapter4_print_acc(double acc, const char *end) {
     char buf[32];
     snprintf(buf, sizeof buf, "%.4f", acc);
     size_t n = strlen(buf);

@@ -1,0 +1,679 @@
+/* Getting datasets (include/cgrad/datasets.h): the real MNIST data through the
+ * folder mirror CTest points CGRAD_MIRROR at, and every way a get can go wrong
+ * (wrong checksum, truncated archive, a bad entry midway, a cancel during
+ * download or extraction) leaving the cache exactly as it was.
+ *
+ * Every test works in its own temp home, so nothing here depends on what other
+ * tests cached.  Corrupt files are made at test time in temp folders. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "cgrad.h"
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+static char mirror[1024]; /* the real data: $CGRAD_MIRROR */
+
+static const char *real_mirror(void) {
+    const char *env = getenv("CGRAD_MIRROR");
+    if (env && *env) return env;
+    const char *src = getenv("CGRAD_SOURCE_DIR");
+    static char guess[4096];
+    snprintf(guess, sizeof guess, "%s/../shared/data", src ? src : "/work/main");
+    return guess;
+}
+
+static void make_temp_dir(char *out, size_t n, const char *what) {
+    snprintf(out, n, "/tmp/cgrad-test-%s-XXXXXX", what);
+    assert_non_null(mkdtemp(out));
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int64_t count_suffix(const char *dir, const char *suffix) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int64_t n = 0;
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (nl > sl && !strcmp(e->d_name + nl - sl, suffix)) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static bool exists(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+/* <home>/data holds only complete datasets and lock files: no temp or
+ * half-renamed folder of a failed get. */
+static void assert_no_leftovers(const char *home) {
+    char data[4096];
+    snprintf(data, sizeof data, "%s/data", home);
+    DIR *d = opendir(data);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (strstr(e->d_name, ".tmp.") || strstr(e->d_name, ".old.")) fail_msg("leftover %s/%s", data, e->d_name);
+    }
+    closedir(d);
+}
+
+static void write_file(const char *path, const void *data, size_t len) {
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static const char *const idx_files[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+/* PROVENANCE.md: the published md5 of each .gz. */
+static const char *const idx_md5[4] = {"f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                                       "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"};
+
+/* A mirror folder `dir` holding the four IDX files, in <dir>/mnist/ or at its
+ * root, with t10k-labels corrupted by one flipped byte when `corrupt`. */
+static void make_idx_mirror(const char *dir, bool in_folder, bool corrupt) {
+    char sub[1100], from[4096], to[4096];
+    snprintf(sub, sizeof sub, in_folder ? "%s/mnist" : "%s", dir);
+    assert_int_equal(cg_mkdirs(sub), CG_OK);
+    for (int i = 0; i < 4; i++) {
+        snprintf(from, sizeof from, "%s/mnist/%s", mirror, idx_files[i]);
+        snprintf(to, sizeof to, "%s/%s", sub, idx_files[i]);
+        if (i < 3) {
+            assert_int_equal(symlink(from, to), 0); /* the big ones: no need to copy */
+        } else {
+            void *data;
+            size_t len;
+            assert_int_equal(cg_read_file(from, &data, &len), CG_OK);
+            if (corrupt) ((unsigned char *)data)[len / 2] ^= 0x01;
+            write_file(to, data, len);
+            free(data);
+        }
+    }
+}
+
+typedef struct entry {
+    const char *name;
+    int type;          /* AE_IFREG, AE_IFDIR, AE_IFLNK */
+    size_t size;       /* AE_IFREG: pseudo-random bytes, unless text is set */
+    const char *text;  /* AE_IFREG content, or AE_IFLNK target */
+} entry;
+
+/* Writes a .tgz with libarchive: what fastai's archives are. */
+static void make_tgz(const char *path, const entry *entries, int n) {
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, entries[i].name);
+        archive_entry_set_filetype(e, (unsigned)entries[i].type);
+        archive_entry_set_perm(e, entries[i].type == AE_IFDIR ? 0755 : 0644);
+        size_t size = entries[i].type != AE_IFREG ? 0 : entries[i].text ? strlen(entries[i].text) : entries[i].size;
+        if (entries[i].type == AE_IFLNK) archive_entry_set_symlink(e, entries[i].text);
+        archive_entry_set_size(e, (la_int64_t)size);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        if (size) {
+            unsigned char *buf = malloc(size);
+            if (entries[i].text) memcpy(buf, entries[i].text, size);
+            else
+                for (size_t k = 0; k < size; k++) { /* xorshift: incompressible, so the .tgz is big */
+                    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                    buf[k] = (unsigned char)rng;
+                }
+            assert_int_equal(archive_write_data(a, buf, size), (la_ssize_t)size);
+            free(buf);
+        }
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+}
+
+/* A progress callback that records, and cancels on request. */
+typedef struct recorder {
+    int calls[CG_GET_STAGE_COUNT];
+    bool cancel;               /* cancel midway through cancel_stage */
+    cg_get_stage cancel_stage;
+    bool cancelled;
+    uint64_t cancelled_at, cancelled_of;
+} recorder;
+
+static int record(const cg_get_progress *p, void *user) {
+    recorder *r = user;
+    r->calls[p->stage]++;
+    if (!r->cancel || p->stage != r->cancel_stage) return 0;
+    if (p->done == 0) {
+        /* Sleep past the 50 ms throttle, so the very next report comes through
+         * and is a mid-way one. */
+        struct timespec ts = {0, 60 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        return 0;
+    }
+    if (p->done < p->total) {
+        r->cancelled = true;
+        r->cancelled_at = p->done;
+        r->cancelled_of = p->total;
+        return 1;
+    }
+    return 0;
+}
+
+static cg_get_options options(const char *home, const char *mirror_spec, recorder *r) {
+    cg_get_options o = {.home = home, .mirror = mirror_spec, .max_tries = 2, .retry_delay_ms = 10};
+    if (r) {
+        o.progress = record;
+        o.progress_user = r;
+    }
+    return o;
+}
+
+/* ---- the real data through the folder mirror ------------------------------------ */
+
+static char shared_home[256]; /* mnist_sample and mnist, got once for several tests */
+
+static int group_setup(void **state) {
+    (void)state;
+    snprintf(mirror, sizeof mirror, "%s", real_mirror());
+    snprintf(shared_home, sizeof shared_home, "/tmp/cgrad-test-home-XXXXXX");
+    return mkdtemp(shared_home) ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    cg_remove_tree(shared_home);
+    cg_pool_trim();
+    return 0;
+}
+
+static void test_mirror_gets_mnist_sample(void **state) {
+    (void)state;
+    recorder r = {0};
+    cg_get_options o = options(shared_home, mirror, &r);
+    char path[4096], expect[4096], dir[4200];
+    double t0 = now_s();
+    assert_int_equal(cg_dataset_get("mnist_sample", &o, path, sizeof path), CG_OK);
+    double first_s = now_s() - t0;
+    snprintf(expect, sizeof expect, "%s/data/mnist_sample", shared_home);
+    assert_string_equal(path, expect);
+    assert_true(r.calls[CG_GET_COPY] > 0);
+
+    /* The book's numbers: 6131 and 6265 training 3s and 7s, 1010 and 1028 valid. */
+    const char *folders[4] = {"train/3", "train/7", "valid/3", "valid/7"};
+    const int64_t counts[4] = {6131, 6265, 1010, 1028};
+    for (int i = 0; i < 4; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", path, folders[i]);
+        assert_int_equal(count_suffix(dir, ".png"), counts[i]);
+    }
+    snprintf(dir, sizeof dir, "%s/labels.csv", path);
+    char *csv;
+    size_t len;
+    assert_int_equal(cg_read_file(dir, (void **)&csv, &len), CG_OK);
+    int64_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += csv[i] == '\n';
+    assert_int_equal(lines - 1, 14434); /* header + 14434 rows */
+    assert_memory_equal(csv, "name,label\n", 11);
+    free(csv);
+    char md5[33];
+    assert_int_equal(cg_file_digest(dir, "md5", md5, sizeof md5), CG_OK);
+    assert_string_equal(md5, "d3cebecaef04485c8a7c21699d77b730"); /* PROVENANCE.md */
+
+    /* The second call finds the marker: no copy, no verify, and fast. */
+    char marker[4200];
+    snprintf(marker, sizeof marker, "%s/.cgrad-complete", path);
+    struct stat before, after;
+    assert_int_equal(stat(marker, &before), 0);
+    recorder r2 = {0};
+    cg_get_options o2 = options(shared_home, mirror, &r2);
+    t0 = now_s();
+    assert_int_equal(cg_dataset_get("mnist_sample", &o2, path, sizeof path), CG_OK);
+    double second_s = now_s() - t0;
+    assert_string_equal(path, expect);
+    for (int s = 0; s < CG_GET_STAGE_COUNT; s++) assert_int_equal(r2.calls[s], 0);
+    assert_int_equal(stat(marker, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    /* Loose bounds: the machine may be busy; the calls and the inode above are the proof. */
+    assert_true(second_s < 1.0);
+    assert_true(second_s < first_s / 5);
+    assert_no_leftovers(shared_home);
+}
+
+static void test_mirror_gets_mnist_with_md5s(void **state) {
+    (void)state;
+    cg_get_options o = options(shared_home, mirror, NULL);
+    char path[4096], file[4200], md5[33];
+    assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_OK);
+    for (int i = 0; i < 4; i++) {
+        snprintf(file, sizeof file, "%s/%s", path, idx_files[i]);
+        assert_int_equal(cg_file_digest(file, "md5", md5, sizeof md5), CG_OK);
+        assert_string_equal(md5, idx_md5[i]);
+    }
+    snprintf(file, sizeof file, "%s/%s", path, idx_files[0]);
+    assert_int_equal(cg_file_digest(file, "sha256", file, 65), CG_OK);
+    assert_string_equal(file, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609");
+}
+
+static void test_list_shows_cached(void **state) {
+    (void)state;
+    cg_get_options o = options(shared_home, mirror, NULL);
+    cg_cached_dataset *list;
+    int n;
+    assert_int_equal(cg_dataset_list_cached(&o, &list, &n), CG_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "mnist"); /* name order */
+    assert_int_equal(list[0].files, 4);
+    assert_int_equal(list[0].bytes, 9912422 + 28881 + 1648877 + 4542);
+    assert_string_equal(list[1].name, "mnist_sample");
+    assert_int_equal(list[1].files, 14434 + 1);
+    char expect[4200];
+    snprintf(expect, sizeof expect, "%s/mnist_sample", mirror);
+    assert_string_equal(list[1].source, expect);
+    free(list);
+}
+
+/* A flipped byte in t10k-labels: CG_ERR_CHECKSUM, and the good cached copy stays. */
+static void test_wrong_checksum_leaves_cache_as_it_was(void **state) {
+    (void)state;
+    char bad_mirror[256], path[4096], marker[4200], before[512], after[512];
+    make_temp_dir(bad_mirror, sizeof bad_mirror, "badmirror");
+    make_idx_mirror(bad_mirror, true, true);
+    snprintf(marker, sizeof marker, "%s/data/mnist/.cgrad-complete", shared_home);
+    assert_true(exists(marker)); /* from test_mirror_gets_mnist_with_md5s */
+    FILE *fp = fopen(marker, "r");
+    size_t got = fread(before, 1, sizeof before - 1, fp);
+    before[got] = '\0';
+    fclose(fp);
+
+    cg_get_options o = options(shared_home, bad_mirror, NULL);
+    o.force = true;
+    assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_ERR_CHECKSUM);
+    assert_non_null(strstr(cg_last_error(), "t10k-labels-idx1-ubyte.gz"));
+    assert_non_null(strstr(cg_last_error(), "ec29112dd5afa0611ce80d1b7f02629c"));
+
+    fp = fopen(marker, "r");
+    assert_non_null(fp);
+    got = fread(after, 1, sizeof after - 1, fp);
+    after[got] = '\0';
+    fclose(fp);
+    assert_string_equal(before, after);
+    char file[4200], md5[33];
+    snprintf(file, sizeof file, "%s/data/mnist/t10k-labels-idx1-ubyte.gz", shared_home);
+    assert_int_equal(cg_file_digest(file, "md5", md5, sizeof md5), CG_OK);
+    assert_string_equal(md5, idx_md5[3]);
+    assert_no_leftovers(shared_home);
+
+    /* Into an empty home: nothing at all is cached. */
+    char home[256], dir[4200];
+    make_temp_dir(home, sizeof home, "home");
+    o.home = home;
+    o.force = false;
+    assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_ERR_CHECKSUM);
+    snprintf(dir, sizeof dir, "%s/data/mnist", home);
+    assert_false(exists(dir));
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+    cg_remove_tree(bad_mirror);
+}
+
+/* The URL-prefix mirror (libcurl's file://): files named as in their URLs. */
+static void test_file_url_mirror_through_libcurl(void **state) {
+    (void)state;
+    char dir[256], url[512], home[256], path[4096], file[4200], md5[33];
+    make_temp_dir(dir, sizeof dir, "urlmirror");
+    make_idx_mirror(dir, false, false);
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(url, sizeof url, "file://%s", dir);
+    recorder r = {0};
+    cg_get_options o = options(home, url, &r);
+    assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_OK);
+    assert_true(r.calls[CG_GET_DOWNLOAD] >= 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(file, sizeof file, "%s/%s", path, idx_files[i]);
+        assert_int_equal(cg_file_digest(file, "md5", md5, sizeof md5), CG_OK);
+        assert_string_equal(md5, idx_md5[i]);
+    }
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+
+    /* The same with the flipped byte: refused after the download. */
+    make_temp_dir(dir, sizeof dir, "urlmirror");
+    make_idx_mirror(dir, false, true);
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(url, sizeof url, "file://%s/", dir);
+    o = options(home, url, NULL);
+    assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_ERR_CHECKSUM);
+    snprintf(file, sizeof file, "%s/data/mnist", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+
+    /* A mirror missing a file: an io error naming it, after one try (not retried). */
+    snprintf(file, sizeof file, "%s/t10k-labels-idx1-ubyte.gz", dir);
+    unlink(file);
+    assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_ERR_IO);
+    assert_non_null(strstr(cg_last_error(), "t10k-labels-idx1-ubyte.gz"));
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
+/* ---- archives ------------------------------------------------------------------------ */
+
+static const entry tiny_entries[] = {
+    {"tiny/", AE_IFDIR, 0, NULL},
+    {"tiny/labels.csv", AE_IFREG, 0, "name,label\na.png,0\n"},
+    {"tiny/train/a.png", AE_IFREG, 1000, NULL},
+    {"tiny/train/b.png", AE_IFREG, 3000, NULL},
+};
+
+static void test_archive_url_local_and_file_mirror(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], file[4200], url[512];
+    make_temp_dir(dir, sizeof dir, "tgzmirror");
+    snprintf(archive, sizeof archive, "%s/tiny.tgz", dir);
+    make_tgz(archive, tiny_entries, 4);
+    make_temp_dir(home, sizeof home, "home");
+
+    /* Named after the URL's file; the mirror serves it by that name. */
+    cg_get_options o = options(home, dir, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/sets/tiny.tgz", &o, path, sizeof path), CG_OK);
+    snprintf(file, sizeof file, "%s/data/tiny", home);
+    assert_string_equal(path, file); /* the archive's top folder became the dataset */
+    snprintf(file, sizeof file, "%s/labels.csv", path);
+    void *data;
+    size_t len;
+    assert_int_equal(cg_read_file(file, &data, &len), CG_OK);
+    assert_string_equal((char *)data, "name,label\na.png,0\n");
+    free(data);
+    snprintf(file, sizeof file, "%s/train/b.png", path);
+    struct stat sb;
+    assert_int_equal(stat(file, &sb), 0);
+    assert_int_equal(sb.st_size, 3000);
+
+    /* Through file:// the archive is downloaded into <home>/archive, and its
+     * sha256 recorded beside it once the dataset is good. */
+    cg_remove_tree(home);
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(url, sizeof url, "file://%s", dir);
+    o = options(home, url, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/sets/tiny.tgz", &o, path, sizeof path), CG_OK);
+    char sha[65], recorded_path[4200];
+    assert_int_equal(cg_file_digest(archive, "sha256", sha, sizeof sha), CG_OK);
+    snprintf(recorded_path, sizeof recorded_path, "%s/archive/tiny.tgz.sha256", home);
+    assert_int_equal(cg_read_file(recorded_path, &data, &len), CG_OK);
+    assert_int_equal(len, 65);
+    assert_memory_equal(data, sha, 64);
+    free(data);
+    cg_cached_dataset *list;
+    int n;
+    assert_int_equal(cg_dataset_list_cached(&o, &list, &n), CG_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].sha256, sha);
+    assert_int_equal(list[0].files, 3);
+    assert_int_equal(list[0].bytes, strlen("name,label\na.png,0\n") + 1000 + 3000);
+    free(list);
+
+    /* Trust on first use: the same name with other bytes is refused, and the
+     * cached copy stays. */
+    entry changed[4];
+    memcpy(changed, tiny_entries, sizeof changed);
+    changed[1].text = "name,label\na.png,1\n";
+    make_tgz(archive, changed, 4);
+    o.force = true;
+    assert_int_equal(cg_dataset_get("https://example.invalid/sets/tiny.tgz", &o, path, sizeof path), CG_ERR_CHECKSUM);
+    assert_non_null(strstr(cg_last_error(), "sha256"));
+    snprintf(file, sizeof file, "%s/data/tiny/labels.csv", home);
+    assert_int_equal(cg_read_file(file, &data, &len), CG_OK);
+    assert_string_equal((char *)data, "name,label\na.png,0\n");
+    free(data);
+    assert_no_leftovers(home);
+
+    /* `rm` takes the dataset and its archive. */
+    assert_int_equal(cg_dataset_remove("https://example.invalid/sets/tiny.tgz", &o), CG_OK);
+    snprintf(file, sizeof file, "%s/data/tiny", home);
+    assert_false(exists(file));
+    snprintf(file, sizeof file, "%s/archive/tiny.tgz", home);
+    assert_false(exists(file));
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
+/* A truncated .tgz (a partial download, or a mirror mid-copy): a format error,
+ * no dataset, and the corrupt download is not kept for next time. */
+static void test_truncated_archive(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], file[4200], url[512];
+    make_temp_dir(dir, sizeof dir, "tgzmirror");
+    snprintf(archive, sizeof archive, "%s/trunc.tgz", dir);
+    const entry entries[] = {
+        {"trunc/a.bin", AE_IFREG, 200000, NULL},
+        {"trunc/b.bin", AE_IFREG, 200000, NULL},
+        {"trunc/c.bin", AE_IFREG, 200000, NULL},
+    };
+    make_tgz(archive, entries, 3);
+    struct stat sb;
+    assert_int_equal(stat(archive, &sb), 0);
+    assert_int_equal(truncate(archive, sb.st_size / 2), 0);
+
+    make_temp_dir(home, sizeof home, "home");
+    cg_get_options o = options(home, dir, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/trunc.tgz", &o, path, sizeof path), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "trunc.tgz"));
+    snprintf(file, sizeof file, "%s/data/trunc", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+
+    snprintf(url, sizeof url, "file://%s", dir);
+    o = options(home, url, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/trunc.tgz", &o, path, sizeof path), CG_ERR_FORMAT);
+    assert_false(exists(file));
+    snprintf(file, sizeof file, "%s/archive/trunc.tgz", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+
+    /* Not an archive at all. */
+    write_file(archive, "<html>404</html>", 16);
+    assert_int_equal(cg_dataset_get("https://example.invalid/trunc.tgz", &o, path, sizeof path), CG_ERR_FORMAT);
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
+/* A refused entry in the middle (climbing out with "..", or a symlink): the
+ * files extracted before it are removed too, and nothing lands outside. */
+static void test_bad_entry_midway(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], file[4200];
+    make_temp_dir(dir, sizeof dir, "tgzmirror");
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(archive, sizeof archive, "%s/evil.tgz", dir);
+    const entry climbing[] = {
+        {"evil/a.txt", AE_IFREG, 0, "a"},
+        {"evil/b.txt", AE_IFREG, 0, "b"},
+        {"evil/../../escaped.txt", AE_IFREG, 0, "gotcha"},
+        {"evil/c.txt", AE_IFREG, 0, "c"},
+    };
+    make_tgz(archive, climbing, 4);
+    cg_get_options o = options(home, dir, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/evil.tgz", &o, path, sizeof path), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), ".."));
+    snprintf(file, sizeof file, "%s/data/evil", home);
+    assert_false(exists(file));
+    snprintf(file, sizeof file, "%s/escaped.txt", home);
+    assert_false(exists(file));
+    snprintf(file, sizeof file, "%s/data/escaped.txt", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+
+    const entry linking[] = {
+        {"evil/a.txt", AE_IFREG, 0, "a"},
+        {"evil/passwd", AE_IFLNK, 0, "/etc/passwd"},
+        {"evil/c.txt", AE_IFREG, 0, "c"},
+    };
+    make_tgz(archive, linking, 3);
+    assert_int_equal(cg_dataset_get("https://example.invalid/evil.tgz", &o, path, sizeof path), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "symbolic link"));
+    snprintf(file, sizeof file, "%s/data/evil", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
+/* Cancelled by the progress callback halfway through extracting. */
+static void test_cancel_during_extraction(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], file[4200];
+    make_temp_dir(dir, sizeof dir, "tgzmirror");
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(archive, sizeof archive, "%s/big.tgz", dir);
+    entry entries[8];
+    char names[8][32];
+    for (int i = 0; i < 8; i++) {
+        snprintf(names[i], sizeof names[i], "big/part%d.bin", i);
+        entries[i] = (entry){names[i], AE_IFREG, 100000, NULL};
+    }
+    make_tgz(archive, entries, 8);
+    recorder r = {.cancel = true, .cancel_stage = CG_GET_EXTRACT};
+    cg_get_options o = options(home, dir, &r);
+    assert_int_equal(cg_dataset_get("https://example.invalid/big.tgz", &o, path, sizeof path), CG_ERR_CANCELLED);
+    assert_true(r.cancelled);
+    assert_true(r.cancelled_at > 0 && r.cancelled_at < r.cancelled_of); /* really midway */
+    snprintf(file, sizeof file, "%s/data/big", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+
+    /* And the next get, not cancelled, succeeds from scratch. */
+    o = options(home, dir, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/big.tgz", &o, path, sizeof path), CG_OK);
+    assert_int_equal(count_suffix(path, ".bin"), 8);
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
+/* Cancelled halfway through a libcurl download: no partial archive kept. */
+static void test_cancel_during_download(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], file[4200], url[512];
+    make_temp_dir(dir, sizeof dir, "tgzmirror");
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(archive, sizeof archive, "%s/big.tgz", dir);
+    const entry entries[] = {{"big/blob.bin", AE_IFREG, 4000000, NULL}};
+    make_tgz(archive, entries, 1);
+    snprintf(url, sizeof url, "file://%s", dir);
+    recorder r = {.cancel = true, .cancel_stage = CG_GET_DOWNLOAD};
+    cg_get_options o = options(home, url, &r);
+    assert_int_equal(cg_dataset_get("https://example.invalid/big.tgz", &o, path, sizeof path), CG_ERR_CANCELLED);
+    assert_true(r.cancelled);
+    assert_true(r.cancelled_at > 0 && r.cancelled_at < r.cancelled_of);
+    snprintf(file, sizeof file, "%s/archive", home);
+    assert_int_equal(count_suffix(file, ""), 2); /* . and ..: neither big.tgz nor a temp file of it */
+    snprintf(file, sizeof file, "%s/data/big", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
+/* ---- names, mirrors, concurrency ------------------------------------------------------ */
+
+static void test_unknown_name_and_missing_mirror_entry(void **state) {
+    (void)state;
+    char home[256], empty[256], path[4096];
+    make_temp_dir(home, sizeof home, "home");
+    make_temp_dir(empty, sizeof empty, "emptymirror");
+    cg_get_options o = options(home, empty, NULL);
+    assert_int_equal(cg_dataset_get("mnist_smaple", &o, path, sizeof path), CG_ERR_VALUE);
+    assert_non_null(strstr(cg_last_error(), "mnist_smaple"));
+    assert_non_null(strstr(cg_last_error(), "mnist_sample")); /* lists what is known */
+    assert_null(cg_dataset_find("nope"));
+    assert_non_null(cg_dataset_find("mnist_png"));
+    assert_int_equal(cg_dataset_find("mnist_png")->n_counts, 20);
+
+    /* A set mirror is authoritative: it says what it lacks, no silent internet. */
+    assert_int_equal(cg_dataset_get("mnist_sample", &o, path, sizeof path), CG_ERR_IO);
+    assert_non_null(strstr(cg_last_error(), "mnist_sample.tgz"));
+    assert_non_null(strstr(cg_last_error(), "neither"));
+    assert_no_leftovers(home);
+
+    char small[8];
+    assert_int_equal(cg_dataset_get("mnist", &o, small, sizeof small), CG_ERR_VALUE);
+    cg_remove_tree(home);
+    cg_remove_tree(empty);
+}
+
+typedef struct getter {
+    const char *home;
+    cg_status status;
+    char path[4096];
+} getter;
+
+static void *get_mnist(void *arg) {
+    getter *g = arg;
+    cg_get_options o = options(g->home, mirror, NULL);
+    g->status = cg_dataset_get("mnist", &o, g->path, sizeof g->path);
+    return NULL;
+}
+
+/* Two gets of one dataset at once (two tests, two processes): the lock makes
+ * the second wait and find it done. */
+static void test_concurrent_gets(void **state) {
+    (void)state;
+    char home[256];
+    make_temp_dir(home, sizeof home, "home");
+    getter g[2] = {{.home = home}, {.home = home}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&t[i], NULL, get_mnist, &g[i]), 0);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    assert_int_equal(g[0].status, CG_OK);
+    assert_int_equal(g[1].status, CG_OK);
+    assert_string_equal(g[0].path, g[1].path);
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mirror_gets_mnist_sample),
+        cmocka_unit_test(test_mirror_gets_mnist_with_md5s),
+        cmocka_unit_test(test_list_shows_cached),
+        cmocka_unit_test(test_wrong_checksum_leaves_cache_as_it_was),
+        cmocka_unit_test(test_file_url_mirror_through_libcurl),
+        cmocka_unit_test(test_archive_url_local_and_file_mirror),
+        cmocka_unit_test(test_truncated_archive),
+        cmocka_unit_test(test_bad_entry_midway),
+        cmocka_unit_test(test_cancel_during_extraction),
+        cmocka_unit_test(test_cancel_during_download),
+        cmocka_unit_test(test_unknown_name_and_missing_mirror_entry),
+        cmocka_unit_test(test_concurrent_gets),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

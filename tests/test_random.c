@@ -56,6 +56,21 @@ static int teardown(void **state) {
     return 0;
 }
 
+/* Before any cg_manual_seed the default generator is a fresh torch.Generator():
+ *   torch.Generator().initial_seed() == 67280421310721
+ * (this test must run first: the others reseed the default generator). */
+static void test_default_generator_unseeded(void **state) {
+    (void)state;
+    assert_true(cg_default_generator()->seed == UINT64_C(67280421310721));
+    cg_tensor *a = cg_rand(NULL, CG_SHAPE(4));
+    cg_generator g;
+    cg_generator_init(&g, UINT64_C(67280421310721));
+    cg_tensor *b = cg_rand(&g, CG_SHAPE(4));
+    assert_memory_equal(cg_data(a), cg_data(b), 4 * sizeof(float));
+    cg_release(a);
+    cg_release(b);
+}
+
 /* ---- the raw Mersenne Twister ------------------------------------------- */
 /* std::mt19937 reference values: default seed 5489 gives 3499211612 first and
  * 4123659995 as the 10000th draw (C++ standard, [rand.predef]). */
@@ -431,6 +446,7 @@ static void test_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_generator_unseeded),
         cmocka_unit_test(test_mt19937_reference_stream),
         cmocka_unit_test(test_seed_low_bits),
         cmocka_unit_test(test_below_in_range),

@@ -4,8 +4,9 @@
  * see tests/test_random.c), and what this file reproduces:
  *
  *   generator   mt19937 (32-bit Mersenne Twister).  torch.manual_seed(s) seeds
- *               it with the low 32 bits of s, the standard init_genrand; the
- *               seed before any manual_seed is 67280421310721.
+ *               it with the low 32 bits of s, the standard init_genrand.
+ *               Unseeded, it starts from 67280421310721 like a fresh
+ *               torch.Generator() (Python's torch reseeds randomly at import).
  *   random64    two 32-bit draws, the first one as the high half.
  *   rand        float32: (u32 & 0xffffff) * 2^-24, i.e. 24 random bits.
  *   uniform_    float32: x * (to - from) + from with x as above, the multiply
@@ -31,6 +32,7 @@
  * build uses -std=c11) keeps GCC from fusing anything else; clang is told the
  * same with the pragma below. */
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "cgrad/autograd.h"
@@ -41,7 +43,7 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* torch.initial_seed() before any torch.manual_seed call. */
+/* libtorch's default_rng_seed_val: the seed before any manual_seed. */
 #define CG_DEFAULT_SEED UINT64_C(67280421310721)
 
 enum { MT_N = 624, MT_M = 397 };
@@ -90,21 +92,21 @@ uint64_t cg_generator_below(cg_generator *g, uint64_t n) {
     return generator_u64(g) % n;
 }
 
+/* The default generator starts from libtorch's C++ default seed (Python's
+ * torch seeds itself randomly at import; cgrad stays reproducible).  Its
+ * first use is initialised once even with several threads; drawing from it
+ * (or any generator) on two threads at once is the caller's to avoid. */
 static cg_generator default_generator;
-static bool default_generator_ready;
+static pthread_once_t default_generator_once = PTHREAD_ONCE_INIT;
+
+static void default_generator_init(void) { cg_generator_init(&default_generator, CG_DEFAULT_SEED); }
 
 cg_generator *cg_default_generator(void) {
-    if (!default_generator_ready) {
-        cg_generator_init(&default_generator, CG_DEFAULT_SEED);
-        default_generator_ready = true;
-    }
+    pthread_once(&default_generator_once, default_generator_init);
     return &default_generator;
 }
 
-void cg_manual_seed(uint64_t seed) {
-    cg_generator_init(&default_generator, seed);
-    default_generator_ready = true;
-}
+void cg_manual_seed(uint64_t seed) { cg_generator_init(cg_default_generator(), seed); }
 
 static cg_generator *generator_or_default(cg_generator *gen) {
     return gen ? gen : cg_default_generator();

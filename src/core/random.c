@@ -6,7 +6,8 @@
  *   generator   mt19937 (32-bit Mersenne Twister).  torch.manual_seed(s) seeds
  *               it with the low 32 bits of s, the standard init_genrand.
  *               Unseeded, it starts from 67280421310721 like a fresh
- *               torch.Generator() (Python's torch reseeds randomly at import).
+ *               torch.Generator() (torch.default_generator itself starts
+ *               from a non-deterministic seed; cgrad stays reproducible).
  *   random64    two 32-bit draws, the first one as the high half.
  *   rand        float32: (u32 & 0xffffff) * 2^-24, i.e. 24 random bits.
  *   uniform_    float32: x * (to - from) + from with x as above, the multiply
@@ -92,8 +93,7 @@ uint64_t cg_generator_below(cg_generator *g, uint64_t n) {
     return generator_u64(g) % n;
 }
 
-/* The default generator starts from libtorch's C++ default seed (Python's
- * torch seeds itself randomly at import; cgrad stays reproducible).  Its
+/* The default generator starts from the seed of a fresh torch.Generator().  Its
  * first use is initialised once even with several threads; drawing from it
  * (or any generator) on two threads at once is the caller's to avoid. */
 static cg_generator default_generator;

@@ -430,8 +430,8 @@ static cg_tensor *random_tensor(int ndim, const int64_t *shape) {
 static double ref_dot(const cg_tensor *a, const int64_t *ia, int ka, const cg_tensor *b, const int64_t *ib,
                       int kb, int64_t K) {
     int64_t xa[CG_MAX_DIMS], xb[CG_MAX_DIMS];
-    memcpy(xa, ia, sizeof xa);
-    memcpy(xb, ib, sizeof xb);
+    memcpy(xa, ia, (size_t)a->ndim * sizeof *xa);
+    memcpy(xb, ib, (size_t)b->ndim * sizeof *xb);
     double acc = 0;
     for (int64_t k = 0; k < K; k++) {
         xa[ka] = k;

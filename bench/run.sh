@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench/run.sh [BUILD_DIR] — run every benchmark program and its PyTorch twin.
+#
+# For each build/bench/bench_<name> (cmake builds bench/*.c there), runs it,
+# then bench/<name>_torch.py if it exists, with the same 2 threads on both
+# sides, and prints one table per bench: op, cgrad ms, torch ms, ratio
+# (cgrad / torch: below 1 means cgrad is faster).
+#
+# Protocol for a new bench: the C program prints `RESULT<TAB>op<TAB>ms`
+# lines (and `NOTE<TAB>text` lines); the torch script prints the same op
+# names.  Build in Release for meaningful numbers:
+#   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2
+#   bench/run.sh build
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../build}
+python=${CGRAD_BENCH_PYTHON:-/usr/bin/python3}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
+
+shopt -s nullglob
+bins=("$build"/bench/bench_*)
+if [ ${#bins[@]} -eq 0 ]; then
+    echo "run.sh: no bench programs in $build/bench (configure with -DCGRAD_BUILD_BENCH=ON and build)" >&2
+    exit 1
+fi
+
+status=0
+for bin in "${bins[@]}"; do
+    [ -x "$bin" ] || continue
+    name=${bin##*/bench_}
+    echo "== $name ($bin, $OMP_NUM_THREADS threads)"
+    c_out=$("$bin") || { echo "run.sh: $bin failed" >&2; status=1; }
+    t_out=""
+    if [ -f "$here/${name}_torch.py" ]; then
+        t_out=$("$python" "$here/${name}_torch.py") || { echo "run.sh: ${name}_torch.py failed" >&2; status=1; }
+    fi
+    # The table: cgrad's ops in order, torch's time joined by op name.
+    awk -F'\t' '
+        FNR == NR { if ($1 == "RESULT") torch[$2] = $3; next }
+        $1 == "RESULT" {
+            if (!header++) printf "%-38s %12s %12s %8s\n", "op", "cgrad ms", "torch ms", "ratio"
+            if ($2 in torch && torch[$2] > 0)
+                printf "%-38s %12.3f %12.3f %8.2f\n", $2, $3, torch[$2], $3 / torch[$2]
+            else
+                printf "%-38s %12.3f %12s %8s\n", $2, $3, "-", "-"
+        }' <(printf '%s\n' "$t_out") <(printf '%s\n' "$c_out")
+    printf '%s\n' "$c_out" | awk -F'\t' '$1 == "NOTE" { print "  cgrad: " $2 }'
+    printf '%s\n' "$t_out" | awk -F'\t' '$1 == "NOTE" { print "  torch: " $2 }'
+    echo
+done
+exit $status

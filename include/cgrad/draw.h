@@ -65,7 +65,8 @@ cg_tensor *cg_show_image(const cg_tensor *t, int scale);
 cg_status cg_show_image_png(const cg_tensor *t, const char *path, int scale);
 
 /* show_batch / show_images: n images (a [N,H,W] or [N,C,H,W] tensor, each shown
- * as cg_show_image would) in a grid of ncols columns (0: up to 8 per row), each
+ * as cg_show_image would) in a grid of ncols columns (0: ceil(sqrt(n)), fastai's
+ * square grid), each
  * with its title (titles may be NULL, or hold NULL entries) drawn above it.
  * Returns an RGB uint8 image; cg_show_grid_png writes it to path. */
 cg_tensor *cg_show_grid(const cg_tensor *images, const char *const *titles, int ncols, int scale);

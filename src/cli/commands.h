@@ -19,5 +19,8 @@ int cli_fail_last(void);
 /* One line per subcommand; keep in the order they appear in `cgrad help`. */
 int cmd_version(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_pixel_similarity(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

@@ -9,6 +9,9 @@
 static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
     {"data", "get, list and remove datasets (like fastai untar_data)", cmd_data},
+    {"show", "look at images: terminal, pixel table, PNG, show_batch grid", cmd_show},
+    {"pixel-similarity", "the chapter's first classifier: distance to mean digits", cmd_pixel_similarity},
+    {"predict", "classify images with a saved model file (learn.predict)", cmd_predict},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

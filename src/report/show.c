@@ -142,7 +142,8 @@ cg_tensor *cg_show_grid(const cg_tensor *images, const char *const *titles, int 
         cg_fail(CG_ERR_SHAPE, "show_grid: no images (%s)", cg_shape_str(images, buf, sizeof buf));
         return NULL;
     }
-    if (ncols <= 0) ncols = n < 8 ? (int)n : 8;
+    /* fastai's get_grid: a square grid, ceil(sqrt(n)) columns (3x3 for 9 images). */
+    if (ncols <= 0) ncols = (int)ceil(sqrt((double)n));
     int64_t nrows = (n + ncols - 1) / ncols;
     int64_t cell_h = images->shape[images->ndim - 2] * scale;
     int64_t cell_w = images->shape[images->ndim - 1] * scale;
@@ -248,12 +249,12 @@ char *cg_render_image_text(const cg_tensor *t, bool color) {
     bool single = is_single_channel(t);
     double lo = 0, hi = 0;
     if (single) value_range(t, &lo, &hi);
-    /* Color images are shown through their luma, on the same gray scale (white
-     * background, dark ink), which keeps the terminal rendering one style. */
+    /* Color images are shown through their luma (PIL's convert('L')): the
+     * terminal rendering stays gray, and a white-on-black image stays so. */
     #define LEVEL(y, x)                                                                  \
         (single ? shade(value_2d(t, y, x), lo, hi)                                        \
-                : (uint8_t)(255 - ((color_byte(t, 0, y, x) * 19595u + color_byte(t, 1, y, x) * 38470u + \
-                                    color_byte(t, 2, y, x) * 7471u + 0x8000u) >> 16)))
+                : (uint8_t)((color_byte(t, 0, y, x) * 19595u + color_byte(t, 1, y, x) * 38470u + \
+                             color_byte(t, 2, y, x) * 7471u + 0x8000u) >> 16))
     text_buf b = {0};
     if (color) {
         /* Two pixel rows per line: the upper half block's foreground is the top

@@ -1,0 +1,291 @@
+/* cgrad pixel-similarity — fastbook chapter 4's first classifier: compare an
+ * image with the mean image of each class and pick the nearest.
+ *
+ *   cgrad pixel-similarity              3s vs 7s on MNIST_SAMPLE: the chapter's numbers
+ *   cgrad pixel-similarity --show       ... and its pictures in the terminal
+ *   cgrad pixel-similarity --digits 10  all ten digits on full MNIST (IDX files)
+ *   cgrad pixel-similarity --out DIR    save the mean images (and a_3) as PNGs
+ *
+ * The steps are the chapter's, one library call each: stack the images,
+ * .float()/255, .mean(0), mnist_distance = (a-b).abs().mean((-1,-2)) with
+ * broadcasting, is_3 = d3 < d7. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgrad.h"
+#include "cli/commands.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: cgrad pixel-similarity [--digits 2|10] [--show] [--out DIR] [--no-color]\n"
+            "\n"
+            "Classifies digits by their distance to the mean image of each class, the first\n"
+            "try of fastbook chapter 4.  Data comes through the dataset cache (`cgrad data`).\n"
+            "\n"
+            "options:\n"
+            "  --digits 2    3s vs 7s on MNIST_SAMPLE (default): folder sizes, the distances of\n"
+            "                threes[1] to mean3 and mean7, and the accuracy on the valid set\n"
+            "  --digits 10   the ten digits on full MNIST: each test image goes to the nearest of\n"
+            "                the ten mean training digits, by L1 and by RMSE\n"
+            "  --show        show the images in the terminal too (im3 with its pixel table, the means)\n"
+            "  --out DIR     save the mean images as PNGs in DIR (mean3.png, mean7.png, a_3.png;\n"
+            "                means.png for --digits 10), drawn like show_image with cmap 'Greys'\n"
+            "  --no-color    plain-text pictures (the default when stdout is not a terminal or\n"
+            "                NO_COLOR is set)\n");
+}
+
+typedef struct options {
+    int digits;
+    bool show, color;
+    const char *out_dir;
+} options;
+
+/* ---- printing ------------------------------------------------------------- */
+
+static void print_tuple(const char *label, int n, cg_tensor *const *ts) {
+    printf("%s(", label);
+    for (int i = 0; i < n; i++) {
+        char *s = cg_format(ts[i]);
+        printf("%s%s", i ? ", " : "", s ? s : "?");
+        free(s);
+    }
+    printf(")\n");
+}
+
+static void print_picture(const char *title, const cg_tensor *t, bool color) {
+    char *s = cg_render_image_text(t, color);
+    if (!s) return;
+    printf("%s\n%s", title, s);
+    free(s);
+}
+
+static cg_status save_picture(const char *dir, const char *name, const cg_tensor *t, int scale) {
+    char *file = cg_path_join(dir, name);
+    if (!file) return cg_fail(CG_ERR_NOMEM, "out of memory");
+    cg_status st = cg_show_image_png(t, file, scale);
+    if (st == CG_OK) printf("saved %s\n", file);
+    free(file);
+    return st;
+}
+
+/* ---- 3s vs 7s ---------------------------------------------------------------- */
+
+/* torch.stack([tensor(Image.open(o)) for o in (path/folder).ls()]).float()/255 */
+static cg_tensor *stack_folder(const char *root, const char *folder, cg_strlist *names) {
+    char *dir = cg_path_join(root, folder);
+    cg_strlist files = {0};
+    cg_tensor *t = NULL;
+    if (dir && cg_ls(dir, &files) == CG_OK) t = cg_div_s(cg_float(cg_png_read_many(&files, 0)), 255);
+    if (names) *names = files;
+    else cg_strlist_free(&files);
+    free(dir);
+    return t;
+}
+
+static cg_tensor *mnist_distance(cg_tensor *a, cg_tensor *b) {
+    return cg_mean(cg_abs(cg_sub(a, b)), (int[]){-1, -2}, 2, false);
+}
+
+static int three_vs_seven(const options *o) {
+    char path[4096];
+    if (cg_untar_data("mnist_sample", path, sizeof path) != CG_OK) return cli_fail_last();
+    printf("path = untar_data(URLs.MNIST_SAMPLE): %s\n", path);
+
+    cg_strlist threes = {0};
+    cg_tensor *stacked_threes = stack_folder(path, "train/3", &threes);
+    cg_tensor *stacked_sevens = stack_folder(path, "train/7", NULL);
+    cg_tensor *valid_3_tens = stack_folder(path, "valid/3", NULL);
+    cg_tensor *valid_7_tens = stack_folder(path, "valid/7", NULL);
+    if (!stacked_threes || !stacked_sevens || !valid_3_tens || !valid_7_tens) {
+        cg_strlist_free(&threes);
+        return cli_fail_last();
+    }
+    char shape[64];
+    printf("images: train/3 %lld, train/7 %lld, valid/3 %lld, valid/7 %lld; each %lldx%lld\n",
+           (long long)stacked_threes->shape[0], (long long)stacked_sevens->shape[0],
+           (long long)valid_3_tens->shape[0], (long long)valid_7_tens->shape[0],
+           (long long)stacked_threes->shape[1], (long long)stacked_threes->shape[2]);
+    printf("stacked_threes.shape: torch.Size(%s)\n", cg_shape_str(stacked_threes, shape, sizeof shape));
+
+    cg_tensor *mean3 = cg_mean(stacked_threes, (int[]){0}, 1, false);
+    cg_tensor *mean7 = cg_mean(stacked_sevens, (int[]){0}, 1, false);
+    cg_tensor *a_3 = cg_select(stacked_threes, 0, 1);
+    if (!a_3) {
+        cg_strlist_free(&threes);
+        return cli_fail_last();
+    }
+    printf("a_3 = stacked_threes[1]: %s\n", cg_path_name(threes.items[1]));
+
+    if (o->show) {
+        /* im3_t = tensor(Image.open(threes[1])); df = pd.DataFrame(im3_t[4:15,4:22]) */
+        cg_tensor *im3_t = cg_png_read(threes.items[1], 0);
+        char *table = cg_render_pixel_table(cg_slice(cg_slice(im3_t, 0, 4, 15, 1), 1, 4, 22, 1), o->color);
+        if (table) {
+            print_picture("\nshow_image(im3):", im3_t, o->color);
+            printf("\nim3_t[4:15,4:22], background_gradient('Greys'):\n%s", table);
+            free(table);
+        }
+        print_picture("\nshow_image(mean3):", mean3, o->color);
+        print_picture("\nshow_image(mean7):", mean7, o->color);
+        printf("\n");
+    }
+    cg_strlist_free(&threes);
+
+    /* ((a_3 - mean3).abs().mean(), ((a_3 - mean3)**2).mean().sqrt()) */
+    print_tuple("dist_3_abs, dist_3_sqr: ", 2, (cg_tensor *[]){
+        cg_mean(cg_abs(cg_sub(a_3, mean3)), NULL, 0, false),
+        cg_sqrt(cg_mean(cg_pow_s(cg_sub(a_3, mean3), 2), NULL, 0, false))});
+    print_tuple("dist_7_abs, dist_7_sqr: ", 2, (cg_tensor *[]){
+        cg_mean(cg_abs(cg_sub(a_3, mean7)), NULL, 0, false),
+        cg_sqrt(cg_mean(cg_pow_s(cg_sub(a_3, mean7), 2), NULL, 0, false))});
+    print_tuple("F.l1_loss(a_3,mean7), F.mse_loss(a_3,mean7).sqrt(): ", 2, (cg_tensor *[]){
+        cg_l1_loss(a_3, mean7), cg_sqrt(cg_mse_loss(a_3, mean7))});
+
+    /* is_3(x) = mnist_distance(x,mean3) < mnist_distance(x,mean7) */
+    cg_tensor *is_3_of_3s = cg_lt(mnist_distance(valid_3_tens, mean3), mnist_distance(valid_3_tens, mean7));
+    cg_tensor *is_3_of_7s = cg_lt(mnist_distance(valid_7_tens, mean3), mnist_distance(valid_7_tens, mean7));
+    cg_tensor *accuracy_3s = cg_mean(cg_float(is_3_of_3s), NULL, 0, false);
+    cg_tensor *accuracy_7s = cg_mean(cg_rsub_s(1, cg_float(is_3_of_7s)), NULL, 0, false);
+    cg_tensor *average = cg_div_s(cg_add(accuracy_3s, accuracy_7s), 2);
+    double right3 = 0, wrong7 = 0;
+    if (!average || cg_item(cg_sum(is_3_of_3s, NULL, 0, false), &right3) != CG_OK ||
+        cg_item(cg_sum(is_3_of_7s, NULL, 0, false), &wrong7) != CG_OK)
+        return cli_fail_last();
+    print_tuple("accuracy_3s, accuracy_7s, average: ", 3, (cg_tensor *[]){accuracy_3s, accuracy_7s, average});
+    printf("(%.0f of %lld threes and %.0f of %lld sevens right)\n", right3,
+           (long long)valid_3_tens->shape[0], (double)valid_7_tens->shape[0] - wrong7,
+           (long long)valid_7_tens->shape[0]);
+
+    if (o->out_dir) {
+        if (cg_mkdirs(o->out_dir) != CG_OK || save_picture(o->out_dir, "mean3.png", mean3, 8) != CG_OK ||
+            save_picture(o->out_dir, "mean7.png", mean7, 8) != CG_OK ||
+            save_picture(o->out_dir, "a_3.png", a_3, 8) != CG_OK)
+            return cli_fail_last();
+    }
+    return 0;
+}
+
+/* ---- ten digits on full MNIST ------------------------------------------------ */
+
+static cg_tensor *read_idx_in(const char *root, const char *name) {
+    char *file = cg_path_join(root, name);
+    cg_tensor *t = file ? cg_idx_read(file) : NULL;
+    free(file);
+    return t;
+}
+
+/* Lays out `count` of the [28,28] means side by side, two blank columns between. */
+static cg_tensor *means_strip(cg_tensor *means, int64_t first, int64_t count) {
+    int64_t h = means->shape[1], w = means->shape[2];
+    cg_tensor *strip = cg_zeros(CG_FLOAT32, CG_SHAPE(h, count * (w + 2) - 2));
+    for (int64_t i = 0; strip && i < count; i++)
+        if (cg_copy_(cg_slice(strip, 1, i * (w + 2), i * (w + 2) + w, 1), cg_select(means, 0, first + i)) != CG_OK)
+            return NULL;
+    return strip;
+}
+
+static int ten_digits(const options *o) {
+    char root[4096];
+    if (cg_untar_data("mnist", root, sizeof root) != CG_OK) return cli_fail_last();
+    printf("full MNIST: %s\n", root);
+    cg_tensor *x_train = cg_div_s(cg_float(read_idx_in(root, "train-images-idx3-ubyte.gz")), 255);
+    cg_tensor *y_train = cg_long(read_idx_in(root, "train-labels-idx1-ubyte.gz"));
+    cg_tensor *x_test = cg_div_s(cg_float(read_idx_in(root, "t10k-images-idx3-ubyte.gz")), 255);
+    cg_tensor *y_test = cg_long(read_idx_in(root, "t10k-labels-idx1-ubyte.gz"));
+    if (!x_train || !y_train || !x_test || !y_test) return cli_fail_last();
+    int64_t n_train = x_train->shape[0], n_test = x_test->shape[0];
+    int64_t h = x_train->shape[1], w = x_train->shape[2];
+    printf("images: %lld train, %lld test, each %lldx%lld\n", (long long)n_train, (long long)n_test,
+           (long long)h, (long long)w);
+
+    /* means[d] = x_train[y_train==d].mean(0), as onehot [10,N] @ x [N,H*W] / counts [10,1] */
+    cg_tensor *onehot = cg_float(cg_eq(cg_unsqueeze(y_train, 0), cg_unsqueeze(cg_arange(CG_INT64, 0, 10, 1), 1)));
+    cg_tensor *sums = cg_matmul(onehot, cg_reshape(x_train, CG_SHAPE(n_train, h * w)));
+    cg_tensor *means = cg_reshape(cg_div(sums, cg_sum(onehot, (int[]){1}, 1, true)), CG_SHAPE(10, h, w));
+    if (!means) return cli_fail_last();
+
+    /* Nearest mean for each test image, 1000 at a time: [1000,1,H,W] - [10,H,W]. */
+    int64_t right_l1 = 0, right_rmse = 0, per_digit[10] = {0}, digit_count[10] = {0};
+    for (int64_t i = 0; i < n_test; i += 1000) {
+        int64_t end = i + 1000 < n_test ? i + 1000 : n_test;
+        cg_scope_begin();
+        cg_tensor *diff = cg_sub(cg_unsqueeze(cg_slice(x_test, 0, i, end, 1), 1), means);
+        cg_tensor *pred_l1 = cg_argmin(cg_mean(cg_abs(diff), (int[]){-1, -2}, 2, false), 1, false);
+        cg_tensor *pred_rmse = cg_argmin(cg_sqrt(cg_mean(cg_pow_s(diff, 2), (int[]){-1, -2}, 2, false)), 1, false);
+        cg_tensor *y = cg_slice(y_test, 0, i, end, 1);
+        if (!pred_l1 || !pred_rmse) {
+            cg_scope_end();
+            return cli_fail_last();
+        }
+        for (int64_t k = 0; k < end - i; k++) {
+            int64_t label = (int64_t)cg_get(y, (int64_t[]){k});
+            bool l1_right = (int64_t)cg_get(pred_l1, (int64_t[]){k}) == label;
+            right_l1 += l1_right;
+            right_rmse += (int64_t)cg_get(pred_rmse, (int64_t[]){k}) == label;
+            if (label >= 0 && label < 10) per_digit[label] += l1_right, digit_count[label]++;
+        }
+        cg_scope_end();
+    }
+    printf("each test image is classified as the digit whose mean training image is nearest\n");
+    printf("distance  accuracy\n");
+    printf("L1        %.4f  (%lld of %lld)\n", (double)right_l1 / (double)n_test, (long long)right_l1, (long long)n_test);
+    printf("RMSE      %.4f  (%lld of %lld)\n", (double)right_rmse / (double)n_test, (long long)right_rmse, (long long)n_test);
+    printf("L1 accuracy per digit:");
+    for (int d = 0; d < 10; d++)
+        printf(" %d:%.4f", d, digit_count[d] ? (double)per_digit[d] / (double)digit_count[d] : 0.0);
+    printf("\n");
+
+    /* Five means per row in color (148 columns), two in plain text (2 characters a pixel). */
+    int64_t per_row = o->color ? 5 : 2;
+    if (o->show)
+        for (int64_t first = 0; first < 10; first += per_row) {
+            char title[64];
+            snprintf(title, sizeof title, "\nmean digits %lld-%lld:", (long long)first, (long long)(first + per_row - 1));
+            cg_tensor *strip = means_strip(means, first, per_row);
+            if (!strip) return cli_fail_last();
+            print_picture(title, strip, o->color);
+        }
+    if (o->out_dir) {
+        const char *titles[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+        char *file = cg_path_join(o->out_dir, "means.png");
+        cg_status st = cg_mkdirs(o->out_dir);
+        if (st == CG_OK) st = file ? cg_show_grid_png(means, titles, 5, 4, file) : CG_ERR_NOMEM;
+        if (st == CG_OK) printf("saved %s\n", file);
+        free(file);
+        if (st != CG_OK) return cli_fail_last();
+    }
+    return 0;
+}
+
+int cmd_pixel_similarity(int argc, char **argv) {
+    options o = {.digits = 2, .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--digits") && i + 1 < argc) {
+            o.digits = atoi(argv[++i]);
+            if (o.digits != 2 && o.digits != 10) {
+                fprintf(stderr, "cgrad: --digits must be 2 or 10, got '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--show")) {
+            o.show = true;
+        } else if (!strcmp(argv[i], "--no-color")) {
+            o.color = false;
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+            o.out_dir = argv[++i];
+        } else {
+            fprintf(stderr, "cgrad: pixel-similarity: unknown or incomplete option '%s'\n\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    cg_scope_begin();
+    int rc = o.digits == 10 ? ten_digits(&o) : three_vs_seven(&o);
+    cg_scope_end();
+    return rc;
+}

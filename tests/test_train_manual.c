@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cgrad.h"
 #include "../examples/chapter4_mnist.h"
 
@@ -92,6 +96,73 @@ static void test_linear_from_scratch(void **state) {
     cg_release(bias);
 }
 
+/* The trained model as a model file: cg_model_load rebuilds it from the
+ * metadata with identical outputs, cg_model_predict / `cgrad predict` name the
+ * class of real validation images ("3" is label 1, as train_y says). */
+static void save_and_predict(cg_module *model) {
+    char file[1100], path[4096];
+    const char *bin = getenv("CGRAD_BINARY_DIR");
+    snprintf(file, sizeof file, "%s/test-train-manual-linear.safetensors", bin ? bin : ".");
+    cg_metadata md = {0};
+    assert_int_equal(cg_model_metadata(&md, "linear", 784, 1, "mnist_loss", "7,3", "gray:28x28"), CG_OK);
+    assert_int_equal(cg_model_save(model, file, &md), CG_OK);
+    cg_metadata_free(&md);
+    cg_module *back = cg_model_load(file, &md);
+    assert_non_null(back);
+    assert_int_equal(cg_untar_data("mnist_sample", path, sizeof path), CG_OK);
+    const char *images[4] = {"valid/3", "valid/7", "valid/3", "valid/7"};
+    int right = 0;
+    for (int k = 0; k < 4; k++) {
+        cg_scope_begin();
+        char *dir = cg_path_join(path, images[k]);
+        cg_strlist files = {0};
+        assert_int_equal(cg_ls_ext(dir, ".png", &files), CG_OK);
+        const char *img = files.items[k * 7]; /* a few different images */
+        cg_tensor *x = cg_model_input_from_png(&md, img);
+        assert_non_null(x);
+        assert_int_equal(x->shape[1], 784);
+        cg_prediction p;
+        assert_int_equal(cg_model_predict(back, &md, x, &p), CG_OK);
+        assert_int_equal(p.n_classes, 2);
+        /* the same probability as the in-memory model's sigmoid(model(x)) */
+        double direct;
+        cg_no_grad_begin();
+        assert_int_equal(cg_item(cg_sigmoid(cg_module_forward(model, x)), &direct), CG_OK);
+        cg_no_grad_end();
+        assert_float_equal(p.probs[1], direct, 1e-7);
+        assert_float_equal(p.probs[0] + p.probs[1], 1.0, 1e-7);
+        right += !strcmp(p.name, images[k] + 6);
+        /* the CLI prints the same: "<class>\t<prob>\t<image>" */
+        char cmd[3000], line[512] = "", expect[600];
+        snprintf(cmd, sizeof cmd, "'%s/cgrad' predict --model '%s' '%s'", bin ? bin : ".", file, img);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        assert_non_null(fgets(line, sizeof line, f));
+        assert_int_equal(pclose(f), 0);
+        snprintf(expect, sizeof expect, "%s\t%.4f\t%s\n", p.name, p.probability, img);
+        assert_string_equal(line, expect);
+        cg_prediction_free(&p);
+        cg_strlist_free(&files);
+        free(dir);
+        cg_scope_end();
+    }
+    assert_true(right >= 3);
+    /* a wrong-size image is a clear error */
+    cg_scope_begin();
+    cg_tensor *big = cg_zeros(CG_UINT8, CG_SHAPE(30, 28));
+    char png[1100];
+    snprintf(png, sizeof png, "%s/test-train-manual-30x28.png", bin ? bin : ".");
+    assert_int_equal(cg_png_write(png, big), CG_OK);
+    assert_null(cg_model_input_from_png(&md, png));
+    assert_int_equal(cg_last_status(), CG_ERR_SHAPE);
+    assert_non_null(strstr(cg_last_error(), "30x28"));
+    cg_scope_end();
+    remove(png);
+    remove(file);
+    cg_metadata_free(&md);
+    cg_module_release(back);
+}
+
 /* nn.Linear + BasicOptim, and nn.Linear + SGD from the same init: SGD without
  * momentum is BasicOptim, so the weights stay bit-identical. */
 static void test_basic_optim_and_sgd(void **state) {
@@ -128,6 +199,7 @@ static void test_basic_optim_and_sgd(void **state) {
                             (size_t)cg_numel(pa.tensors[i]) * sizeof(float));
     printf("nn.Linear + BasicOptim, 20 epochs: %.4f (book 0.9785)\n", acc);
     assert_true(acc >= 0.97);
+    save_and_predict(a);
     cg_optimizer_free(basic);
     cg_optimizer_free(sgd);
     cg_named_tensors_free(&pa);

@@ -91,6 +91,36 @@ cg_status cg_model_save(const cg_module *m, const char *path, const cg_metadata 
  * then loads the weights strictly.  md_out (may be NULL) receives the metadata. */
 cg_module *cg_model_load(const char *path, cg_metadata *md_out);
 
+/* Fills md with the model-file keys above (a NULL string leaves its key out):
+ *     cg_model_metadata(&md, "simple_net", 784, 1, "mnist_loss", "7,3", "gray:28x28");
+ * so `cgrad train --save` and `cgrad predict` agree on the spelling. */
+cg_status cg_model_metadata(cg_metadata *md, const char *arch, int64_t n_in, int64_t n_out,
+                            const char *loss, const char *classes, const char *input);
+
+/* ---- predicting (fastai's learn.predict) --------------------------------- */
+/* An image file as the model's input batch of one, following metadata "input":
+ *   "gray:HxW"  gray [H,W] bytes/255, flattened to [1, H*W] (must equal n_in)
+ *   "rgb:HxW"   RGB [1,3,H,W] bytes/255 (convolutional models)
+ * Missing "input" means gray, flattened to [1, n_in].  A PNG of another size is
+ * CG_ERR_SHAPE naming the file and both sizes. */
+cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path);
+
+typedef struct cg_prediction {
+    int64_t label;      /* the predicted class index */
+    double probability; /* its probability */
+    const char *name;   /* the class name from "classes" (points into pred->names), or the index as text */
+    int64_t n_classes;  /* 2 for a single-output model (P(label 1) = sigmoid(out)) */
+    double *probs;      /* [n_classes], malloc'd */
+    char **names;       /* [n_classes], malloc'd */
+} cg_prediction;
+void cg_prediction_free(cg_prediction *p);
+
+/* learn.predict(x) for a batch of one x: runs m in eval mode under no-grad,
+ * turns the output into probabilities with the activation of metadata "loss"
+ * (sigmoid for one output, softmax otherwise, when "loss" is absent), and
+ * names the classes from "classes". */
+cg_status cg_model_predict(cg_module *m, const cg_metadata *md, cg_tensor *x, cg_prediction *out);
+
 #ifdef __cplusplus
 }
 #endif

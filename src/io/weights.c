@@ -152,3 +152,19 @@ cg_module *cg_model_load(const char *path, cg_metadata *md_out) {
     }
     return m;
 }
+
+cg_status cg_model_metadata(cg_metadata *md, const char *arch, int64_t n_in, int64_t n_out,
+                            const char *loss, const char *classes, const char *input) {
+    if (!md) return cg_fail(CG_ERR_VALUE, "model metadata: NULL output");
+    char n_in_s[24], n_out_s[24];
+    snprintf(n_in_s, sizeof n_in_s, "%lld", (long long)n_in);
+    snprintf(n_out_s, sizeof n_out_s, "%lld", (long long)n_out);
+    cg_status st = cg_metadata_set(md, "format", CG_MODEL_FORMAT);
+    if (!st && arch) st = cg_metadata_set(md, "arch", arch);
+    if (!st) st = cg_metadata_set(md, "n_in", n_in_s);
+    if (!st) st = cg_metadata_set(md, "n_out", n_out_s);
+    if (!st && loss) st = cg_metadata_set(md, "loss", loss);
+    if (!st && classes) st = cg_metadata_set(md, "classes", classes);
+    if (!st && input) st = cg_metadata_set(md, "input", input);
+    return st;
+}

@@ -1,0 +1,165 @@
+/* io/predict.c — fastai's learn.predict for model files: an image file becomes
+ * the model's input as the file's metadata says, and the output becomes class
+ * probabilities with the loss function's activation. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgrad/autograd.h"
+#include "cgrad/image.h"
+#include "cgrad/ops.h"
+#include "cgrad/weights.h"
+
+/* "gray:28x28" -> channels 1, 28, 28; "rgb:28x28" -> 3, 28, 28. */
+static cg_status parse_input(const char *spec, int *channels, int64_t *h, int64_t *w) {
+    const char *rest;
+    if (!strncmp(spec, "gray:", 5)) {
+        *channels = 1;
+        rest = spec + 5;
+    } else if (!strncmp(spec, "rgb:", 4)) {
+        *channels = 3;
+        rest = spec + 4;
+    } else {
+        return cg_fail(CG_ERR_FORMAT, "model input \"%s\": expected gray:HxW or rgb:HxW", spec);
+    }
+    char *end;
+    errno = 0;
+    long long hh = strtoll(rest, &end, 10);
+    if (errno || end == rest || *end != 'x' || hh <= 0)
+        return cg_fail(CG_ERR_FORMAT, "model input \"%s\": expected gray:HxW or rgb:HxW", spec);
+    const char *ws = end + 1;
+    long long ww = strtoll(ws, &end, 10);
+    if (errno || end == ws || *end || ww <= 0)
+        return cg_fail(CG_ERR_FORMAT, "model input \"%s\": expected gray:HxW or rgb:HxW", spec);
+    *h = hh;
+    *w = ww;
+    return CG_OK;
+}
+
+cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path) {
+    if (!png_path) {
+        cg_fail(CG_ERR_VALUE, "predict: no image path");
+        return NULL;
+    }
+    const char *spec = cg_metadata_get(md, "input");
+    const char *n_in_s = cg_metadata_get(md, "n_in");
+    long long n_in = n_in_s ? strtoll(n_in_s, NULL, 10) : 0;
+    int channels = 1;
+    int64_t h = 0, w = 0; /* 0: any size whose H*W is n_in */
+    if (spec && parse_input(spec, &channels, &h, &w)) return NULL;
+    cg_scope_begin();
+    cg_tensor *img = cg_png_read(png_path, channels == 1 ? 1 : 3); /* gray [H,W] or [3,H,W] */
+    cg_tensor *x = NULL;
+    if (img) {
+        int64_t ih = img->shape[img->ndim - 2], iw = img->shape[img->ndim - 1];
+        if ((h && (ih != h || iw != w)) || (!h && channels == 1 && n_in > 0 && ih * iw != n_in)) {
+            if (h)
+                cg_fail(CG_ERR_SHAPE, "%s: image is %lldx%lld, the model takes %lldx%lld", png_path,
+                        (long long)ih, (long long)iw, (long long)h, (long long)w);
+            else
+                cg_fail(CG_ERR_SHAPE, "%s: image is %lldx%lld = %lld pixels, the model takes %lld",
+                        png_path, (long long)ih, (long long)iw, (long long)(ih * iw), n_in);
+        } else {
+            /* bytes/255 (fastai's IntToFloatTensor), then a batch of one */
+            x = cg_div_s(cg_float(img), 255.0);
+            x = channels == 1 ? cg_reshape(x, CG_SHAPE(1, -1)) : cg_unsqueeze(x, 0);
+            if (x && channels == 1 && n_in > 0 && x->shape[1] != n_in) {
+                cg_fail(CG_ERR_SHAPE, "%s: %lld pixels, the model takes %lld", png_path,
+                        (long long)x->shape[1], n_in);
+                x = NULL;
+            }
+        }
+    }
+    if (x) cg_keep(x);
+    cg_scope_end();
+    return x;
+}
+
+void cg_prediction_free(cg_prediction *p) {
+    if (!p) return;
+    for (int64_t i = 0; p->names && i < p->n_classes; i++) free(p->names[i]);
+    free(p->names);
+    free(p->probs);
+    memset(p, 0, sizeof *p);
+}
+
+/* Class names from "7,3" (or "0","1",... when absent). */
+static cg_status class_names(const cg_metadata *md, cg_prediction *p) {
+    const char *classes = cg_metadata_get(md, "classes");
+    p->names = calloc((size_t)p->n_classes, sizeof *p->names);
+    if (!p->names) return cg_fail(CG_ERR_NOMEM, "predict: out of memory");
+    int64_t k = 0;
+    const char *s = classes;
+    while (s && k < p->n_classes) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (!(p->names[k] = strndup(s, len))) return cg_fail(CG_ERR_NOMEM, "predict: out of memory");
+        k++;
+        s = comma ? comma + 1 : NULL;
+    }
+    if (classes && (k != p->n_classes || s))
+        return cg_fail(CG_ERR_FORMAT, "predict: metadata classes \"%s\" does not name the model's %lld classes",
+                       classes, (long long)p->n_classes);
+    for (; k < p->n_classes; k++) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%lld", (long long)k);
+        if (!(p->names[k] = strdup(buf))) return cg_fail(CG_ERR_NOMEM, "predict: out of memory");
+    }
+    return CG_OK;
+}
+
+cg_status cg_model_predict(cg_module *m, const cg_metadata *md, cg_tensor *x, cg_prediction *out) {
+    if (!out) return cg_fail(CG_ERR_VALUE, "predict: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!m || !x) return x ? cg_fail(CG_ERR_VALUE, "predict: NULL model") : cg_last_status();
+    const char *loss_name = cg_metadata_get(md, "loss");
+    const cg_loss *loss = loss_name ? cg_loss_by_name(loss_name) : NULL;
+    if (loss_name && !loss) return cg_last_status();
+
+    cg_module_eval(m);
+    cg_scope_begin();
+    cg_no_grad_begin();
+    cg_status st = CG_OK;
+    cg_tensor *y = cg_module_forward(m, x);
+    if (y && y->ndim >= 1 && y->shape[0] != 1) {
+        char s[64];
+        st = cg_fail(CG_ERR_SHAPE, "predict: expected a batch of one, the model returned %s",
+                     cg_shape_str(y, s, sizeof s));
+    }
+    if (!st && !y) st = cg_last_status();
+    if (!st) y = cg_reshape(y, CG_SHAPE(-1)); /* [n_out] */
+    int64_t n_out = y ? cg_numel(y) : 0;
+    /* One output: sigmoid gives P(label 1); several: the loss's activation (softmax). */
+    cg_tensor *probs = NULL;
+    if (!st) {
+        if (loss && !loss->activation) probs = y; /* a regression loss: outputs as they are */
+        else if (n_out == 1) probs = cg_sigmoid(y);
+        else probs = loss ? loss->activation(y) : cg_softmax(y, -1);
+        probs = cg_contiguous(probs);
+        if (!probs) st = cg_last_status();
+    }
+    if (!st) {
+        out->n_classes = n_out == 1 && !(loss && !loss->activation) ? 2 : n_out;
+        out->probs = malloc((size_t)out->n_classes * sizeof *out->probs);
+        if (!out->probs) st = cg_fail(CG_ERR_NOMEM, "predict: out of memory");
+    }
+    if (!st) {
+        const float *pd = cg_data_f32(probs);
+        if (out->n_classes == 2 && n_out == 1) {
+            out->probs[0] = 1.0 - pd[0];
+            out->probs[1] = pd[0];
+        } else {
+            for (int64_t i = 0; i < n_out; i++) out->probs[i] = pd[i];
+        }
+        for (int64_t i = 1; i < out->n_classes; i++)
+            if (out->probs[i] > out->probs[out->label]) out->label = i;
+        out->probability = out->probs[out->label];
+        st = class_names(md, out);
+        if (!st) out->name = out->names[out->label];
+    }
+    cg_no_grad_end();
+    cg_scope_end();
+    if (st) cg_prediction_free(out);
+    return st;
+}

@@ -392,6 +392,9 @@ static void test_image_folder_loader(void **state) {
     if (!mirror) skip();
     char root[1024];
     snprintf(root, sizeof root, "%s/mnist_sample", mirror);
+    assert_null(cg_image_dataloaders_from_folder("/nonexistent/mnist_sample", 64, 2, true, 0));
+    assert_int_not_equal(cg_last_status(), CG_OK);
+    assert_non_null(strstr(cg_last_error(), "/nonexistent/mnist_sample"));
     cg_dataloaders *dls = cg_image_dataloaders_from_folder(root, 64, 2, true, 0);
     assert_non_null(dls);
     assert_int_equal(cg_dataloader_len(dls->train), 12396 / 64); /* drop_last */

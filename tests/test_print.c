@@ -112,6 +112,22 @@ static void test_requires_grad_and_grad_fn(void **state) {
                   "tensor([ 1.5410, -0.2934, -2.1788], requires_grad=True)");
 }
 
+/* grad_fn names of other ops, as PyTorch names them:
+ *   x = torch.tensor([[0.5,1.25],[3.,-2.]]).requires_grad_()
+ *   (x*2).mean(); x.view(4); torch.sigmoid(x); x.T */
+static void test_grad_fn_names(void **state) {
+    (void)state;
+    cg_tensor *x = cg_requires_grad_(
+        cg_from_floats(CG_SHAPE(2, 2), (const float[]){0.5f, 1.25f, 3.0f, -2.0f}), true);
+    assert_prints(cg_mean(cg_mul_s(x, 2), NULL, 0, false), "tensor(1.3750, grad_fn=<MeanBackward0>)");
+    assert_prints(cg_view(x, CG_SHAPE(4)),
+                  "tensor([ 0.5000,  1.2500,  3.0000, -2.0000], grad_fn=<ViewBackward0>)");
+    assert_prints(cg_sigmoid(x), "tensor([[0.6225, 0.7773],\n"
+                                 "        [0.9526, 0.1192]], grad_fn=<SigmoidBackward0>)");
+    assert_prints(cg_t(x), "tensor([[ 0.5000,  3.0000],\n"
+                           "        [ 1.2500, -2.0000]], grad_fn=<PermuteBackward0>)");
+}
+
 /* The suffix moves to its own line when the last line would pass 80 columns.
  * (torch.arange(24, dtype=torch.float32) * 1.25).requires_grad_() */
 static void test_suffix_wraps(void **state) {
@@ -383,6 +399,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_views, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integral_floats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requires_grad_and_grad_fn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grad_fn_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suffix_wraps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_negative_and_fractional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scientific, setup, teardown),

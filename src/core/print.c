@@ -81,7 +81,8 @@ static element read_element(const cg_tensor *t, int64_t offset) {
     case CG_FLOAT32: e.f = ((const float *)(const void *)base)[offset]; break;
     case CG_UINT8: e.i = ((const uint8_t *)(const void *)base)[offset]; break;
     case CG_INT64: e.i = ((const int64_t *)(const void *)base)[offset]; break;
-    case CG_BOOL: e.i = ((const bool *)(const void *)base)[offset] ? 1 : 0; break;
+    /* read as a byte: any nonzero byte prints True without a bool-load trap */
+    case CG_BOOL: e.i = ((const uint8_t *)(const void *)base)[offset] != 0; break;
     default: break;
     }
     return e;

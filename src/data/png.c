@@ -232,7 +232,7 @@ static cg_tensor *decode_to_tensor(const uint8_t *data, size_t size, int channel
         return NULL;
     }
     int oc = output_channels(job.channels, channels);
-    int64_t shape[3];
+    int64_t shape[3] = {0, 0, 0};
     int ndim = image_shape(job.height, job.width, oc, shape);
     cg_tensor *t = cg_empty(CG_UINT8, ndim, shape);
     if (t)
@@ -309,7 +309,7 @@ static int read_into(const char *path, int channels, cg_tensor *dst, char *msg, 
         return -1;
     }
     int oc = output_channels(job.channels, channels);
-    int64_t shape[3];
+    int64_t shape[3] = {0, 0, 0};
     int ndim = image_shape(job.height, job.width, oc, shape);
     bool same = ndim == dst->ndim;
     for (int d = 0; same && d < ndim; d++) same = shape[d] == dst->shape[d];

@@ -1,6 +1,7 @@
 /* The printer against PyTorch: every expected string below is repr(t) as the
  * installed torch 1.13 prints it (/usr/bin/python3), with the python that
- * produced it in the comment above. */
+ * produced it in the comment above.
+ * tests/support/print_reference.py prints them all again. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

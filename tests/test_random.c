@@ -1,7 +1,8 @@
 /* The generator against PyTorch: every expected value below was produced by
  * the installed torch 1.13 (/usr/bin/python3, CPU capability AVX2), with the
  * python shown beside it.  Floats are written as hex literals so that the
- * comparisons are bit for bit. */
+ * comparisons are bit for bit.
+ * tests/support/random_reference.py prints them all again. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -166,6 +166,34 @@ static void test_param_groups_and_hypers(void **state) {
     cg_release(b);
 }
 
+/* fastai picks SGD's stepper at creation: made with mom 0, setting mom later
+ * changes nothing; made with mom 0.9, a schedule may change the decay. */
+static void test_sgd_momentum_fixed_at_creation(void **state) {
+    (void)state;
+    cg_tensor *p = param(1, (float[]){1});
+    cg_optimizer *opt = cg_sgd(&p, 1, 0.1, 0.0, 0.0);
+    assert_int_equal(cg_optimizer_set_hyper(opt, "mom", 0.9), CG_OK);
+    for (int s = 0; s < 2; s++) {
+        set_grad(p, (float[]){1});
+        assert_int_equal(cg_optimizer_step(opt), CG_OK);
+    }
+    assert_values(p, (float[]){0.8f}, 1, 1e-7); /* plain sgd_step twice */
+    cg_optimizer_free(opt);
+    opt = cg_sgd(&p, 1, 0.1, 0.9, 0.0);
+    set_grad(p, (float[]){1});
+    assert_int_equal(cg_optimizer_step(opt), CG_OK); /* avg 1: 0.8 - 0.1 = 0.7 */
+    assert_int_equal(cg_optimizer_set_hyper(opt, "mom", 0.5), CG_OK);
+    set_grad(p, (float[]){1});
+    assert_int_equal(cg_optimizer_step(opt), CG_OK); /* avg 0.5*1 + 1 = 1.5: 0.7 - 0.15 = 0.55 */
+    assert_values(p, (float[]){0.55f}, 1, 1e-7);
+    cg_optimizer_reset_state(opt); /* averages forgotten: avg = 1 again */
+    set_grad(p, (float[]){1});
+    assert_int_equal(cg_optimizer_step(opt), CG_OK);
+    assert_values(p, (float[]){0.45f}, 1, 1e-7);
+    cg_optimizer_free(opt);
+    cg_release(p);
+}
+
 static void test_errors_and_names(void **state) {
     (void)state;
     cg_tensor *i64 = cg_zeros(CG_INT64, CG_SHAPE(2));
@@ -194,6 +222,7 @@ int main(void) {
         cmocka_unit_test(test_sgd_momentum_and_weight_decay),
         cmocka_unit_test(test_adam_two_steps),
         cmocka_unit_test(test_param_groups_and_hypers),
+        cmocka_unit_test(test_sgd_momentum_fixed_at_creation),
         cmocka_unit_test(test_errors_and_names),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

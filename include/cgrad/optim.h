@@ -21,6 +21,8 @@
  *   SGD         p *= 1 - lr*wd                      (decoupled weight decay, if wd != 0)
  *               mom == 0: p -= lr * grad
  *               mom != 0: grad_avg = mom*grad_avg + grad;  p -= lr * grad_avg
+ *               (decided by mom at creation, as fastai picks its steppers then:
+ *               a schedule driving mom later changes grad_avg's decay only)
  *               SGD(params, lr) with mom 0, wd 0 is BasicOptim's step exactly.
  *   Adam        p *= 1 - lr*wd                      (decoupled; skipped where do_wd is false)
  *               grad_avg = mom*grad_avg + (1-mom)*grad

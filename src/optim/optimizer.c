@@ -25,6 +25,10 @@ typedef struct group_state {
 
 struct cg_optimizer {
     cg_optim_kind kind;
+    /* fastai's SGD picks its steppers once, at creation: momentum_step (with
+     * average_grad) when mom != 0, sgd_step otherwise.  A schedule that changes
+     * mom later changes the average's decay, never the stepper. */
+    bool momentum;
     int n_groups;
     cg_param_group **groups;
     group_state **states;
@@ -57,11 +61,11 @@ static void group_free(cg_param_group *g, group_state *s) {
     }
 }
 
-/* Allocates the averages a kind needs (SGD only when momentum is on, and lazily
- * so that a schedule may turn momentum on later). */
+/* Allocates the averages a kind needs (SGD only with momentum), at the first step. */
 static cg_status ensure_state(cg_optimizer *opt, const cg_param_group *g, group_state *s) {
     size_t bytes = (size_t)(s->total > 0 ? s->total : 1) * sizeof(float);
-    bool need_avg = opt->kind == CG_OPTIM_ADAM || (opt->kind == CG_OPTIM_SGD && g->h.mom != 0.0);
+    (void)g;
+    bool need_avg = opt->kind == CG_OPTIM_ADAM || opt->momentum;
     if (need_avg && !s->grad_avg && !(s->grad_avg = calloc(1, bytes)))
         return cg_fail(CG_ERR_NOMEM, "%s: cannot allocate %zu bytes of state", kind_names[opt->kind],
                        bytes);
@@ -131,6 +135,7 @@ cg_optimizer *cg_optimizer_new(cg_optim_kind kind, cg_tensor *const *params, int
         return NULL;
     }
     opt->kind = kind;
+    opt->momentum = kind == CG_OPTIM_SGD && h.mom != 0.0;
     if (cg_optimizer_add_group(opt, params, n, h)) {
         cg_optimizer_free(opt);
         return NULL;
@@ -290,7 +295,7 @@ cg_status cg_optimizer_step(cg_optimizer *opt) {
                 break;
             case CG_OPTIM_SGD:
                 if (g->h.wd != 0.0 && g->do_wd[i]) weight_decay(pd, n, g->h.lr, g->h.wd);
-                if (g->h.mom != 0.0)
+                if (opt->momentum)
                     momentum_step(pd, gd, s->grad_avg + s->offset[i], n, g->h.lr, g->h.mom);
                 else
                     sgd_step(pd, gd, n, g->h.lr);

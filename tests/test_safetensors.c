@@ -361,6 +361,51 @@ static void test_json_escapes_in_names(void **state) {
     expect_parse_error("{\"a\\q\":{}}", NULL, 0, CG_ERR_FORMAT, "invalid escape", NULL);
 }
 
+/* Thousands of corrupted variants of a real file (bytes flipped, cut,
+ * duplicated): each either loads or fails with a message, never crashes
+ * (the sanitizer build checks the reads). */
+static void test_mutated_files_never_crash(void **state) {
+    (void)state;
+    uint32_t rng = 12345;
+    static const char noise[] = "{}[],:\"0123456789 eE-.\\u";
+    unsigned char *buf = malloc(sizeof torch_file * 2);
+    int ok = 0, failed = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        size_t size = sizeof torch_file;
+        memcpy(buf, torch_file, size);
+        int edits = 1 + (int)((rng = rng * 1103515245u + 12345u) >> 16) % 4;
+        for (int e = 0; e < edits && size > 0; e++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t at = (rng >> 8) % size;
+            switch ((rng >> 4) % 4) {
+            case 0: buf[at] ^= (unsigned char)(1u << ((rng >> 24) % 8)); break;    /* flip a bit */
+            case 1: buf[at] = (unsigned char)noise[(rng >> 20) % (sizeof noise - 1)]; break; /* JSON noise */
+            case 2: size = at; break;                                               /* truncate */
+            default: /* duplicate a run of bytes */
+                if (size + 16 <= sizeof torch_file * 2 && at + 16 <= size) {
+                    memmove(buf + at + 16, buf + at, size - at);
+                    size += 16;
+                }
+            }
+        }
+        cg_safetensors st;
+        if (cg_safetensors_parse(buf, size, "mutant", &st) == CG_OK) {
+            ok++;
+            cg_safetensors_free(&st);
+        } else {
+            failed++;
+            assert_non_null(strstr(cg_last_error(), "mutant"));
+        }
+    }
+    free(buf);
+    assert_int_equal(ok + failed, 3000);
+    assert_true(failed > 2000);
+    /* nesting is bounded */
+    char deep[300] = "{\"a\":";
+    for (int i = 0; i < 100; i++) strcat(deep, "[");
+    expect_parse_error(deep, NULL, 0, CG_ERR_FORMAT, "nesting deeper than", NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_bytes),
@@ -370,6 +415,7 @@ int main(void) {
         cmocka_unit_test(test_mismatched_model),
         cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_json_escapes_in_names),
+        cmocka_unit_test(test_mutated_files_never_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

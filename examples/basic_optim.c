@@ -3,6 +3,11 @@
  * MNIST_SAMPLE, printing the validation accuracy after every epoch (the book
  * ends at 0.9785; its numbers depend on its random init, ours are seeded).
  *
+ * With the default seed 42 the accuracies are exactly PyTorch 1.13's after
+ * torch.manual_seed(42) (checked against a Python replay):
+ *     BasicOptim: 0.4932 0.6655 0.855 0.9165 ... 0.978 0.978 0.9785
+ *     SGD:        0.4932 0.8247 0.8462 0.9141 ... 0.9785 0.9785 0.9785
+ *
  * usage: basic_optim [seed]     (default seed 42)
  * The data comes from cg_untar_data("mnist_sample"), i.e. $CGRAD_MIRROR or the internet. */
 #include <stdio.h>

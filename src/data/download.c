@@ -31,11 +31,18 @@ double cg_fetch_now_s(void) {
 cg_status cg_fetch_report(cg_fetch_ctx *ctx, cg_get_stage stage, const char *item,
                           uint64_t done, uint64_t total) {
     if (!ctx->opt->progress) return CG_OK;
+    /* libcurl calls back many times with the same counts (it also polls while
+     * waiting); the caller hears of each change once. */
+    if (stage == ctx->last_stage && done == ctx->last_done && total == ctx->last_total && item == ctx->last_item)
+        return CG_OK;
     double now = cg_fetch_now_s();
-    bool edge = done == 0 || done == total || stage != ctx->last_stage;
+    bool edge = done == 0 || done == total || stage != ctx->last_stage || item != ctx->last_item;
     if (!edge && now - ctx->last_report_s < 0.05) return CG_OK;
     ctx->last_report_s = now;
     ctx->last_stage = stage;
+    ctx->last_done = done;
+    ctx->last_total = total;
+    ctx->last_item = item;
     cg_get_progress p = {.dataset = ctx->dataset, .stage = stage, .item = item,
                          .done = done, .total = total, .attempt = ctx->attempt};
     if (ctx->opt->progress(&p, ctx->opt->progress_user) != 0)

@@ -15,6 +15,8 @@ typedef struct cg_fetch_ctx {
     const char *dataset;
     double last_report_s;      /* monotonic time of the last report, for throttling */
     cg_get_stage last_stage;
+    uint64_t last_done, last_total; /* a report equal to the last one is dropped */
+    const char *last_item;
     int attempt;
 } cg_fetch_ctx;
 
@@ -69,8 +71,7 @@ cg_status cg_extract_archive(cg_fetch_ctx *ctx, const char *archive_path, const 
  * before it is renamed into place.  A folder without it is not a dataset. */
 #define CG_MARKER_NAME ".cgrad-complete"
 
-/* Writes the marker into `root` for dataset `name` (fills files/bytes by
- * walking root, reporting CG_GET_VERIFY). */
+/* Writes the marker into `root` for dataset `name` (files/bytes from a walk of root). */
 cg_status cg_marker_write(cg_fetch_ctx *ctx, const char *root, const char *name, const char *source,
                           const char *sha256);
 /* Reads <dir>/.cgrad-complete into out (name, path = dir, files, bytes, source, sha256). */

@@ -96,14 +96,19 @@ void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_ten
     float *o = cg_data(out);
     int64_t *ix = index ? cg_data(index) : NULL;
     int64_t n_out = group_numel(&K), n_red = group_numel(&R);
-    if (in->dtype == CG_INT64) { /* exact integer sums (labels, counts) */
+    if (in->dtype == CG_INT64) { /* exact integer sums and extremes (labels, counts) */
         const int64_t *ib = cg_data(in);
         int64_t *io = cg_data(out);
         for (int64_t k = 0; k < n_out; k++) {
             const int64_t *kb = ib + group_offset(&K, k);
-            int64_t acc = 0;
-            for (int64_t r = 0; r < n_red; r++) acc += kb[group_offset(&R, r)];
+            int64_t acc = op == CG_R_SUM || n_red == 0 ? 0 : kb[0], best_r = 0;
+            for (int64_t r = 0; r < n_red; r++) {
+                int64_t v = kb[group_offset(&R, r)];
+                if (op == CG_R_SUM) acc += v;
+                else if (op == CG_R_MAX ? v > acc : v < acc) acc = v, best_r = r;
+            }
             io[k] = acc;
+            if (ix) ix[k] = best_r; /* the first extreme, like the float path */
         }
         return;
     }

@@ -56,7 +56,7 @@ void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_t
 void cg_k_where(cg_tensor *out, const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b);
 /* out (contiguous, float32, shape of `in` with reduced dims set to 1) =
  * reduction of float32 `in` over the dims whose bit is set in mask.
- * A SUM may also run int64 -> int64 (exact integer sums).
+ * Every op may also run int64 -> int64 (exact integer sums and extremes).
  * For MAX/MIN, `index` (int64, out's shape, may be NULL) gets the position
  * along the single reduced dim (or the flat position when several are). */
 void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_tensor *in,

@@ -100,9 +100,11 @@ static cg_tensor *extreme(cg_tensor *t, int dim, bool keepdim, bool is_max, cg_t
     int64_t kshape[CG_MAX_DIMS], oshape[CG_MAX_DIMS];
     reduced_shape(t, mask, true, kshape);
     int ond = reduced_shape(t, mask, keepdim, oshape);
+    /* integers compare exactly in int64: tensor([16777217, 3]).max() is 16777217 */
+    cg_dtype cmp_dt = t->dtype == CG_FLOAT32 ? CG_FLOAT32 : CG_INT64;
     cg_scope_begin();
-    cg_tensor *ft = cg_cast_raw(t, CG_FLOAT32);
-    cg_tensor *out = ft ? cg_tensor_new(CG_FLOAT32, t->ndim, kshape) : NULL;
+    cg_tensor *ft = cg_cast_raw(t, cmp_dt);
+    cg_tensor *out = ft ? cg_tensor_new(cmp_dt, t->ndim, kshape) : NULL;
     cg_tensor *idx = out ? cg_tensor_new(CG_INT64, t->ndim, kshape) : NULL;
     if (!idx) return cg_scope_return(NULL);
     cg_k_reduce(is_max ? CG_R_MAX : CG_R_MIN, out, idx, ft, mask);

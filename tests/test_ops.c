@@ -410,6 +410,23 @@ static void test_max_min_arg(void **state) {
     cg_tensor *im = cg_max(chapter_tns(), 1, false);
     CHECK_DTYPE(im, CG_INT64);
     CHECK_VALUES(im, 0, 3, 6);
+    /* and is exact beyond float precision:
+     * t = torch.tensor([16777216, 16777217, 3]); t.max(), t.argmax(), t.min(), t.argmin()
+     * -> tensor(16777217), tensor(1), tensor(3), tensor(2) */
+    cg_tensor *bigi = cg_from_data(CG_INT64, CG_SHAPE(3), (int64_t[]){16777216, 16777217, 3});
+    CHECK_VALUES(cg_max(bigi, CG_ALL_DIMS, false), 0, 16777217);
+    CHECK_VALUES(cg_argmax(bigi, 0, false), 0, 1);
+    CHECK_VALUES(cg_min(bigi, 0, false), 0, 3);
+    CHECK_VALUES(cg_argmin(bigi, CG_ALL_DIMS, false), 0, 2);
+    /* int64 over a dim of a transposed view: tns.T.max(1) -> [4, 5, 6], argmin(1) -> [0, 0, 0] */
+    cg_tensor *tt = cg_t(chapter_tns());
+    CHECK_VALUES(cg_max(tt, 1, false), 0, 4, 5, 6);
+    CHECK_VALUES(cg_argmax(tt, 1, false), 0, 1, 1, 1);
+    CHECK_VALUES(cg_argmin(tt, 1, false), 0, 0, 0, 0);
+    /* uint8 stays uint8 */
+    cg_tensor *u8 = cg_max(cg_from_data(CG_UINT8, CG_SHAPE(3), (uint8_t[]){7, 255, 0}), 0, false);
+    CHECK_DTYPE(u8, CG_UINT8);
+    CHECK_VALUES(u8, 0, 255);
 }
 
 /* ---- matmul against a double-precision loop ----------------------------------------- */

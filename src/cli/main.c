@@ -12,6 +12,8 @@ static const cli_command commands[] = {
     {"show", "look at images: terminal, pixel table, PNG, show_batch grid", cmd_show},
     {"pixel-similarity", "the chapter's first classifier: distance to mean digits", cmd_pixel_similarity},
     {"predict", "classify images with a saved model file (learn.predict)", cmd_predict},
+    {"train", "train a model with fastai's Learner (fit, fit_one_cycle)", cmd_train},
+    {"lr-find", "fastai's lr_find: sweep the learning rate, suggest the valley", cmd_lr_find},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,55 @@
+/* cgrad lr-find — fastai's learn.lr_find() from the command line: sweeps the
+ * learning rate from 1e-7 to 10 over 100 batches, prints the smoothed loss
+ * curve's 'valley' suggestion and (with --plot) draws the curve. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/train_setup.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: cgrad lr-find --data NAME|PATH --model NAME [--opt sgd|adam] [--loss NAME]\n"
+            "                     [--bs N] [--seed N] [--threads N] [--plot FILE] [--json]\n"
+            "\n"
+            "fastai's lr_find: trains on 100 batches with the learning rate growing from 1e-7\n"
+            "to 10, stops early when the smoothed loss passes 4x its best, restores the\n"
+            "weights, and suggests the 'valley' learning rate.\n"
+            "\n"
+            "options:\n");
+    train_args_help(f);
+    fprintf(f,
+            "  --plot FILE       the loss against the learning rate (log scale), the\n"
+            "                    suggestion marked in red (fastai's plot_lr_find)\n"
+            "  --json            {\"valley\": ..., \"lrs\": [...], \"losses\": [...]} on stdout\n");
+}
+
+int cmd_lr_find(int argc, char **argv) {
+    train_args a;
+    int rc = train_args_parse(argc, argv, &a, true, usage);
+    if (rc >= 0) return rc;
+    train_setup s;
+    if (train_setup_build(&a, &s) != CG_OK) return cli_fail_last();
+    cg_lr_find_result r;
+    cg_status st = cg_learner_add_progress(s.learn, stderr);
+    if (st == CG_OK) st = cg_learner_lr_find(s.learn, NULL, &r);
+    if (st == CG_OK) {
+        if (a.json) {
+            printf("{\"valley\": %.17g, \"valley_loss\": %.17g, \"batches\": %lld, \"lrs\": [",
+                   r.valley, r.valley_loss, (long long)r.n);
+            for (int64_t i = 0; i < r.n; i++) printf("%s%.17g", i ? ", " : "", r.lrs[i]);
+            printf("], \"losses\": [");
+            for (int64_t i = 0; i < r.n; i++) printf("%s%.17g", i ? ", " : "", r.losses[i]);
+            printf("]}\n");
+        } else {
+            printf("SuggestedLRs(valley=%.6g)  (loss %.4f, %lld batches)\n", r.valley,
+                   r.valley_loss, (long long)r.n);
+        }
+        if (a.plot) st = cg_plot_lr_find_png(&r, a.plot);
+        if (st == CG_OK && a.plot && !a.json) printf("plot: %s\n", a.plot);
+        cg_lr_find_result_free(&r);
+    }
+    rc = st == CG_OK ? 0 : cli_fail_last();
+    train_setup_free(&s);
+    return rc;
+}

@@ -1,0 +1,286 @@
+/* Options and set-up shared by `cgrad train` and `cgrad lr-find`.
+ *
+ * --data picks the data and, with it, the task:
+ *   mnist_sample  the chapter's tensors: threes and sevens, 784 pixels, y = 1
+ *                 for a three (classes "7,3"); default loss mnist_loss
+ *   mnist         full MNIST from the IDX files (60000 / 10000), 10 classes;
+ *                 default loss cross_entropy
+ *   PATH          a folder with train/<class>/ and valid/<class>/ PNG files,
+ *                 read as gray; default loss cross_entropy
+ * Every image becomes a row of H*W floats in [0,1]; the whole split is one
+ * tensor, batched without shuffling (the chapter's DataLoader). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <omp.h>
+
+#include "cli/train_setup.h"
+
+void train_args_help(FILE *f) {
+    fprintf(f,
+            "  --data NAME|PATH  mnist_sample (the chapter's 3s and 7s), mnist (all ten digits),\n"
+            "                    or a folder with train/<class>/ and valid/<class>/ PNGs\n"
+            "  --model NAME      linear, simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out)\n"
+            "  --loss NAME       mnist_loss, bce, cross_entropy, mse, l1 (default: mnist_loss\n"
+            "                    for mnist_sample, cross_entropy otherwise)\n"
+            "  --opt sgd|adam    fastai's SGD (the chapter's; default) or Adam\n"
+            "  --wd X            weight decay (default: the optimizer's, SGD 0, Adam 0.01)\n"
+            "  --bs N            batch size (default 256, the chapter's)\n"
+            "  --seed N          seed of the weights' initialisation (default 42)\n"
+            "  --threads N       OpenMP/OpenBLAS threads (same seed + threads = same numbers)\n");
+}
+
+static int bad(void (*usage)(FILE *), const char *cmd, const char *msg, const char *arg) {
+    fprintf(stderr, "cgrad: %s: %s%s%s\n\n", cmd, msg, arg ? " " : "", arg ? arg : "");
+    usage(stderr);
+    return 2;
+}
+
+static bool parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_int(const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return false;
+    *out = v;
+    return true;
+}
+
+int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
+                     void (*usage)(FILE *)) {
+    const char *cmd = argv[0];
+    memset(a, 0, sizeof *a);
+    a->opt = "sgd";
+    a->epochs = 1;
+    a->lr = 0.1;
+    a->wd = NAN;
+    a->bs = 256;
+    a->seed = 42;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        bool flag = !strcmp(o, "--one-cycle") || !strcmp(o, "--json");
+        if (!flag && i + 1 >= argc) return bad(usage, cmd, "missing value after", o);
+        const char *v = flag ? NULL : argv[i + 1];
+        int64_t n = 0;
+        double x = 0;
+        if (!strcmp(o, "--one-cycle") && !for_lr_find)
+            a->one_cycle = true;
+        else if (!strcmp(o, "--json"))
+            a->json = true;
+        else if (!strcmp(o, "--data"))
+            a->data = v;
+        else if (!strcmp(o, "--model"))
+            a->model = v;
+        else if (!strcmp(o, "--opt"))
+            a->opt = v;
+        else if (!strcmp(o, "--loss"))
+            a->loss = v;
+        else if (!strcmp(o, "--save") && !for_lr_find)
+            a->save = v;
+        else if (!strcmp(o, "--csv") && !for_lr_find)
+            a->csv = v;
+        else if (!strcmp(o, "--plot"))
+            a->plot = v;
+        else if (!strcmp(o, "--epochs") && !for_lr_find) {
+            if (!parse_int(v, &n) || n < 1 || n > 1000000)
+                return bad(usage, cmd, "--epochs needs a positive integer, got", v);
+            a->epochs = (int)n;
+        } else if (!strcmp(o, "--lr") && !for_lr_find) {
+            if (!parse_double(v, &x) || !(x > 0) || !isfinite(x))
+                return bad(usage, cmd, "--lr needs a positive number, got", v);
+            a->lr = x;
+        } else if (!strcmp(o, "--wd")) {
+            if (!parse_double(v, &x) || !(x >= 0) || !isfinite(x))
+                return bad(usage, cmd, "--wd needs a number >= 0, got", v);
+            a->wd = x;
+        } else if (!strcmp(o, "--bs")) {
+            if (!parse_int(v, &n) || n < 1) return bad(usage, cmd, "--bs needs a positive integer, got", v);
+            a->bs = n;
+        } else if (!strcmp(o, "--seed")) {
+            if (!parse_int(v, &n) || n < 0) return bad(usage, cmd, "--seed needs an integer >= 0, got", v);
+            a->seed = (uint64_t)n;
+        } else if (!strcmp(o, "--threads")) {
+            if (!parse_int(v, &n) || n < 1 || n > 1024)
+                return bad(usage, cmd, "--threads needs a positive integer, got", v);
+            a->threads = (int)n;
+        } else
+            return bad(usage, cmd, "unknown option", o);
+        if (!flag) i++;
+    }
+    if (!a->data) return bad(usage, cmd, "--data NAME|PATH is required", NULL);
+    if (!a->model) return bad(usage, cmd, "--model NAME is required", NULL);
+    if (strcmp(a->opt, "sgd") && strcmp(a->opt, "adam"))
+        return bad(usage, cmd, "--opt must be sgd or adam, got", a->opt);
+    return -1;
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+/* Every item of ds as x [n, H*W] float and y [n] int64 (owned, no scope). */
+static cg_status gather(cg_dataset *ds, cg_tensor **x, cg_tensor **y, int64_t *h, int64_t *w) {
+    int64_t n = cg_dataset_len(ds);
+    if (n < 1) return cg_fail(CG_ERR_FORMAT, "train: the %s dataset is empty", cg_dataset_kind(ds));
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    if (!idx) return cg_fail(CG_ERR_NOMEM, "train: no memory for %lld indices", (long long)n);
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    cg_tensor *xb = NULL, *yb = NULL;
+    cg_status st = cg_dataset_batch(ds, idx, n, &xb, &yb);
+    free(idx);
+    if (st == CG_OK && (!yb || xb->ndim < 3))
+        st = cg_fail(CG_ERR_FORMAT, "train: the data has no labels or no image shape");
+    if (st == CG_OK) {
+        *h = xb->shape[xb->ndim - 2];
+        *w = xb->shape[xb->ndim - 1];
+        *x = cg_reshape(xb, CG_SHAPE(n, -1));
+        *y = cg_flatten(yb, 0, -1);
+        if (!*x || !*y) st = cg_last_status();
+    }
+    cg_release(xb);
+    cg_release(yb);
+    return st;
+}
+
+static cg_status join_classes(cg_dataset *ds, char *out, size_t size) {
+    int64_t n = 0;
+    const char *const *names = cg_dataset_classes(ds, &n);
+    out[0] = '\0';
+    for (int64_t i = 0; i < n; i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, size - len, "%s%s", i ? "," : "", names[i]);
+    }
+    return n > 0 ? CG_OK : cg_fail(CG_ERR_FORMAT, "train: the dataset has no class names");
+}
+
+static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n_classes) {
+    char root[4096];
+    cg_status st;
+    cg_dataset *train = NULL, *valid = NULL;
+    cg_image_item_options gray = {.channels = 1, .to_float = true};
+    if (!strcmp(a->data, "mnist")) {
+        st = cg_dataset_get("mnist", NULL, root, sizeof root);
+        if (st != CG_OK) return st;
+        char p[4][4200];
+        const char *names[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+        for (int i = 0; i < 4; i++) snprintf(p[i], sizeof p[i], "%s/%s", root, names[i]);
+        train = cg_dataset_idx(p[0], p[1], &gray);
+        valid = train ? cg_dataset_idx(p[2], p[3], &gray) : NULL;
+    } else {
+        train = cg_dataset_image_folder(a->data, "train", &gray);
+        valid = train ? cg_dataset_image_folder(a->data, "valid", &gray) : NULL;
+    }
+    int64_t h = 0, w = 0, vh = 0, vw = 0;
+    st = train && valid ? CG_OK : cg_last_status();
+    if (st == CG_OK) st = gather(train, &s->train_x, &s->train_y, &h, &w);
+    if (st == CG_OK) st = gather(valid, &s->valid_x, &s->valid_y, &vh, &vw);
+    if (st == CG_OK && (h != vh || w != vw))
+        st = cg_fail(CG_ERR_SHAPE, "train: %s has %lldx%lld training images but %lldx%lld valid ones",
+                     a->data, (long long)h, (long long)w, (long long)vh, (long long)vw);
+    if (st == CG_OK) st = join_classes(train, s->classes, sizeof s->classes);
+    if (st == CG_OK) {
+        cg_dataset_classes(train, n_classes);
+        s->n_in = h * w;
+        snprintf(s->input, sizeof s->input, "gray:%lldx%lld", (long long)h, (long long)w);
+    }
+    cg_dataset_release(train);
+    cg_dataset_release(valid);
+    return st;
+}
+
+static bool is_binary_loss(const char *name) {
+    return !strcmp(name, "mnist_loss") || !strcmp(name, "bce") || !strcmp(name, "mse") ||
+           !strcmp(name, "l1");
+}
+
+cg_status train_setup_build(const train_args *a, train_setup *s) {
+    memset(s, 0, sizeof *s);
+    if (a->threads > 0) {
+        omp_set_num_threads(a->threads);
+        openblas_set_num_threads(a->threads);
+    }
+    bool chapter = !strcmp(a->data, "mnist_sample");
+    const char *loss_name = a->loss ? a->loss : chapter ? "mnist_loss" : "cross_entropy";
+    s->loss = cg_loss_by_name(loss_name);
+    if (!s->loss) return cg_last_status();
+    bool binary = is_binary_loss(loss_name);
+    cg_status st;
+    int64_t n_classes = 2;
+    if (chapter) {
+        char root[4096];
+        cg_mnist_sample d;
+        st = cg_dataset_get("mnist_sample", NULL, root, sizeof root);
+        if (st == CG_OK) st = cg_mnist_sample_load(root, &d);
+        if (st != CG_OK) return st;
+        s->train_x = d.train_x, s->train_y = d.train_y;
+        s->valid_x = d.valid_x, s->valid_y = d.valid_y;
+        s->n_in = 28 * 28;
+        snprintf(s->classes, sizeof s->classes, "7,3"); /* label 1 = a three */
+        snprintf(s->input, sizeof s->input, "gray:28x28");
+    } else {
+        st = load_split_pair(a, s, &n_classes);
+        if (st != CG_OK) {
+            train_setup_free(s);
+            return st;
+        }
+        if (binary) {
+            if (n_classes != 2) {
+                train_setup_free(s);
+                return cg_fail(CG_ERR_VALUE,
+                               "train: --loss %s needs 2 classes, %s has %lld (use cross_entropy)",
+                               loss_name, a->data, (long long)n_classes);
+            }
+            /* one output: P(label 1); targets [N,1] like the chapter's */
+            cg_tensor *y = cg_unsqueeze(s->train_y, 1), *vy = cg_unsqueeze(s->valid_y, 1);
+            cg_release(s->train_y), cg_release(s->valid_y);
+            s->train_y = y, s->valid_y = vy;
+            if (!y || !vy) {
+                train_setup_free(s);
+                return cg_last_status();
+            }
+        }
+    }
+    s->n_out = binary ? 1 : n_classes;
+    cg_manual_seed(a->seed);
+    s->model = cg_model_create(a->model, s->n_in, s->n_out);
+    s->dls = s->model ? cg_mnist_sample_dls(&(cg_mnist_sample){s->train_x, s->train_y, s->valid_x,
+                                                                 s->valid_y},
+                                            a->bs)
+                      : NULL;
+    cg_metric metric = s->n_out == 1 ? cg_metric_batch_accuracy() : cg_metric_accuracy();
+    if (s->dls)
+        s->learn = cg_learner_new(s->dls, s->model, s->loss,
+                                  strcmp(a->opt, "adam") ? CG_OPTIM_SGD : CG_OPTIM_ADAM, &metric, 1);
+    if (!s->learn) {
+        st = cg_last_status();
+        train_setup_free(s);
+        return st;
+    }
+    s->learn->wd = a->wd;
+    return CG_OK;
+}
+
+void train_setup_free(train_setup *s) {
+    cg_learner_free(s->learn);
+    cg_module_release(s->model);
+    cg_dataloaders_free(s->dls);
+    cg_release(s->train_x);
+    cg_release(s->train_y);
+    cg_release(s->valid_x);
+    cg_release(s->valid_y);
+    memset(s, 0, sizeof *s);
+}

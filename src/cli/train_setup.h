@@ -1,0 +1,47 @@
+/* What `cgrad train` and `cgrad lr-find` share: their options, and turning
+ * --data/--model/--loss/--opt into DataLoaders, a model and a Learner. */
+#ifndef CGRAD_CLI_TRAIN_SETUP_H
+#define CGRAD_CLI_TRAIN_SETUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cgrad.h"
+
+typedef struct train_args {
+    const char *data;  /* "mnist_sample", "mnist", or a folder with train/ and valid/ */
+    const char *model; /* a cg_model_create name: linear, simple_net, mlp:500 */
+    const char *opt;   /* sgd (default) or adam */
+    const char *loss;  /* NULL: mnist_loss for mnist_sample, cross_entropy otherwise */
+    const char *save, *csv, *plot;
+    int epochs;
+    double lr, wd;
+    bool one_cycle, json;
+    int64_t bs;
+    uint64_t seed;
+    int threads; /* 0: leave OpenMP/OpenBLAS as they are */
+} train_args;
+
+/* Parses argv (argv[0] = the subcommand).  Returns -1 when the caller should
+ * go on, else the exit code (0 after --help, 2 on a usage error). */
+int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
+                     void (*usage)(FILE *));
+/* The options both commands share, for their --help texts. */
+void train_args_help(FILE *f);
+
+typedef struct train_setup {
+    cg_tensor *train_x, *train_y, *valid_x, *valid_y; /* owned */
+    cg_dataloaders *dls;
+    cg_module *model;
+    cg_learner *learn;
+    const cg_loss *loss;
+    int64_t n_in, n_out;
+    char classes[1024]; /* "7,3": class names by label index */
+    char input[64];     /* "gray:28x28" */
+} train_setup;
+
+cg_status train_setup_build(const train_args *a, train_setup *s);
+void train_setup_free(train_setup *s);
+
+#endif

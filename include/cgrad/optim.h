@@ -96,7 +96,7 @@ cg_status cg_optimizer_add_group(cg_optimizer *opt, cg_tensor *const *params, in
                                  cg_optim_hypers h);
 int cg_optimizer_n_groups(const cg_optimizer *opt);
 cg_param_group *cg_optimizer_group(cg_optimizer *opt, int i); /* NULL if out of range */
-cg_optim_kind cg_optimizer_kind(const cg_optimizer *opt);
+cg_optim_kind cg_optimizer_kind(const cg_optimizer *opt); /* CG_OPTIM_KIND_COUNT for NULL */
 const char *cg_optimizer_name(const cg_optimizer *opt);   /* "BasicOptim", "SGD", "Adam" */
 
 /* Sets one hyper-parameter in every group: "lr", "mom", "sqr_mom", "eps", "wd". */

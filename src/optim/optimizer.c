@@ -188,7 +188,7 @@ cg_param_group *cg_optimizer_group(cg_optimizer *opt, int i) {
     return opt && i >= 0 && i < opt->n_groups ? opt->groups[i] : NULL;
 }
 
-cg_optim_kind cg_optimizer_kind(const cg_optimizer *opt) { return opt->kind; }
+cg_optim_kind cg_optimizer_kind(const cg_optimizer *opt) { return opt ? opt->kind : CG_OPTIM_KIND_COUNT; }
 
 const char *cg_optimizer_name(const cg_optimizer *opt) {
     return opt ? kind_names[opt->kind] : "(null)";

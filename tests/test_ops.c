@@ -573,6 +573,153 @@ static void test_matmul_batched(void **state) {
                      ref_dot(xs, (int64_t[]){i, 0}, 1, wt, (int64_t[]){0, 0}, 0, 784) + 0.5, "linear1", i);
 }
 
+/* ---- randomised layouts: every kernel path against a plain reference ------------------ */
+static uint32_t lcg_below(uint32_t n) {
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return (lcg_state >> 8) % n;
+}
+
+/* A tensor of logical shape [ndim]shape whose strides are scrambled: a random
+ * permutation of a bigger buffer, sliced with random offsets and steps. */
+static cg_tensor *scrambled(int ndim, const int64_t *shape) {
+    int perm[CG_MAX_DIMS], inv[CG_MAX_DIMS];
+    int64_t step[CG_MAX_DIMS], off[CG_MAX_DIMS], base_shape[CG_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) perm[d] = d;
+    for (int d = ndim - 1; d > 0; d--) { /* Fisher-Yates */
+        int j = (int)lcg_below((uint32_t)d + 1), tmp = perm[d];
+        perm[d] = perm[j];
+        perm[j] = tmp;
+    }
+    for (int d = 0; d < ndim; d++) {
+        step[d] = 1 + lcg_below(2);
+        off[d] = lcg_below(2);
+    }
+    for (int j = 0; j < ndim; j++) {
+        int d = perm[j];
+        base_shape[j] = shape[d] * step[d] + off[d];
+        inv[d] = j;
+    }
+    cg_tensor *v = cg_permute(random_tensor(ndim, base_shape), inv);
+    for (int d = 0; d < ndim && v; d++) v = cg_slice(v, d, off[d], off[d] + shape[d] * step[d], step[d]);
+    return v;
+}
+
+static void random_shape(int *ndim, int64_t *shape) {
+    *ndim = 1 + (int)lcg_below(4);
+    for (int d = 0; d < *ndim; d++) shape[d] = 1 + lcg_below(5);
+}
+
+/* Operand index for an output index under right-aligned broadcasting. */
+static void broadcast_index(const cg_tensor *t, int nd, const int64_t *idx, int64_t *ti) {
+    for (int d = 0; d < t->ndim; d++) ti[d] = t->shape[d] == 1 ? 0 : idx[d + nd - t->ndim];
+}
+
+static void test_random_layouts_binary(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 300; trial++) {
+        cg_scope_begin();
+        int nd;
+        int64_t shape[CG_MAX_DIMS], sa[CG_MAX_DIMS], sb[CG_MAX_DIMS];
+        random_shape(&nd, shape);
+        /* each operand drops some leading dims and sets some dims to 1 */
+        int na = nd - (int)lcg_below((uint32_t)nd), nb = nd - (int)lcg_below((uint32_t)nd);
+        for (int d = 0; d < na; d++) sa[d] = lcg_below(3) ? shape[d + nd - na] : 1;
+        for (int d = 0; d < nb; d++) sb[d] = lcg_below(3) ? shape[d + nd - nb] : 1;
+        if (lcg_below(2)) nb = 0; /* sometimes a 0-d operand */
+        cg_tensor *a = scrambled(na, sa), *b = nb ? scrambled(nb, sb) : cg_scalar(lcg_float());
+        int op = (int)lcg_below(5);
+        cg_tensor *out = op == 0 ? cg_add(a, b) : op == 1 ? cg_mul(a, b) : op == 2 ? cg_maximum(a, b)
+                                 : op == 3 ? cg_sub(b, a) : cg_lt(a, b);
+        assert_non_null(out);
+        int64_t n = cg_numel(out);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t idx[CG_MAX_DIMS], ia[CG_MAX_DIMS], ib[CG_MAX_DIMS], f = i;
+            for (int d = out->ndim - 1; d >= 0; d--) {
+                idx[d] = f % out->shape[d];
+                f /= out->shape[d];
+            }
+            broadcast_index(a, out->ndim, idx, ia);
+            broadcast_index(b, out->ndim, idx, ib);
+            double x = (float)cg_get(a, ia), y = (float)cg_get(b, ib);
+            double want = op == 0 ? (float)(x + y) : op == 1 ? (float)(x * y) : op == 2 ? (x > y ? x : y)
+                        : op == 3 ? (float)(y - x) : (x < y);
+            if (cg_get(out, idx) != want)
+                fail_msg("trial %d op %d element %lld: %.9g, expected %.9g", trial, op, (long long)i,
+                         cg_get(out, idx), want);
+        }
+        cg_scope_end();
+    }
+}
+
+static void test_random_layouts_reduce(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 300; trial++) {
+        cg_scope_begin();
+        int nd;
+        int64_t shape[CG_MAX_DIMS];
+        random_shape(&nd, shape);
+        cg_tensor *t = scrambled(nd, shape);
+        int dims[CG_MAX_DIMS], n = 0;
+        unsigned mask = 0;
+        for (int d = 0; d < nd; d++)
+            if (lcg_below(2)) {
+                dims[n++] = lcg_below(2) ? d : d - nd; /* positive or negative spelling */
+                mask |= 1u << d;
+            }
+        if (n == 0) mask = (1u << nd) - 1; /* no dims: reduce everything */
+        bool keep = lcg_below(2);
+        cg_tensor *sum = cg_sum(t, dims, n, keep);
+        int one = n ? (int)(lcg_below((uint32_t)n)) : 0;
+        int max_dim = n ? dims[one] : 0;
+        cg_tensor *mx = cg_max(t, max_dim, true), *amx = cg_argmax(t, max_dim, true);
+        assert_non_null(sum);
+        assert_non_null(mx);
+        assert_non_null(amx);
+        /* reference: accumulate every element into its output slot */
+        double ref[1024] = {0}, best[1024];
+        int64_t best_i[1024];
+        int64_t kshape[CG_MAX_DIMS], mshape[CG_MAX_DIMS];
+        int md = max_dim < 0 ? max_dim + nd : max_dim;
+        for (int d = 0; d < nd; d++) {
+            kshape[d] = (mask >> d) & 1 ? 1 : shape[d];
+            mshape[d] = d == md ? 1 : shape[d];
+        }
+        int64_t total = cg_numel(t);
+        for (int64_t k = 0; k < 1024; k++) best[k] = -INFINITY;
+        for (int64_t i = 0; i < total; i++) {
+            int64_t idx[CG_MAX_DIMS], f = i, ko = 0, mo = 0;
+            for (int d = nd - 1; d >= 0; d--) {
+                idx[d] = f % shape[d];
+                f /= shape[d];
+            }
+            for (int d = 0; d < nd; d++) {
+                ko = ko * kshape[d] + (kshape[d] == 1 ? 0 : idx[d]);
+                mo = mo * mshape[d] + (mshape[d] == 1 ? 0 : idx[d]);
+            }
+            double v = cg_get(t, idx);
+            ref[ko] += v;
+            if (v > best[mo]) {
+                best[mo] = v;
+                best_i[mo] = idx[md];
+            }
+        }
+        int64_t nk = cg_numel(sum), nm = cg_numel(mx);
+        for (int64_t k = 0; k < nk; k++)
+            if (fabs(check_at(sum, k) - ref[k]) > 1e-5 * (1 + fabs(ref[k])))
+                fail_msg("trial %d sum element %lld: %.9g, expected %.9g", trial, (long long)k,
+                         check_at(sum, k), ref[k]);
+        for (int64_t k = 0; k < nm; k++)
+            if (check_at(mx, k) != best[k] || check_at(amx, k) != (double)best_i[k])
+                fail_msg("trial %d max element %lld: %.9g at %g, expected %.9g at %lld", trial,
+                         (long long)k, check_at(mx, k), check_at(amx, k), best[k], (long long)best_i[k]);
+        /* shapes: keepdim keeps size-1 dims, otherwise they go */
+        int want_nd = 0;
+        for (int d = 0; d < nd; d++) want_nd += keep || !((mask >> d) & 1);
+        assert_int_equal(sum->ndim, want_nd);
+        cg_scope_end();
+    }
+}
+
 /* ---- softmax family and losses --------------------------------------------------------- */
 static cg_tensor *logits_tensor(void) {
     return cg_from_floats(CG_SHAPE(3, 4), (float[]){2.0f, -1.0f, 0.5f, 0.0f, 0.1f, 0.2f, 0.3f, 0.4f, -3.0f, 5.0f,
@@ -762,6 +909,8 @@ int main(void) {
         CORE_TEST(test_matmul_2d_1d),
         CORE_TEST(test_matmul_transposed_operands),
         CORE_TEST(test_matmul_batched),
+        CORE_TEST(test_random_layouts_binary),
+        CORE_TEST(test_random_layouts_reduce),
         CORE_TEST(test_softmax_family),
         CORE_TEST(test_losses),
         CORE_TEST(test_inplace_contiguous),

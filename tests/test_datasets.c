@@ -603,6 +603,33 @@ static void test_cancel_during_download(void **state) {
     cg_remove_tree(dir);
 }
 
+/* A registry archive is held to fastai's published size and md5
+ * (fastai/data/checks.txt): a look-alike mnist_sample.tgz is refused. */
+static void test_known_archive_checked_against_fastai_checksums(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], file[4200], url[512];
+    make_temp_dir(dir, sizeof dir, "tgzmirror");
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(archive, sizeof archive, "%s/mnist_sample.tgz", dir);
+    const entry entries[] = {{"mnist_sample/labels.csv", AE_IFREG, 0, "name,label\n"}};
+    make_tgz(archive, entries, 1);
+    cg_get_options o = options(home, dir, NULL);
+    assert_int_equal(cg_dataset_get("mnist_sample", &o, path, sizeof path), CG_ERR_CHECKSUM);
+    assert_non_null(strstr(cg_last_error(), "expected 3214948"));
+    snprintf(url, sizeof url, "file://%s", dir);
+    o = options(home, url, NULL);
+    assert_int_equal(cg_dataset_get("mnist_sample", &o, path, sizeof path), CG_ERR_CHECKSUM);
+    snprintf(file, sizeof file, "%s/archive/mnist_sample.tgz", home);
+    assert_false(exists(file)); /* the bad download is not kept */
+    snprintf(file, sizeof file, "%s/data/mnist_sample", home);
+    assert_false(exists(file));
+    assert_no_leftovers(home);
+    const cg_dataset_info *info = cg_dataset_find("mnist_sample");
+    assert_string_equal(info->files[0].md5, "2dbc7ec6f9259b583af0072c55816a88");
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
 /* ---- names, mirrors, concurrency ------------------------------------------------------ */
 
 static void test_unknown_name_and_missing_mirror_entry(void **state) {
@@ -672,6 +699,7 @@ int main(void) {
         cmocka_unit_test(test_bad_entry_midway),
         cmocka_unit_test(test_cancel_during_extraction),
         cmocka_unit_test(test_cancel_during_download),
+        cmocka_unit_test(test_known_archive_checked_against_fastai_checksums),
         cmocka_unit_test(test_unknown_name_and_missing_mirror_entry),
         cmocka_unit_test(test_concurrent_gets),
     };

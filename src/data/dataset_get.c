@@ -208,40 +208,39 @@ static cg_status get_file(build *b, const cg_dataset_file *file, bool force) {
         return local ? cg_fetch_copy_file(&b->ctx, src, dest, &got) : cg_fetch_url(&b->ctx, src, dest, &got);
     }
 
-    /* An archive. */
+    /* An archive: downloaded into <home>/archive, or read in place from a local mirror. */
     const char *archive = src;
-    bool cached_download = false;
-    if (local) {
-        if ((st = cg_file_digest(src, "sha256", got.sha256, sizeof got.sha256)) != CG_OK) return st;
-    } else {
+    bool downloaded_now = false;
+    if (!local) {
         if ((st = join(dest, b->archive_dir, fname)) != CG_OK) return st;
-        if (!force && is_file(dest)) {
-            cached_download = true; /* fetched before; re-extracting it needs no download */
-            st = cg_file_digest(dest, "sha256", got.sha256, sizeof got.sha256);
-            if (st == CG_OK && file->md5) st = cg_file_digest(dest, "md5", got.md5, sizeof got.md5);
-        } else {
-            st = cg_fetch_url(&b->ctx, src, dest, &got);
+        if (force || !is_file(dest)) { /* else fetched before: re-extracting needs no download */
+            if ((st = cg_fetch_url(&b->ctx, src, dest, &got)) != CG_OK) return st;
+            downloaded_now = true;
         }
-        if (st != CG_OK) return st;
         archive = dest;
     }
-    if (file->md5 && !local && strcmp(got.md5, file->md5) != 0) {
-        unlink(dest);
-        return cg_fail(CG_ERR_CHECKSUM, "%s: md5 %s, expected %s", src, got.md5, file->md5);
+    if (!downloaded_now) {
+        struct stat sb;
+        if (stat(archive, &sb) != 0) return cg_fail(CG_ERR_IO, "%s: cannot stat: %s", archive, strerror(errno));
+        got.bytes = (uint64_t)sb.st_size;
+        if ((st = cg_file_digest(archive, "sha256", got.sha256, sizeof got.sha256)) != CG_OK ||
+            (st = cg_file_digest(archive, "md5", got.md5, sizeof got.md5)) != CG_OK)
+            return st;
     }
-    if (file->md5 && local) {
-        char md5[33];
-        if ((st = cg_file_digest(src, "md5", md5, sizeof md5)) != CG_OK) return st;
-        if (strcmp(md5, file->md5) != 0) return cg_fail(CG_ERR_CHECKSUM, "%s: md5 %s, expected %s", src, md5, file->md5);
+    if (file->bytes && got.bytes != (uint64_t)file->bytes)
+        st = cg_fail(CG_ERR_CHECKSUM, "%s: %llu bytes, expected %lld (a truncated or different file)", src,
+                     (unsigned long long)got.bytes, (long long)file->bytes);
+    else if (file->md5 && strcmp(got.md5, file->md5) != 0)
+        st = cg_fail(CG_ERR_CHECKSUM, "%s: md5 %s, expected %s", src, got.md5, file->md5);
+    else
+        st = check_recorded_sha256(b, fname, got.sha256);
+    if (st == CG_OK) {
+        snprintf(b->sha256, sizeof b->sha256, "%s", got.sha256);
+        st = cg_extract_archive(&b->ctx, archive, b->tmp);
     }
-    if ((st = check_recorded_sha256(b, fname, got.sha256)) != CG_OK) {
-        if (!local && !cached_download) unlink(dest);
-        return st;
-    }
-    snprintf(b->sha256, sizeof b->sha256, "%s", got.sha256);
-    st = cg_extract_archive(&b->ctx, archive, b->tmp);
-    /* A downloaded archive that does not extract is corrupt: drop it so the
-     * next get downloads it again instead of failing on it forever. */
+    /* A downloaded archive that is wrong or does not extract is deleted, so the
+     * next get fetches it again instead of failing on it forever.  A mirror's
+     * own file is never touched. */
     if (st != CG_OK && st != CG_ERR_CANCELLED && !local) unlink(dest);
     return st;
 }

@@ -1,6 +1,11 @@
 /* The registry of datasets cgrad knows by name, and what is checked of each.
  * See include/cgrad/datasets.h, "WHAT IS VERIFIED, PLAINLY".
  *
+ * The archives' sizes and md5s are fastai's, from fastai/data/checks.txt
+ * (in fastai's repository: the table fastai's untar_data checks downloads
+ * against; read at commit 29be53d7ccaf7405320e2e47db8f35182abeff0a).  The
+ * IDX files' md5s are the ones published with them (and in torchvision).
+ *
  * The class-folder counts are MNIST's own label counts (LeCun et al.; the same
  * counts are listed in shared/data/PROVENANCE.md): mnist_sample holds all the
  * 3s and 7s of MNIST, and mnist_png all of MNIST, one folder per digit. */
@@ -11,8 +16,7 @@
 
 /* ---- mnist_sample: fastai's URLs.MNIST_SAMPLE --------------------------------- */
 static const cg_dataset_file mnist_sample_files[] = {
-    /* fastai publishes no checksum of this archive that we could obtain: none invented. */
-    {"https://s3.amazonaws.com/fast-ai-sample/mnist_sample.tgz", NULL, true},
+    {"https://s3.amazonaws.com/fast-ai-sample/mnist_sample.tgz", "2dbc7ec6f9259b583af0072c55816a88", true, 3214948},
 };
 static const cg_dataset_count mnist_sample_counts[] = {
     {"train/3", ".png", 6131},
@@ -24,16 +28,15 @@ static const cg_dataset_count mnist_sample_counts[] = {
 /* ---- mnist: the canonical IDX files, md5s as published with them ------------- */
 #define OSSCI_MNIST "https://ossci-datasets.s3.amazonaws.com/mnist/"
 static const cg_dataset_file mnist_files[] = {
-    {OSSCI_MNIST "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", false},
-    {OSSCI_MNIST "train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", false},
-    {OSSCI_MNIST "t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", false},
-    {OSSCI_MNIST "t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", false},
+    {OSSCI_MNIST "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", false, 9912422},
+    {OSSCI_MNIST "train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", false, 28881},
+    {OSSCI_MNIST "t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", false, 1648877},
+    {OSSCI_MNIST "t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", false, 4542},
 };
 
 /* ---- mnist_png: fastai's URLs.MNIST ------------------------------------------- */
 static const cg_dataset_file mnist_png_files[] = {
-    /* No published checksum obtainable here either: checked by structure. */
-    {"https://s3.amazonaws.com/fast-ai-imageclas/mnist_png.tgz", NULL, true},
+    {"https://s3.amazonaws.com/fast-ai-imageclas/mnist_png.tgz", "03639f83c4e3d19e0a3a53a8a997c487", true, 15683414},
 };
 static const cg_dataset_count mnist_png_counts[] = {
     {"training/0", ".png", 5923}, {"training/1", ".png", 6742}, {"training/2", ".png", 5958},

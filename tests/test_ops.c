@@ -720,6 +720,80 @@ static void test_random_layouts_reduce(void **state) {
     }
 }
 
+static void test_random_layouts_matmul(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 300; trial++) {
+        cg_scope_begin();
+        int64_t M = 1 + lcg_below(5), K = 1 + lcg_below(5), N = 1 + lcg_below(5);
+        /* a: [ba..., M, K] or [K]; b: [bb..., K, N] or [K]; batch dims broadcast */
+        int64_t batch = 1 + lcg_below(3);
+        int kind_a = (int)lcg_below(4), kind_b = (int)lcg_below(4); /* 0: 1-d, 1: 2-d, 2: 3-d, 3: 3-d with batch 1 */
+        int64_t sa[3], sb[3];
+        int na, nb;
+        if (kind_a == 0) na = 1, sa[0] = K;
+        else if (kind_a == 1) na = 2, sa[0] = M, sa[1] = K;
+        else na = 3, sa[0] = kind_a == 2 ? batch : 1, sa[1] = M, sa[2] = K;
+        if (kind_b == 0) nb = 1, sb[0] = K;
+        else if (kind_b == 1) nb = 2, sb[0] = K, sb[1] = N;
+        else nb = 3, sb[0] = kind_b == 2 ? batch : 1, sb[1] = K, sb[2] = N;
+        cg_tensor *a = scrambled(na, sa), *b = scrambled(nb, sb);
+        cg_tensor *c = cg_matmul(a, b);
+        if (!c) fail_msg("trial %d: %s", trial, cg_last_error());
+        /* expected shape: batch (if any 3-d operand), then M (if a is not 1-d), then N (if b is not 1-d) */
+        int64_t nbatch = (na == 3 || nb == 3) ? ((na == 3 && sa[0] > 1) || (nb == 3 && sb[0] > 1) ? batch : 1) : 0;
+        int ond = (nbatch ? 1 : 0) + (na > 1) + (nb > 1);
+        assert_int_equal(c->ndim, ond);
+        for (int64_t bi = 0; bi < (nbatch ? nbatch : 1); bi++)
+            for (int64_t i = 0; i < (na > 1 ? M : 1); i++)
+                for (int64_t j = 0; j < (nb > 1 ? N : 1); j++) {
+                    double want = 0;
+                    for (int64_t k = 0; k < K; k++) {
+                        int64_t ia[3], ib[3];
+                        if (na == 1) ia[0] = k;
+                        else if (na == 2) ia[0] = i, ia[1] = k;
+                        else ia[0] = sa[0] == 1 ? 0 : bi, ia[1] = i, ia[2] = k;
+                        if (nb == 1) ib[0] = k;
+                        else if (nb == 2) ib[0] = k, ib[1] = j;
+                        else ib[0] = sb[0] == 1 ? 0 : bi, ib[1] = k, ib[2] = j;
+                        want += cg_get(a, ia) * cg_get(b, ib);
+                    }
+                    int64_t ic[3], d = 0;
+                    if (nbatch) ic[d++] = bi;
+                    if (na > 1) ic[d++] = i;
+                    if (nb > 1) ic[d++] = j;
+                    double got = cg_get(c, ic);
+                    if (fabs(got - want) > 1e-5 * (1 + fabs(want)))
+                        fail_msg("trial %d (a kind %d, b kind %d, M%lld K%lld N%lld): [%lld,%lld,%lld] = %.9g, expected %.9g",
+                                 trial, kind_a, kind_b, (long long)M, (long long)K, (long long)N, (long long)bi,
+                                 (long long)i, (long long)j, got, want);
+                }
+        cg_scope_end();
+    }
+}
+
+static void test_random_layouts_unary_copy_where(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 200; trial++) {
+        cg_scope_begin();
+        int nd;
+        int64_t shape[CG_MAX_DIMS];
+        random_shape(&nd, shape);
+        cg_tensor *t = scrambled(nd, shape), *u = scrambled(nd, shape);
+        cg_tensor *e = cg_exp(t), *c = cg_contiguous(t), *w = cg_where(cg_gt(t, u), t, u);
+        cg_tensor *dst = scrambled(nd, shape);
+        assert_int_equal(cg_copy_(dst, t), CG_OK);
+        assert_true(cg_is_contiguous(c));
+        for (int64_t i = 0; i < cg_numel(t); i++) {
+            double x = check_at(t, i), y = check_at(u, i);
+            if (fabs(check_at(e, i) - exp(x)) > 1e-6 * exp(x) || check_at(c, i) != x ||
+                check_at(w, i) != (x > y ? x : y) || check_at(dst, i) != x)
+                fail_msg("trial %d element %lld: exp %.9g contiguous %.9g where %.9g copy_ %.9g (x %.9g y %.9g)",
+                         trial, (long long)i, check_at(e, i), check_at(c, i), check_at(w, i), check_at(dst, i), x, y);
+        }
+        cg_scope_end();
+    }
+}
+
 /* ---- softmax family and losses --------------------------------------------------------- */
 static cg_tensor *logits_tensor(void) {
     return cg_from_floats(CG_SHAPE(3, 4), (float[]){2.0f, -1.0f, 0.5f, 0.0f, 0.1f, 0.2f, 0.3f, 0.4f, -3.0f, 5.0f,
@@ -911,6 +985,8 @@ int main(void) {
         CORE_TEST(test_matmul_batched),
         CORE_TEST(test_random_layouts_binary),
         CORE_TEST(test_random_layouts_reduce),
+        CORE_TEST(test_random_layouts_matmul),
+        CORE_TEST(test_random_layouts_unary_copy_where),
         CORE_TEST(test_softmax_family),
         CORE_TEST(test_losses),
         CORE_TEST(test_inplace_contiguous),

@@ -60,11 +60,18 @@ void cg_generator_init(cg_generator *g, uint64_t seed) {
     g->next_normal = 0.0;
 }
 
+static inline uint32_t mt_mix(uint32_t upper, uint32_t lower, uint32_t far) {
+    uint32_t y = (upper & 0x80000000u) | (lower & 0x7fffffffu);
+    return far ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+}
+
+/* Regenerates all 624 words; three loops instead of `% MT_N` on every index. */
 static void mt_twist(cg_generator *g) {
-    for (int i = 0; i < MT_N; i++) {
-        uint32_t y = (g->state[i] & 0x80000000u) | (g->state[(i + 1) % MT_N] & 0x7fffffffu);
-        g->state[i] = g->state[(i + MT_M) % MT_N] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-    }
+    uint32_t *s = g->state;
+    int i = 0;
+    for (; i < MT_N - MT_M; i++) s[i] = mt_mix(s[i], s[i + 1], s[i + MT_M]);
+    for (; i < MT_N - 1; i++) s[i] = mt_mix(s[i], s[i + 1], s[i + MT_M - MT_N]);
+    s[MT_N - 1] = mt_mix(s[MT_N - 1], s[0], s[MT_M - 1]);
     g->index = 0;
 }
 

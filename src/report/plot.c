@@ -298,7 +298,10 @@ cg_tensor *cg_plot_render(const cg_plot *p) {
             int64_t w = cg_text_width(pt->label, FONT_SCALE);
             int64_t tx = (int64_t)px + 10;
             if (tx + w > bx1 - 4) tx = (int64_t)px - 10 - w;
-            st = cg_draw_text(img, tx, (int64_t)py - ch - 4, pt->label, FONT_SCALE, BLACK);
+            int64_t ty = (int64_t)py + 10; /* below the dot, on a white patch over the line */
+            if (ty + ch > by1 - 4) ty = (int64_t)py - ch - 10;
+            st = cg_draw_rect(img, tx - 3, ty - 3, tx + w + 3, ty + ch + 3, WHITE);
+            if (st == CG_OK) st = cg_draw_text(img, tx, ty, pt->label, FONT_SCALE, BLACK);
         }
     }
     /* the frame (all four spines, like matplotlib) */

@@ -13,12 +13,14 @@
  * decoding can run on OpenMP worker threads; the public function on the calling
  * thread turns the message into cg_fail. */
 #include <errno.h>
+#include <fcntl.h>
 #include <png.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cgrad/fileio.h"
 #include "cgrad/image.h"
@@ -140,21 +142,23 @@ static int run_decode(png_read_job *job) {
     return 0;
 }
 
-/* Reads a whole file into memory; -1 with msg set on failure. */
+/* Reads a whole file into memory; -1 with msg set on failure.  Plain
+ * open/fstat/read: for 300-byte MNIST files the stdio buffer and its extra copy
+ * cost about a third of the time of the whole read. */
 static int slurp(const char *path, uint8_t **data, size_t *size, char *msg, cg_status *status) {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (!f || fstat(fileno(f), &st) != 0) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(msg, MSG_LEN, "%s", strerror(errno));
         *status = CG_ERR_IO;
-        if (f) fclose(f);
+        if (fd >= 0) close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
         snprintf(msg, MSG_LEN, "not a regular file");
         *status = CG_ERR_IO;
-        fclose(f);
+        close(fd);
         return -1;
     }
     *size = (size_t)st.st_size;
@@ -162,13 +166,21 @@ static int slurp(const char *path, uint8_t **data, size_t *size, char *msg, cg_s
     if (!*data) {
         snprintf(msg, MSG_LEN, "out of memory reading %zu bytes", *size);
         *status = CG_ERR_NOMEM;
-        fclose(f);
+        close(fd);
         return -1;
     }
-    size_t got = fread(*data, 1, *size, f);
-    fclose(f);
+    size_t got = 0;
+    while (got < *size) {
+        ssize_t n = read(fd, *data + got, *size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    int read_errno = errno;
+    close(fd);
     if (got != *size) {
-        snprintf(msg, MSG_LEN, "read error after %zu of %zu bytes", got, *size);
+        snprintf(msg, MSG_LEN, "read error after %zu of %zu bytes%s%s", got, *size,
+                 got < *size && read_errno ? ": " : "", got < *size && read_errno ? strerror(read_errno) : "");
         *status = CG_ERR_IO;
         free(*data);
         *data = NULL;

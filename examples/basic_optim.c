@@ -25,10 +25,12 @@ static cg_tensor *forward(void *model, cg_tensor *xb) { return cg_module_forward
  *         opt.zero_grad() */
 static cg_status train_epoch(cg_module *model, cg_optimizer *opt, cg_dataloader *dl) {
     cg_tensor *xb, *yb;
-    while (cg_dataloader_next(dl, &xb, &yb)) {
-        cg_scope_begin();
-        cg_scope_adopt(xb);
-        cg_scope_adopt(yb);
+    for (;;) {
+        cg_scope_begin(); /* open before next(): the batch belongs to this step's scope */
+        if (!cg_dataloader_next(dl, &xb, &yb)) {
+            cg_scope_end();
+            break;
+        }
         cg_status st = cg_backward(cg_mnist_loss(cg_module_forward(model, xb), yb), NULL);
         if (!st) st = cg_optimizer_step(opt);
         cg_optimizer_zero_grad(opt);

@@ -43,10 +43,12 @@ static cg_status calc_grad(cg_tensor *xb, cg_tensor *yb) {
  *             p.grad.zero_() */
 static cg_status train_epoch(cg_dataloader *dl, double lr, cg_tensor *const *params, int n) {
     cg_tensor *xb, *yb;
-    while (cg_dataloader_next(dl, &xb, &yb)) {
-        cg_scope_begin();
-        cg_scope_adopt(xb);
-        cg_scope_adopt(yb);
+    for (;;) {
+        cg_scope_begin(); /* open before next(): the batch belongs to this step's scope */
+        if (!cg_dataloader_next(dl, &xb, &yb)) {
+            cg_scope_end();
+            break;
+        }
         cg_status st = calc_grad(xb, yb);
         cg_no_grad_begin(); /* p.data: an update autograd does not see */
         for (int i = 0; !st && i < n; i++) {

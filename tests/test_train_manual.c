@@ -73,10 +73,12 @@ static void test_linear_from_scratch(void **state) {
     assert_float_equal(first, 0.5476, 1e-9); /* PyTorch: torch.manual_seed(42), same init */
     for (int epoch = 0; epoch < 21; epoch++) {
         cg_tensor *xb, *yb;
-        while (cg_dataloader_next(dl, &xb, &yb)) {
-            cg_scope_begin();
-            cg_scope_adopt(xb);
-            cg_scope_adopt(yb);
+        for (;;) {
+            cg_scope_begin(); /* open before next(): the batch belongs to this step's scope */
+            if (!cg_dataloader_next(dl, &xb, &yb)) {
+                cg_scope_end();
+                break;
+            }
             assert_int_equal(cg_backward(cg_mnist_loss(linear1(NULL, xb), yb), NULL), CG_OK);
             cg_no_grad_begin();
             for (int i = 0; i < 2; i++) {
@@ -179,10 +181,12 @@ static void test_basic_optim_and_sgd(void **state) {
     double acc = 0;
     for (int epoch = 0; epoch < 20; epoch++) {
         cg_tensor *xb, *yb;
-        while (cg_dataloader_next(dl, &xb, &yb)) {
-            cg_scope_begin();
-            cg_scope_adopt(xb);
-            cg_scope_adopt(yb);
+        for (;;) {
+            cg_scope_begin(); /* open before next(): the batch belongs to this step's scope */
+            if (!cg_dataloader_next(dl, &xb, &yb)) {
+                cg_scope_end();
+                break;
+            }
             assert_int_equal(cg_backward(cg_mnist_loss(cg_module_forward(a, xb), yb), NULL), CG_OK);
             assert_int_equal(cg_optimizer_step(basic), CG_OK);
             cg_optimizer_zero_grad(basic);

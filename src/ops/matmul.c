@@ -74,8 +74,8 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
     cg_tensor *out = ea && eb ? cg_tensor_new(CG_FLOAT32, nbatch + 2, full) : NULL;
     if (!out) return cg_scope_return(NULL);
 
-    bool ta, tb;
-    int64_t lda, ldb;
+    bool ta = false, tb = false;
+    int64_t lda = 0, ldb = 0;
     cg_tensor *ca = ea, *cb = eb;
     if (!blas_layout(&ea->shape[nbatch], &ea->strides[nbatch], &ta, &lda)) {
         ca = cg_tensor_new(CG_FLOAT32, ea->ndim, ea->shape);

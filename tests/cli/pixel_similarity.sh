@@ -40,6 +40,14 @@ expect "example: shape" "torch.Size([6131, 28, 28])"
 expect "example: accuracies" "(tensor(0.9168), tensor(0.9854), tensor(0.9511))"
 is_png "$tmp/mean3.png"
 
+# the pixels example: the chapter's listings and tensor(im3)[4:10,4:10]
+out=$("${CGRAD_BINARY_DIR:?}/examples/pixels" "$tmp")
+expect "pixels: path.ls()" "(#3) [Path('labels.csv'),Path('train'),Path('valid')]"
+expect "pixels: threes" "(#6131) [Path('train/3/10.png'),Path('train/3/10000.png'),Path('train/3/10011.png')"
+expect "pixels: im3 rows" "        [  0,  93, 244, 249, 253, 187],"
+expect "pixels: dtype" "        [  0,   3,  20,  20,  15,   0]], dtype=torch.uint8)"
+is_png "$tmp/im3.png"
+
 # cgrad show: the chapter's array(im3)[4:10,4:10], a grid PNG, errors
 data=$("$cgrad" data get mnist_sample --quiet)
 out=$("$cgrad" show "$data/train/3/10000.png" --table 4:10,4:10 --no-color)

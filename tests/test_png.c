@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cgrad.h"
 
@@ -376,6 +377,27 @@ static void test_read_errors(void **state) {
     bytes[n / 2] ^= 0x55;
     assert_null(cg_png_decode(bytes, n, 0, "flipped.png"));
     assert_int_equal(cg_last_status(), CG_ERR_FORMAT);
+
+    /* a tiny file that declares 20000 x 10000 pixels (a decompression bomb):
+     * refused before any allocation, like PIL's DecompressionBombError */
+    assert_int_equal(cg_png_write(tmp_path("one.png"), cg_zeros(CG_UINT8, CG_SHAPE(1, 1))), CG_OK);
+    f = fopen(tmp_path("one.png"), "rb");
+    n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    const uint8_t dims[8] = {0, 0, 0x4e, 0x20, 0, 0, 0x27, 0x10}; /* 20000, 10000 big-endian */
+    memcpy(bytes + 16, dims, 8);
+    uLong crc = crc32(0L, bytes + 12, 17); /* "IHDR" + its 13 data bytes */
+    for (int i = 0; i < 4; i++) bytes[29 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    assert_null(cg_png_decode(bytes, n, 0, "bomb.png"));
+    assert_int_equal(cg_last_status(), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "bomb.png: corrupt or truncated: image too large"));
+    int64_t bh, bw;
+    f = fopen(tmp_path("bomb.png"), "wb");
+    fwrite(bytes, 1, n, f);
+    fclose(f);
+    assert_int_equal(cg_png_info(tmp_path("bomb.png"), &bh, &bw, NULL), CG_OK); /* the header itself is fine */
+    assert_int_equal(bw, 20000);
+    assert_int_equal(bh, 10000);
 
     /* a bad channels argument */
     assert_null(cg_png_read(tmp_path("whole.png"), 2));

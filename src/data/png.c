@@ -26,6 +26,7 @@
 #include "cgrad/image.h"
 
 #define MSG_LEN 512
+#define MAX_PIXELS 178956970ull
 
 /* ---- decoding ------------------------------------------------------------ */
 
@@ -84,6 +85,9 @@ static void decode_body(png_read_job *job) {
     default: png_error(png, "unknown color type");
     }
     if (job->header_only) return;
+    /* A 100-byte file can declare a 10^6 x 10^6 image; refuse what PIL refuses
+     * (DecompressionBombError above 2 x 89,478,485 pixels) before allocating. */
+    if ((uint64_t)job->height * job->width > MAX_PIXELS) png_error(png, "image too large (over 178956970 pixels, PIL's limit)");
 
     if (depth == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_PALETTE) {

@@ -11,9 +11,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +208,9 @@ static char shared_home[256]; /* mnist_sample and mnist, got once for several te
 static int group_setup(void **state) {
     (void)state;
     snprintf(mirror, sizeof mirror, "%s", real_mirror());
+    /* The loopback server must be reached directly even where a proxy is set. */
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     snprintf(shared_home, sizeof shared_home, "/tmp/cgrad-test-home-XXXXXX");
     return mkdtemp(shared_home) ? 0 : -1;
 }
@@ -630,6 +637,154 @@ static void test_known_archive_checked_against_fastai_checksums(void **state) {
     cg_remove_tree(dir);
 }
 
+/* ---- real HTTP, on the loopback: retries, backoff, errors, stalls ------------------------
+ * A scripted one-thread HTTP server on 127.0.0.1 (no other address is ever
+ * used): each connection gets the next step's answer. */
+
+typedef struct http_step {
+    int status;         /* 200, 404, 503 */
+    long declared;      /* Content-Length sent */
+    long sent;          /* body bytes actually sent before closing */
+    bool stall;         /* send headers, then nothing until the client gives up */
+} http_step;
+
+typedef struct http_server {
+    int fd, port;
+    const http_step *steps;
+    int n_steps, served;
+    const unsigned char *body;
+    volatile int stop;
+    pthread_t thread;
+} http_server;
+
+static void *serve(void *arg) {
+    http_server *s = arg;
+    while (!s->stop && s->served < s->n_steps) {
+        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0) continue;
+        int c = accept(s->fd, NULL, NULL);
+        if (c < 0) continue;
+        char req[4096];
+        size_t got = 0;
+        while (got < sizeof req - 1) { /* read the request head */
+            ssize_t r = recv(c, req + got, sizeof req - 1 - got, 0);
+            if (r <= 0) break;
+            got += (size_t)r;
+            req[got] = '\0';
+            if (strstr(req, "\r\n\r\n")) break;
+        }
+        const http_step *st = &s->steps[s->served++];
+        char head[256];
+        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %ld\r\nConnection: close\r\n\r\n",
+                          st->status, st->status == 200 ? "OK" : "Error", st->declared);
+        send(c, head, (size_t)hl, MSG_NOSIGNAL);
+        if (st->stall) {
+            char sink[64];
+            while (recv(c, sink, sizeof sink, 0) > 0) { /* until the client hangs up */
+            }
+        } else if (st->sent > 0) {
+            send(c, s->body, (size_t)st->sent, MSG_NOSIGNAL);
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void http_start(http_server *s, const http_step *steps, int n, const unsigned char *body) {
+    memset(s, 0, sizeof *s);
+    s->steps = steps;
+    s->n_steps = n;
+    s->body = body;
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(s->fd, 4), 0);
+    socklen_t len = sizeof addr;
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&addr, &len), 0);
+    s->port = ntohs(addr.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
+}
+
+static void http_stop(http_server *s) {
+    s->stop = 1;
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+}
+
+static void test_http_retries_errors_and_stalls(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], url[128], file[4200];
+    make_temp_dir(dir, sizeof dir, "httpsrc");
+    snprintf(archive, sizeof archive, "%s/tiny.tgz", dir);
+    make_tgz(archive, tiny_entries, 4);
+    unsigned char *body;
+    size_t body_len;
+    assert_int_equal(cg_read_file(archive, (void **)&body, &body_len), CG_OK);
+    long n = (long)body_len;
+
+    /* Two 503s, then the file: got on the third try, the retries reported. */
+    make_temp_dir(home, sizeof home, "home");
+    http_step flaky[] = {{503, 0, 0, false}, {503, 0, 0, false}, {200, n, n, false}};
+    http_server srv;
+    http_start(&srv, flaky, 3, body);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/sets", srv.port);
+    recorder r = {0};
+    cg_get_options o = options(home, url, &r);
+    o.max_tries = 4;
+    assert_int_equal(cg_dataset_get("https://example.invalid/tiny.tgz", &o, path, sizeof path), CG_OK);
+    http_stop(&srv);
+    assert_int_equal(srv.served, 3);
+    assert_int_equal(r.calls[CG_GET_RETRY], 2);
+    snprintf(file, sizeof file, "%s/train/b.png", path);
+    assert_true(exists(file));
+    cg_remove_tree(home);
+
+    /* 404: fails at once, no retry. */
+    make_temp_dir(home, sizeof home, "home");
+    http_step missing[] = {{404, 0, 0, false}, {200, n, n, false}};
+    http_start(&srv, missing, 2, body);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv.port);
+    o = options(home, url, NULL);
+    o.max_tries = 4;
+    assert_int_equal(cg_dataset_get("https://example.invalid/tiny.tgz", &o, path, sizeof path), CG_ERR_NETWORK);
+    assert_non_null(strstr(cg_last_error(), "HTTP 404"));
+    http_stop(&srv);
+    assert_int_equal(srv.served, 1);
+
+    /* The connection drops halfway, every time: retried, then a network error,
+     * and no partial archive anywhere. */
+    http_step cut[] = {{200, n, n / 2, false}, {200, n, n / 2, false}};
+    http_start(&srv, cut, 2, body);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv.port);
+    o = options(home, url, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/tiny.tgz", &o, path, sizeof path), CG_ERR_NETWORK);
+    assert_non_null(strstr(cg_last_error(), "gave up after 2 tries"));
+    http_stop(&srv);
+    assert_int_equal(srv.served, 2);
+    snprintf(file, sizeof file, "%s/archive", home);
+    assert_int_equal(count_suffix(file, ""), 2); /* only . and .. */
+    assert_no_leftovers(home);
+
+    /* A server that stops sending: the stall timeout ends it. */
+    http_step stall[] = {{200, n, 0, true}};
+    http_start(&srv, stall, 1, body);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv.port);
+    o = options(home, url, NULL);
+    o.max_tries = 1;
+    o.stall_timeout_s = 1;
+    double t0 = now_s();
+    assert_int_equal(cg_dataset_get("https://example.invalid/tiny.tgz", &o, path, sizeof path), CG_ERR_NETWORK);
+    double took = now_s() - t0;
+    http_stop(&srv);
+    assert_true(took >= 0.9 && took < 10.0);
+    assert_int_equal(count_suffix(file, ""), 2);
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+    free(body);
+    cg_remove_tree(dir);
+}
+
 /* ---- names, mirrors, concurrency ------------------------------------------------------ */
 
 static void test_unknown_name_and_missing_mirror_entry(void **state) {
@@ -700,6 +855,7 @@ int main(void) {
         cmocka_unit_test(test_cancel_during_extraction),
         cmocka_unit_test(test_cancel_during_download),
         cmocka_unit_test(test_known_archive_checked_against_fastai_checksums),
+        cmocka_unit_test(test_http_retries_errors_and_stalls),
         cmocka_unit_test(test_unknown_name_and_missing_mirror_entry),
         cmocka_unit_test(test_concurrent_gets),
     };

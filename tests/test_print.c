@@ -126,7 +126,7 @@ static void test_grad_fn_names(void **state) {
     assert_prints(cg_sigmoid(x), "tensor([[0.6225, 0.7773],\n"
                                  "        [0.9526, 0.1192]], grad_fn=<SigmoidBackward0>)");
     assert_prints(cg_t(x), "tensor([[ 0.5000,  3.0000],\n"
-                           "        [ 1.2500, -2.0000]], grad_fn=<PermuteBackward0>)");
+                           "        [ 1.2500, -2.0000]], grad_fn=<TBackward0>)");
 }
 
 /* The suffix moves to its own line when the last line would pass 80 columns.

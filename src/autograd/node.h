@@ -19,6 +19,7 @@ struct cg_node {
     double p[2];      /* scalar arguments: exponent, clamp bounds, ... */
     int64_t iv[CG_MAX_DIMS + 2]; /* integer arguments: dims, start/step, ... */
     int n_iv;
+    const char *alias;  /* PyTorch's name when it differs from the op's (TransposeBackward0) */
     cg_tensor *pending; /* gradient being accumulated during a backward pass */
     unsigned mark;      /* visit mark of the current backward pass */
 };
@@ -34,6 +35,11 @@ cg_node *cg_record(cg_op op, cg_tensor *out, int n_in, cg_tensor *const *in);
  * scope) holding the gradient for input k, or NULL when input k needs none. */
 typedef void (*cg_backward_fn)(cg_node *n, cg_tensor *g, cg_tensor **gin);
 extern const cg_backward_fn cg_backward_rules[CG_OP_COUNT];
+
+/* Names the node that produced t as PyTorch would (t may have no node). */
+static inline void cg_grad_fn_alias(cg_tensor *t, const char *name) {
+    if (t && t->grad_fn) t->grad_fn->alias = name;
+}
 
 static inline bool cg_needs_grad(const cg_node *n, int k) { return n->in[k]->requires_grad; }
 

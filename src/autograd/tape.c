@@ -29,7 +29,8 @@ void cg_no_grad_end(void) {
 bool cg_grad_enabled(void) { return no_grad_depth == 0; }
 
 const char *cg_grad_fn_name(const cg_tensor *t) {
-    return t && t->grad_fn ? op_names[t->grad_fn->op] : NULL;
+    if (!t || !t->grad_fn) return NULL;
+    return t->grad_fn->alias ? t->grad_fn->alias : op_names[t->grad_fn->op];
 }
 
 cg_tensor *cg_requires_grad_(cg_tensor *t, bool flag) {

@@ -66,6 +66,8 @@ static cg_tensor *sum_or_mean(cg_tensor *t, const int *dims, int n, bool keepdim
     cg_contiguous_strides(ond, oshape, out->strides);
     if (acc_dt == CG_INT64) return cg_scope_return(out);
     cg_node *node = cg_record(mean ? CG_OP_MEAN : CG_OP_SUM, out, 1, &t);
+    if (node && dims && n > 0) /* PyTorch's overload with a dim list */
+        node->alias = mean ? "MeanBackward1" : "SumBackward1";
     if (node) {
         node->iv[0] = mask;
         node->iv[1] = keepdim;

@@ -143,7 +143,9 @@ cg_tensor *cg_select(cg_tensor *t, int dim, int64_t index) {
             strides[nd++] = t->strides[k];
         }
     int64_t iv[4] = {d, i, 1, 1}; /* iv[3] = 1: the dim was removed */
-    return make_view(t, CG_OP_SLICE, nd, shape, strides, t->offset + i * t->strides[d], iv, 4);
+    cg_tensor *v = make_view(t, CG_OP_SLICE, nd, shape, strides, t->offset + i * t->strides[d], iv, 4);
+    cg_grad_fn_alias(v, "SelectBackward0");
+    return v;
 }
 
 cg_tensor *cg_permute(cg_tensor *t, const int *dims) {
@@ -175,7 +177,9 @@ cg_tensor *cg_transpose(cg_tensor *t, int dim0, int dim1) {
     for (int k = 0; k < t->ndim; k++) dims[k] = k;
     dims[a] = b;
     dims[b] = a;
-    return cg_permute(t, dims);
+    cg_tensor *v = cg_permute(t, dims);
+    cg_grad_fn_alias(v, "TransposeBackward0");
+    return v;
 }
 
 cg_tensor *cg_t(cg_tensor *t) {
@@ -185,7 +189,9 @@ cg_tensor *cg_t(cg_tensor *t) {
         cg_fail(CG_ERR_DIM, "t: expects a tensor with <= 2 dims, got shape %s", cg_shape_str(t, s, sizeof s));
         return NULL;
     }
-    return t->ndim < 2 ? cg_view(t, t->ndim, t->shape) : cg_transpose(t, 0, 1);
+    cg_tensor *v = t->ndim < 2 ? cg_view(t, t->ndim, t->shape) : cg_transpose(t, 0, 1);
+    cg_grad_fn_alias(v, "TBackward0");
+    return v;
 }
 
 cg_tensor *cg_unsqueeze(cg_tensor *t, int dim) {
@@ -206,7 +212,9 @@ cg_tensor *cg_unsqueeze(cg_tensor *t, int dim) {
             strides[k] = t->strides[j++];
         }
     }
-    return make_view(t, CG_OP_VIEW, nd, shape, strides, t->offset, NULL, 0);
+    cg_tensor *v = make_view(t, CG_OP_VIEW, nd, shape, strides, t->offset, NULL, 0);
+    cg_grad_fn_alias(v, "UnsqueezeBackward0");
+    return v;
 }
 
 cg_tensor *cg_squeeze(cg_tensor *t, int dim) {

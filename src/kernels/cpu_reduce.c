@@ -57,10 +57,13 @@ static void reduce_one(cg_reduce_op op, const float *base, const group *R, float
         for (int64_t r = 0; r < rows; r++) {
             const float *p = base + group_offset(&outer, r);
             double row = 0;
-            if (s == 1)
+            if (s == 1) {
+                /* simd: lets the compiler split the chain of dependent adds */
+#pragma omp simd reduction(+ : row)
                 for (int64_t i = 0; i < inner; i++) row += p[i];
-            else
+            } else {
                 for (int64_t i = 0; i < inner; i++) row += p[i * s];
+            }
             acc += row;
         }
         *out = (float)acc;

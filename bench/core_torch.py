@@ -1,16 +1,18 @@
 """PyTorch counterpart of bench/bench_core.c: the same ops at the same shapes,
 timed the same way (3 warm-up calls, then repeat until 0.4 s have passed,
-at least 5 and at most 1000 runs, median), on 2 threads.
+at least 5 and at most 1000 runs, fastest run: the machine is shared and
+interference only adds time), on 2 threads.
 
-Prints RESULT<TAB><op><TAB><median ms> lines with the op names bench_core
+Prints RESULT<TAB><op><TAB><fastest ms> lines with the op names bench_core
 uses, and NOTE lines; bench/run.sh joins both into one table.
 Run with /usr/bin/python3 (the interpreter that has torch)."""
-import statistics
+import os
 import time
 
 import torch
 
-torch.set_num_threads(2)
+# run.sh exports OMP_NUM_THREADS (default 2) to both sides
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
 torch.manual_seed(42)
 
 PEAK_GFLOPS = 290.0  # see bench_core.c
@@ -55,7 +57,7 @@ def time_op(fn):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return min(times)
 
 
 with torch.no_grad():

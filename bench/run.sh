@@ -6,6 +6,9 @@
 # sides, and prints one table per bench: op, cgrad ms, torch ms, ratio
 # (cgrad / torch: below 1 means cgrad is faster).
 #
+# The machine is shared: check `uptime` first; with other jobs running, a
+# 2-thread run waits on descheduled threads (CGRAD_BENCH_THREADS=1 is steadier).
+#
 # Protocol for a new bench: the C program prints `RESULT<TAB>op<TAB>ms`
 # lines (and `NOTE<TAB>text` lines); the torch script prints the same op
 # names.  Build in Release for meaningful numbers:
@@ -16,8 +19,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
 python=${CGRAD_BENCH_PYTHON:-/usr/bin/python3}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
+# Both sides use the same thread count: CGRAD_BENCH_THREADS (default 2).
+threads=${CGRAD_BENCH_THREADS:-2}
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 
 shopt -s nullglob
 bins=("$build"/bench/bench_*)
@@ -30,7 +34,7 @@ status=0
 for bin in "${bins[@]}"; do
     [ -x "$bin" ] || continue
     name=${bin##*/bench_}
-    echo "== $name ($bin, $OMP_NUM_THREADS threads)"
+    echo "== $name ($bin, $threads threads, load average $(cut -d' ' -f1-3 /proc/loadavg))"
     c_out=$("$bin") || { echo "run.sh: $bin failed" >&2; status=1; }
     t_out=""
     if [ -f "$here/${name}_torch.py" ]; then

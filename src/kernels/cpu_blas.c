@@ -13,6 +13,20 @@ void cg_k_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return;
     }
+    /* Matrix-vector products (the chapter's train_x@weights is [12396,784]@[784,1])
+     * go to sgemv: OpenBLAS's sgemm packs the whole matrix first, ~4x slower. */
+    if (n == 1) { /* c[:,0] = op(A) @ x, x[k] = op(B)[k,0] */
+        cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, (blasint)(trans_a ? k : m),
+                    (blasint)(trans_a ? m : k), alpha, a, (blasint)lda, b, (blasint)(trans_b ? 1 : ldb), beta,
+                    c, (blasint)ldc);
+        return;
+    }
+    if (m == 1) { /* c[0,:] = op(B)^T @ x, x[k] = op(A)[0,k] */
+        cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, (blasint)(trans_b ? n : k),
+                    (blasint)(trans_b ? k : n), alpha, b, (blasint)ldb, a, (blasint)(trans_a ? lda : 1), beta,
+                    c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
                 (blasint)ldc);

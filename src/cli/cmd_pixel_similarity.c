@@ -20,7 +20,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cgrad pixel-similarity [--digits 2|10] [--show] [--out DIR] [--no-color]\n"
+            "usage: cgrad pixel-similarity [--digits 2|10] [--show] [--out DIR] [--no-color|--color]\n"
             "\n"
             "Classifies digits by their distance to the mean image of each class, the first\n"
             "try of fastbook chapter 4.  Data comes through the dataset cache (`cgrad data`).\n"
@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "  --out DIR     save the mean images as PNGs in DIR (mean3.png, mean7.png, a_3.png;\n"
             "                means.png for --digits 10), drawn like show_image with cmap 'Greys'\n"
             "  --no-color    plain-text pictures (the default when stdout is not a terminal or\n"
-            "                NO_COLOR is set)\n");
+            "                NO_COLOR is set); --color forces ANSI colors\n");
 }
 
 typedef struct options {
@@ -276,6 +276,8 @@ int cmd_pixel_similarity(int argc, char **argv) {
             o.show = true;
         } else if (!strcmp(argv[i], "--no-color")) {
             o.color = false;
+        } else if (!strcmp(argv[i], "--color")) {
+            o.color = true;
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             o.out_dir = argv[++i];
         } else {

@@ -35,7 +35,7 @@ static void usage(FILE *f) {
             "  --png OUT      write the picture to OUT (atomically) instead of the terminal\n"
             "  --scale S      size of a pixel in the PNG (default 8 for one image, 4 for a grid)\n"
             "  --no-color     plain-text pictures (the default when stdout is not a terminal or\n"
-            "                 NO_COLOR is set)\n");
+            "                 NO_COLOR is set); --color forces ANSI colors\n");
 }
 
 typedef struct show_options {
@@ -197,6 +197,8 @@ int cmd_show(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--no-color")) {
             o.color = false;
+        } else if (!strcmp(a, "--color")) {
+            o.color = true;
         } else if (!strcmp(a, "--index") && has_value) {
             o.index = atoll(argv[++i]);
         } else if (!strcmp(a, "--count") && has_value) {

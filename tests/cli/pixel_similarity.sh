@@ -52,6 +52,10 @@ is_png "$tmp/im3.png"
 data=$("$cgrad" data get mnist_sample --quiet)
 out=$("$cgrad" show "$data/train/3/10000.png" --table 4:10,4:10 --no-color)
 expect "show --table" "3   0  93 244 249 253 187"
+out=$("$cgrad" show "$data/train/3/10000.png" --table 4:15,4:22 --color)
+expect "show --table --color: darkest cell white on black" $'\x1b[38;5;231;48;5;16m 255\x1b[0m'
+out=$("$cgrad" show "$data/train/3/10000.png" --color)
+expect "show --color: half blocks" $'\x1b[38;5;231;48;5;16m\xe2\x96\x80'
 out=$("$cgrad" show "$data" --split valid --count 9 --png "$tmp/batch.png")
 expect "show grid" "saved $tmp/batch.png"
 is_png "$tmp/batch.png"

@@ -43,7 +43,7 @@ static cg_cb_result before_fit(cg_learner *learn, void *state) {
     csv_logger *c = state;
     if (!learn->logging) return CG_CB_OK;
     c->len = 0;
-    if (c->text) c->text[0] = '\0';
+    c->text[0] = '\0';
     cg_status st = append(c, "epoch");
     for (int i = 0; i < learn->recorder->n_cols && st == CG_OK; i++)
         st = append(c, ",%s", learn->recorder->names[i]);
@@ -80,7 +80,8 @@ cg_status cg_csv_logger_callback(const char *path, cg_callback *cb) {
     if (!path || !*path) return cg_fail(CG_ERR_VALUE, "csv logger: empty path");
     csv_logger *c = calloc(1, sizeof *c);
     if (c) c->path = malloc(strlen(path) + 1);
-    if (!c || !c->path) {
+    if (c) c->text = calloc(1, c->cap = 1024);
+    if (!c || !c->path || !c->text) {
         csv_free(c);
         return cg_fail(CG_ERR_NOMEM, "csv logger: no memory");
     }

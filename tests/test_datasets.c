@@ -343,11 +343,23 @@ static void test_wrong_checksum_leaves_cache_as_it_was(void **state) {
     assert_string_equal(md5, idx_md5[3]);
     assert_no_leftovers(shared_home);
 
+    /* A forced get from the good mirror replaces the copy, leaving nothing behind. */
+    struct stat old_marker, new_marker;
+    assert_int_equal(stat(marker, &old_marker), 0);
+    o.mirror = mirror;
+    assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_OK);
+    assert_int_equal(stat(marker, &new_marker), 0);
+    assert_int_not_equal(old_marker.st_ino, new_marker.st_ino);
+    assert_int_equal(cg_file_digest(file, "md5", md5, sizeof md5), CG_OK);
+    assert_string_equal(md5, idx_md5[3]);
+    assert_no_leftovers(shared_home);
+
     /* Into an empty home: nothing at all is cached. */
     char home[256], dir[4200];
     make_temp_dir(home, sizeof home, "home");
     o.home = home;
     o.force = false;
+    o.mirror = bad_mirror;
     assert_int_equal(cg_dataset_get("mnist", &o, path, sizeof path), CG_ERR_CHECKSUM);
     snprintf(dir, sizeof dir, "%s/data/mnist", home);
     assert_false(exists(dir));
@@ -555,6 +567,41 @@ static void test_bad_entry_midway(void **state) {
     assert_non_null(strstr(cg_last_error(), "symbolic link"));
     snprintf(file, sizeof file, "%s/data/evil", home);
     assert_false(exists(file));
+    assert_no_leftovers(home);
+    cg_remove_tree(home);
+    cg_remove_tree(dir);
+}
+
+/* What a process killed midway leaves (a temp folder, a partial download) is
+ * cleaned up by the next get, which then succeeds. */
+static void test_leftovers_of_a_killed_get_are_removed(void **state) {
+    (void)state;
+    char dir[256], archive[512], home[256], path[4096], file[4200], url[512];
+    make_temp_dir(dir, sizeof dir, "tgzmirror");
+    make_temp_dir(home, sizeof home, "home");
+    snprintf(archive, sizeof archive, "%s/tiny.tgz", dir);
+    make_tgz(archive, tiny_entries, 4);
+    char stale_dir[4000], stale_download[4200];
+    snprintf(stale_dir, sizeof stale_dir, "%s/data/.tiny.tmp.999999.0/tiny/train", home);
+    assert_int_equal(cg_mkdirs(stale_dir), CG_OK);
+    snprintf(file, sizeof file, "%s/a.png", stale_dir);
+    write_file(file, "half", 4);
+    snprintf(file, sizeof file, "%s/archive", home);
+    assert_int_equal(cg_mkdirs(file), CG_OK);
+    snprintf(stale_download, sizeof stale_download, "%s/archive/tiny.tgz.tmp.999999.0", home);
+    write_file(stale_download, "partial", 7);
+    /* A folder without a marker is not a dataset either. */
+    snprintf(file, sizeof file, "%s/data/tiny", home);
+    assert_int_equal(cg_mkdirs(file), CG_OK);
+
+    snprintf(url, sizeof url, "file://%s", dir);
+    cg_get_options o = options(home, url, NULL);
+    assert_int_equal(cg_dataset_get("https://example.invalid/tiny.tgz", &o, path, sizeof path), CG_OK);
+    snprintf(file, sizeof file, "%s/data/.tiny.tmp.999999.0", home);
+    assert_false(exists(file));
+    assert_false(exists(stale_download));
+    snprintf(file, sizeof file, "%s/train/b.png", path);
+    assert_true(exists(file));
     assert_no_leftovers(home);
     cg_remove_tree(home);
     cg_remove_tree(dir);
@@ -857,6 +904,7 @@ int main(void) {
         cmocka_unit_test(test_archive_url_local_and_file_mirror),
         cmocka_unit_test(test_truncated_archive),
         cmocka_unit_test(test_bad_entry_midway),
+        cmocka_unit_test(test_leftovers_of_a_killed_get_are_removed),
         cmocka_unit_test(test_cancel_during_extraction),
         cmocka_unit_test(test_cancel_during_download),
         cmocka_unit_test(test_known_archive_checked_against_fastai_checksums),

@@ -181,6 +181,19 @@ static cg_status check_recorded_sha256(build *b, const char *archive_name, const
     return st;
 }
 
+/* Removes <archive_dir>/<fname>.tmp.*: downloads of a process killed midway
+ * (the atomic writer's temp files).  Called with the dataset's lock held. */
+static void remove_partial_downloads(const char *archive_dir, const char *fname) {
+    DIR *d = opendir(archive_dir);
+    if (!d) return;
+    char prefix[512], path[PATH_CAP];
+    snprintf(prefix, sizeof prefix, "%s.tmp.", fname);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, strlen(prefix)) && join(path, archive_dir, e->d_name) == CG_OK) unlink(path);
+    closedir(d);
+}
+
 /* Gets one file of the dataset: an archive is fetched into <home>/archive (or
  * read in place from a local mirror) and extracted into tmp; a plain file is
  * fetched straight into tmp. */
@@ -213,6 +226,7 @@ static cg_status get_file(build *b, const cg_dataset_file *file, bool force) {
     bool downloaded_now = false;
     if (!local) {
         if ((st = join(dest, b->archive_dir, fname)) != CG_OK) return st;
+        remove_partial_downloads(b->archive_dir, fname);
         if (force || !is_file(dest)) { /* else fetched before: re-extracting needs no download */
             if ((st = cg_fetch_url(&b->ctx, src, dest, &got)) != CG_OK) return st;
             downloaded_now = true;

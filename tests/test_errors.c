@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "core_check.h"
 
 /* Asserts the last failure has `status` and a message holding every needle. */
@@ -337,6 +339,41 @@ static void test_null_propagation_reports_first_error(void **state) {
     EXPECT_ERROR(CG_ERR_VALUE, "NULL");
 }
 
+/* The library reports, it never prints: failing calls leave stdout and stderr
+ * untouched (checked by pointing both at a temp file while they run). */
+static void test_errors_print_nothing(void **state) {
+    (void)state;
+    fflush(stdout);
+    fflush(stderr);
+    FILE *sink = tmpfile();
+    assert_non_null(sink);
+    int saved_out = dup(1), saved_err = dup(2);
+    assert_true(saved_out >= 0 && saved_err >= 0);
+    dup2(fileno(sink), 1);
+    dup2(fileno(sink), 2);
+    cg_tensor *a = f32(CG_SHAPE(3, 4)), *w = cg_requires_grad_(f32(CG_SHAPE(2)), true);
+    void *results[] = {
+        cg_add(a, f32(CG_SHAPE(5))), cg_matmul(a, a), cg_view(a, CG_SHAPE(5)), cg_select(a, 0, 9),
+        cg_sum(a, (int[]){7}, 1, false), cg_cross_entropy(a, cg_zeros(CG_INT64, CG_SHAPE(2))),
+        cg_cat((cg_tensor *[]){a, f32(CG_SHAPE(2))}, 2, 0), cg_arange(CG_INT64, 0, 1, 0),
+    };
+    cg_status st1 = cg_backward(cg_mul_s(w, 2), NULL), st2 = cg_add_(w, w);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    for (size_t i = 0; i < sizeof results / sizeof *results; i++) assert_null(results[i]);
+    assert_int_equal(st1, CG_ERR_GRAD);
+    assert_int_equal(st2, CG_ERR_GRAD);
+    fseek(sink, 0, SEEK_END);
+    long written = ftell(sink);
+    fclose(sink);
+    assert_int_equal(written, 0);
+    cg_clear_error();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         CORE_TEST(test_status_basics),
@@ -350,6 +387,7 @@ int main(void) {
         CORE_TEST(test_backward_errors),
         CORE_TEST(test_inplace_errors),
         CORE_TEST(test_null_propagation_reports_first_error),
+        CORE_TEST(test_errors_print_nothing),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     cg_pool_trim();

@@ -207,7 +207,7 @@ static char shared_home[256]; /* mnist_sample and mnist, got once for several te
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(mirror, sizeof mirror, "%s", real_mirror());
+    if (snprintf(mirror, sizeof mirror, "%s", real_mirror()) >= (int)sizeof mirror) return -1;
     /* The loopback server must be reached directly even where a proxy is set. */
     setenv("no_proxy", "127.0.0.1,localhost", 1);
     setenv("NO_PROXY", "127.0.0.1,localhost", 1);

@@ -942,7 +942,7 @@ static void test_memory_flat_over_training_loop(void **state) {
     cg_tensor *y = cg_gt_s(random_tensor(CG_SHAPE(16, 1)), 0);
     cg_tensor *w = cg_requires_grad_(random_tensor(CG_SHAPE(8, 1)), true);
     cg_tensor *b = cg_requires_grad_(cg_zeros(CG_FLOAT32, CG_SHAPE(1)), true);
-    size_t after_10 = 0;
+    size_t after_10 = 0, cached_10 = 0;
     double first_loss = 0, last_loss = 0;
     for (int step = 1; step <= 10000; step++) {
         cg_scope_begin();
@@ -958,9 +958,10 @@ static void test_memory_flat_over_training_loop(void **state) {
         if (step == 1) assert_int_equal(cg_item(loss, &first_loss), CG_OK);
         if (step == 10000) assert_int_equal(cg_item(loss, &last_loss), CG_OK);
         cg_scope_end();
-        if (step == 10) after_10 = cg_mem_in_use();
+        if (step == 10) after_10 = cg_mem_in_use(), cached_10 = cg_mem_cached();
     }
     assert_int_equal(cg_mem_in_use(), after_10);
+    assert_int_equal(cg_mem_cached(), cached_10); /* the pool reuses, it does not grow */
     assert_true(last_loss < first_loss); /* and it did learn something */
     cg_clear_grad(w);
     cg_clear_grad(b);

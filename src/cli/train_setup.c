@@ -8,7 +8,9 @@
  *   PATH          a folder with train/<class>/ and valid/<class>/ PNG files,
  *                 read as gray; default loss cross_entropy
  * Every image becomes a row of H*W floats in [0,1]; the whole split is one
- * tensor, batched without shuffling (the chapter's DataLoader). */
+ * tensor.  The training batches are shuffled (seeded by --seed) like fastai's
+ * ImageDataLoaders, except for mnist_sample, whose DataLoader is the
+ * chapter's: in order, threes then sevens (--shuffle / --no-shuffle override). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -29,7 +31,9 @@ void train_args_help(FILE *f) {
             "  --opt sgd|adam    fastai's SGD (the chapter's; default) or Adam\n"
             "  --wd X            weight decay (default: the optimizer's, SGD 0, Adam 0.01)\n"
             "  --bs N            batch size (default 256, the chapter's)\n"
-            "  --seed N          seed of the weights' initialisation (default 42)\n"
+            "  --seed N          seed of the weights' initialisation and the shuffle (default 42)\n"
+            "  --shuffle, --no-shuffle  shuffle the training set each epoch (default: on, but off\n"
+            "                    for mnist_sample, whose DataLoader is the chapter's, in order)\n"
             "  --threads N       OpenMP/OpenBLAS threads (same seed + threads = same numbers)\n");
 }
 
@@ -67,13 +71,15 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     a->wd = NAN;
     a->bs = 256;
     a->seed = 42;
+    a->shuffle = -1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             usage(stdout);
             return 0;
         }
-        bool flag = !strcmp(o, "--one-cycle") || !strcmp(o, "--json");
+        bool flag = !strcmp(o, "--one-cycle") || !strcmp(o, "--json") || !strcmp(o, "--shuffle") ||
+                    !strcmp(o, "--no-shuffle");
         if (!flag && i + 1 >= argc) return bad(usage, cmd, "missing value after", o);
         const char *v = flag ? NULL : argv[i + 1];
         int64_t n = 0;
@@ -82,6 +88,10 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
             a->one_cycle = true;
         else if (!strcmp(o, "--json"))
             a->json = true;
+        else if (!strcmp(o, "--shuffle"))
+            a->shuffle = 1;
+        else if (!strcmp(o, "--no-shuffle"))
+            a->shuffle = 0;
         else if (!strcmp(o, "--data"))
             a->data = v;
         else if (!strcmp(o, "--model"))
@@ -202,6 +212,26 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     return st;
 }
 
+/* DataLoader(train, bs, shuffle) and DataLoader(valid, bs) over the tensors. */
+static cg_dataloaders *make_dls(const train_setup *s, int64_t bs, bool shuffle, uint64_t seed) {
+    cg_dataset *train = cg_dataset_from_tensors(s->train_x, s->train_y);
+    cg_dataset *valid = train ? cg_dataset_from_tensors(s->valid_x, s->valid_y) : NULL;
+    cg_dataloaders *dls = NULL;
+    if (train && valid) {
+        cg_dataloader_options to = {.batch_size = bs, .shuffle = shuffle, .seeded = true, .seed = seed};
+        cg_dataloader_options vo = {.batch_size = bs};
+        cg_dataloader *dl = cg_dataloader_new(train, &to);
+        cg_dataloader *valid_dl = dl ? cg_dataloader_new(valid, &vo) : NULL;
+        if (dl && valid_dl)
+            dls = cg_dataloaders_new(dl, valid_dl);
+        else
+            cg_dataloader_free(dl);
+    }
+    cg_dataset_release(train);
+    cg_dataset_release(valid);
+    return dls;
+}
+
 static bool is_binary_loss(const char *name) {
     return !strcmp(name, "mnist_loss") || !strcmp(name, "bce") || !strcmp(name, "mse") ||
            !strcmp(name, "l1");
@@ -257,10 +287,8 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
     s->n_out = binary ? 1 : n_classes;
     cg_manual_seed(a->seed);
     s->model = cg_model_create(a->model, s->n_in, s->n_out);
-    s->dls = s->model ? cg_mnist_sample_dls(&(cg_mnist_sample){s->train_x, s->train_y, s->valid_x,
-                                                                 s->valid_y},
-                                            a->bs)
-                      : NULL;
+    bool shuffle = a->shuffle < 0 ? !chapter : a->shuffle == 1;
+    s->dls = s->model ? make_dls(s, a->bs, shuffle, a->seed) : NULL;
     cg_metric metric = s->n_out == 1 ? cg_metric_batch_accuracy() : cg_metric_accuracy();
     if (s->dls)
         s->learn = cg_learner_new(s->dls, s->model, s->loss,

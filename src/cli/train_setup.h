@@ -18,6 +18,7 @@ typedef struct train_args {
     int epochs;
     double lr, wd;
     bool one_cycle, json;
+    int shuffle; /* -1: default (off for mnist_sample, the chapter's; on otherwise), 0/1 */
     int64_t bs;
     uint64_t seed;
     int threads; /* 0: leave OpenMP/OpenBLAS as they are */

@@ -7,7 +7,8 @@
 # (cgrad / torch: below 1 means cgrad is faster).
 #
 # The machine is shared: check `uptime` first; with other jobs running, a
-# 2-thread run waits on descheduled threads (CGRAD_BENCH_THREADS=1 is steadier).
+# 2-thread run waits on descheduled threads (CGRAD_BENCH_THREADS=1 is steadier,
+# CGRAD_BENCH_REPEAT=3 keeps each op's best of 3 alternating runs).
 #
 # Protocol for a new bench: the C program prints `RESULT<TAB>op<TAB>ms`
 # lines (and `NOTE<TAB>text` lines); the torch script prints the same op
@@ -35,21 +36,34 @@ for bin in "${bins[@]}"; do
     [ -x "$bin" ] || continue
     name=${bin##*/bench_}
     echo "== $name ($bin, $threads threads, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    c_out=$("$bin") || { echo "run.sh: $bin failed" >&2; status=1; }
-    t_out=""
-    if [ -f "$here/${name}_torch.py" ]; then
-        t_out=$("$python" "$here/${name}_torch.py") || { echo "run.sh: ${name}_torch.py failed" >&2; status=1; }
-    fi
+    # CGRAD_BENCH_REPEAT pairs of runs, alternating cgrad and torch so both
+    # meet the same background load; each op keeps its fastest time.
+    c_all="" t_all="" c_out="" t_out=""
+    for ((r = 0; r < ${CGRAD_BENCH_REPEAT:-1}; r++)); do
+        c_out=$("$bin") || { echo "run.sh: $bin failed" >&2; status=1; }
+        c_all+=$c_out$'\n'
+        if [ -f "$here/${name}_torch.py" ]; then
+            t_out=$("$python" "$here/${name}_torch.py") || { echo "run.sh: ${name}_torch.py failed" >&2; status=1; }
+            t_all+=$t_out$'\n'
+        fi
+    done
     # The table: cgrad's ops in order, torch's time joined by op name.
     awk -F'\t' '
-        FNR == NR { if ($1 == "RESULT") torch[$2] = $3; next }
+        FNR == NR { if ($1 == "RESULT" && (!($2 in torch) || $3 < torch[$2])) torch[$2] = $3; next }
         $1 == "RESULT" {
-            if (!header++) printf "%-38s %12s %12s %8s\n", "op", "cgrad ms", "torch ms", "ratio"
-            if ($2 in torch && torch[$2] > 0)
-                printf "%-38s %12.3f %12.3f %8.2f\n", $2, $3, torch[$2], $3 / torch[$2]
-            else
-                printf "%-38s %12.3f %12s %8s\n", $2, $3, "-", "-"
-        }' <(printf '%s\n' "$t_out") <(printf '%s\n' "$c_out")
+            if (!($2 in best)) order[n++] = $2
+            if (!($2 in best) || $3 < best[$2]) best[$2] = $3
+        }
+        END {
+            printf "%-38s %12s %12s %8s\n", "op", "cgrad ms", "torch ms", "ratio"
+            for (i = 0; i < n; i++) {
+                op = order[i]
+                if (op in torch && torch[op] > 0)
+                    printf "%-38s %12.3f %12.3f %8.2f\n", op, best[op], torch[op], best[op] / torch[op]
+                else
+                    printf "%-38s %12.3f %12s %8s\n", op, best[op], "-", "-"
+            }
+        }' <(printf '%s' "$t_all") <(printf '%s' "$c_all")
     printf '%s\n' "$c_out" | awk -F'\t' '$1 == "NOTE" { print "  cgrad: " $2 }'
     printf '%s\n' "$t_out" | awk -F'\t' '$1 == "NOTE" { print "  torch: " $2 }'
     echo

@@ -29,8 +29,10 @@
  *   CG_ERR_IO      "png: /x/a.png: No such file or directory"
  *   CG_ERR_FORMAT  "png: /x/a.png: not a PNG file (bad signature)"
  *                  "png: /x/a.png: corrupt or truncated: <libpng's reason>"
- *                  "idx: /x/t.gz: bad magic 0x00000903 (expected 0x0000080X ...)"
- *                  "idx: /x/t.gz: file length 1000 bytes, header says 7840016"
+ *                  "png: /x/a.png: corrupt or truncated: image too large (...)"
+ *                  "idx: /x/t.gz: bad magic 0x12000803 (expected 0x000008NN, ...)"
+ *                  "idx: /x/t.gz: magic 0x00000d03 has element type 0x0d; only 0x08 ..."
+ *                  "idx: /x/t.gz: file length 7840000 bytes, header [10000, 28, 28] says 7840016"
  *   CG_ERR_VALUE   an unsupported channels argument.
  * Nothing leaks on any error path.
  *

@@ -1,5 +1,5 @@
-/* Private to src/data/{datasets,download,checksum,archive}.c: the pieces that
- * cg_dataset_get (datasets.c) puts together.  Not installed. */
+/* Private to src/data/{dataset_get,dataset_cache,download,checksum,archive}.c: the pieces that
+ * cg_dataset_get (dataset_get.c) puts together.  Not installed. */
 #ifndef CGRAD_DATA_FETCH_INTERNAL_H
 #define CGRAD_DATA_FETCH_INTERNAL_H
 

@@ -88,6 +88,20 @@ static void test_ls_sorted_like_python(void **state) {
     assert_true(ends_with(l.items[2], "/9.png"));
     cg_strlist_free(&l);
 
+    /* links to files count as files (Python follows them); a link to a folder does not */
+    make_dir("links/sub.png");
+    touch("links/a.png");
+    char target[512];
+    snprintf(target, sizeof target, "%s", in_tmp("links/a.png"));
+    assert_int_equal(symlink(target, in_tmp("links/b.png")), 0);
+    snprintf(target, sizeof target, "%s", in_tmp("links/sub.png"));
+    assert_int_equal(symlink(target, in_tmp("links/c.png")), 0);
+    snprintf(target, sizeof target, "%s", in_tmp("links"));
+    assert_int_equal(cg_ls_ext(target, ".png", &l), CG_OK);
+    assert_int_equal(l.count, 2);
+    assert_true(ends_with(l.items[1], "/links/b.png"));
+    cg_strlist_free(&l);
+
     assert_int_equal(cg_ls(in_tmp("nope"), &l), CG_ERR_IO);
     assert_non_null(strstr(cg_last_error(), "nope"));
     assert_int_equal(l.count, 0);

@@ -99,7 +99,10 @@ static cg_status list_dir(const char *dir, const char *ext, cg_strlist *out) {
             st = cg_fail(CG_ERR_NOMEM, "ls: %s: out of memory", dir);
             break;
         }
-        if (!ext || is_regular_file(full)) st = cg_strlist_push(out, full);
+        /* d_type saves a stat per file where the file system reports it; links
+         * are followed (stat), as Python follows them. */
+        bool regular = e->d_type == DT_REG || ((e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) && is_regular_file(full));
+        if (!ext || regular) st = cg_strlist_push(out, full);
         free(full);
     }
     if (st == CG_OK && errno != 0) st = cg_fail(CG_ERR_IO, "ls: %s: %s", dir, strerror(errno));

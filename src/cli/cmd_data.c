@@ -8,6 +8,7 @@
  * Options (any subcommand): --home DIR (else $CGRAD_HOME, else ~/.cgrad),
  * --mirror DIR|URL (else $CGRAD_MIRROR; "" for none), --force, --quiet. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static void data_usage(FILE *f) {
 /* ---- progress on stderr ------------------------------------------------------------ */
 
 typedef struct printer {
+    bool quiet;
     bool tty;
     cg_get_stage stage; /* the stage whose line is open */
     bool line_open;
@@ -59,8 +61,19 @@ static void human_bytes(char *out, size_t n, uint64_t bytes) {
     else snprintf(out, n, "%" PRIu64 " B", bytes);
 }
 
+/* Ctrl-C: the first one cancels cleanly (the library removes its temp folder
+ * and returns CG_ERR_CANCELLED at its next progress report); SA_RESETHAND
+ * makes a second one kill the process as usual. */
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
 static int print_progress(const cg_get_progress *p, void *user) {
     printer *pr = user;
+    if (interrupted) return 1;
+    if (pr->quiet) return 0;
     if (p->stage == CG_GET_RETRY) {
         if (pr->line_open) fputc('\n', stderr);
         pr->line_open = false;
@@ -104,13 +117,15 @@ static int print_progress(const cg_get_progress *p, void *user) {
 /* ---- subcommands --------------------------------------------------------------------- */
 
 static int data_get(const char *name, cg_get_options *opt, bool quiet) {
-    printer pr = {.tty = isatty(STDERR_FILENO) != 0, .stage = CG_GET_STAGE_COUNT};
-    if (!quiet) {
-        opt->progress = print_progress;
-        opt->progress_user = &pr;
-    }
+    printer pr = {.quiet = quiet, .tty = isatty(STDERR_FILENO) != 0, .stage = CG_GET_STAGE_COUNT};
+    opt->progress = print_progress; /* also when quiet: it is how Ctrl-C cancels */
+    opt->progress_user = &pr;
+    struct sigaction sa = {.sa_handler = on_interrupt, .sa_flags = SA_RESETHAND}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
     char path[4096];
     cg_status st = cg_dataset_get(name, opt, path, sizeof path);
+    sigaction(SIGINT, &old_sa, NULL);
     if (pr.line_open) fputc('\n', stderr);
     if (st != CG_OK) return cli_fail_last();
     printf("%s\n", path);

@@ -78,6 +78,10 @@ static inline int64_t nd_numel(const nd_layout *L) { return nd_rows(L) * L->shap
 
 /* Element offsets of row `row` for each operand. */
 static inline void nd_row_offsets(const nd_layout *L, int64_t row, int64_t *off) {
+    if (L->ndim <= 2) { /* the common coalesced case: no integer division per row */
+        for (int k = 0; k < L->nops; k++) off[k] = L->ndim == 2 ? row * L->strides[k][0] : 0;
+        return;
+    }
     for (int k = 0; k < L->nops; k++) off[k] = 0;
     for (int d = L->ndim - 2; d >= 0; d--) {
         int64_t i = row % L->shape[d];

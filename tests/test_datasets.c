@@ -441,6 +441,11 @@ static void test_archive_url_local_and_file_mirror(void **state) {
     struct stat sb;
     assert_int_equal(stat(file, &sb), 0);
     assert_int_equal(sb.st_size, 3000);
+    /* A local mirror's archive is read in place (not copied), its sha256 recorded. */
+    snprintf(file, sizeof file, "%s/archive/tiny.tgz", home);
+    assert_false(exists(file));
+    snprintf(file, sizeof file, "%s/archive/tiny.tgz.sha256", home);
+    assert_true(exists(file));
 
     /* Through file:// the archive is downloaded into <home>/archive, and its
      * sha256 recorded beside it once the dataset is good. */

@@ -214,7 +214,10 @@ static cg_status get_file(build *b, const cg_dataset_file *file, bool force) {
     } else {
         snprintf(src, sizeof src, "%s", file->url);
     }
+    /* The marker's source: the file, or for several files (mnist's four) the
+     * folder or URL prefix they came from. */
     snprintf(b->source, sizeof b->source, "%s", src);
+    if (b->info->n_files > 1 && strrchr(b->source, '/')) *strrchr(b->source, '/') = '\0';
 
     if (!file->is_archive) {
         if ((st = join(dest, b->tmp, fname)) != CG_OK) return st;
@@ -481,11 +484,7 @@ cg_status cg_dataset_get(const char *name, const cg_get_options *opt_in, char *p
     b->info = info;
     if ((st = mirror_parse(opt.mirror, &b->mirror)) != CG_OK ||
         (st = join(b->archive_dir, home, "archive")) != CG_OK ||
-        (st = cg_mkdirs(data_dir)) != CG_OK) {
-        free(b);
-        return st;
-    }
-    if (b->mirror.kind != MIRROR_LOCAL && (st = cg_mkdirs(b->archive_dir)) != CG_OK) {
+        (st = cg_mkdirs(data_dir)) != CG_OK || (st = cg_mkdirs(b->archive_dir)) != CG_OK) {
         free(b);
         return st;
     }

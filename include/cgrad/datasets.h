@@ -25,7 +25,8 @@
  *                 -> training/0..9 (60000 PNGs), testing/0..9 (10000 PNGs)
  * A NAME containing "://" is taken as an archive URL, as fastai's
  * untar_data(url) does: the dataset is called after the file name without its
- * extension (".../tiny.tgz" -> "tiny") and gets the structural checks only.
+ * extension (".../tiny.tgz" -> "tiny"); with no published checksum or
+ * structure to check, only trust on first use protects it (see below).
  *
  * WHAT IS VERIFIED, PLAINLY
  *   - mnist: the md5 of each .gz against the values published with the files
@@ -53,7 +54,9 @@
  *             spreading over XDG dirs).
  *   <home>/data/<name>/      the extracted dataset (what path_out names)
  *   <home>/archive/<file>    downloaded archives, kept like fastai's, so a
- *                            forced re-extract does not download again
+ *                            re-extract does not download again (an archive
+ *                            in a local-folder mirror is read in place instead)
+ *   <home>/archive/<file>.sha256   its sha256, once it gave a good dataset
  *   <home>/data/<name>/.cgrad-complete   the completion marker (see below)
  *
  * MIRRORS: opt->mirror, else $CGRAD_MIRROR ("" means none: use the URLs).

@@ -166,12 +166,15 @@ void cg_k_unary(cg_unary_op op, cg_tensor *out, const cg_tensor *in, double p0, 
     case CG_B_EQ: BINARY_LOOP(T, uint8_t, x == y); break;             \
     case CG_B_NE: BINARY_LOOP(T, uint8_t, x != y); break;
 
-static void binary_f32(cg_binary_op op, const nd_layout *Lp, int64_t r, float p0, float p1) {
+/* Rows [r0, r1) of the layout: one call per block of rows, so the layout
+ * copy and the dispatch are paid once per block, not once per short row. */
+static void binary_f32(cg_binary_op op, const nd_layout *Lp, int64_t r0, int64_t r1, float p0, float p1) {
     const nd_layout L = *Lp;
     int64_t off[ND_MAX_OPS];
-    nd_row_offsets(&L, r, off);
     int64_t n = L.shape[L.ndim - 1];
     int64_t so = L.strides[0][L.ndim - 1], sa = L.strides[1][L.ndim - 1], sb = L.strides[2][L.ndim - 1];
+    for (int64_t r = r0; r < r1; r++) {
+    nd_row_offsets(&L, r, off);
     switch (op) {
         F_CASE(CG_B_ADD, x + y)
         F_CASE(CG_B_SUB, x - y)
@@ -189,14 +192,16 @@ static void binary_f32(cg_binary_op op, const nd_layout *Lp, int64_t r, float p0
         F_CASE(CG_B_CLAMP_BACK, (y >= p0 && y <= p1) ? x : 0.0f)
     default: break;
     }
+    }
 }
 
-static void binary_i64(cg_binary_op op, const nd_layout *Lp, int64_t r) {
+static void binary_i64(cg_binary_op op, const nd_layout *Lp, int64_t r0, int64_t r1) {
     const nd_layout L = *Lp;
     int64_t off[ND_MAX_OPS];
-    nd_row_offsets(&L, r, off);
     int64_t n = L.shape[L.ndim - 1];
     int64_t so = L.strides[0][L.ndim - 1], sa = L.strides[1][L.ndim - 1], sb = L.strides[2][L.ndim - 1];
+    for (int64_t r = r0; r < r1; r++) {
+    nd_row_offsets(&L, r, off);
     switch (op) {
         I_CASE(CG_B_ADD, x + y)
         I_CASE(CG_B_SUB, x - y)
@@ -206,6 +211,7 @@ static void binary_i64(cg_binary_op op, const nd_layout *Lp, int64_t r) {
         CMP_CASES(int64_t)
     default: break;
     }
+    }
 }
 
 void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_tensor *b,
@@ -213,12 +219,17 @@ void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_t
     nd_layout L;
     nd_init(&L, 3, (const cg_tensor *[]){out, a, b});
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
+    /* blocks of ~16K elements (at least one row) are the unit of work and of sharing */
+    int64_t block = n >= 16384 ? 1 : 16384 / (n ? n : 1), nblocks = (rows + block - 1) / block;
     if (a->dtype == CG_FLOAT32) {
-#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
-        for (int64_t r = 0; r < rows; r++) binary_f32(op, &L, r, (float)p0, (float)p1);
+#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && nblocks > 1)
+        for (int64_t blk = 0; blk < nblocks; blk++)
+            binary_f32(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows, (float)p0,
+                       (float)p1);
     } else {
-#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
-        for (int64_t r = 0; r < rows; r++) binary_i64(op, &L, r);
+#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && nblocks > 1)
+        for (int64_t blk = 0; blk < nblocks; blk++)
+            binary_i64(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows);
     }
 }
 

@@ -199,6 +199,14 @@ static void test_scalar_forms_and_promotion(void **state) {
     CHECK_DTYPE(cg_add(tns, cg_scalar(0.5)), CG_FLOAT32);
     cg_tensor *u = cg_from_data(CG_UINT8, CG_SHAPE(2), (uint8_t[]){200, 100});
     CHECK_VALUES(cg_add(u, u), 0, 400, 200);
+    /* a big int64 broadcast (several blocks of rows, threads): [1000,100] + [100] */
+    cg_tensor *big = cg_add(cg_view(cg_arange(CG_INT64, 0, 100000, 1), CG_SHAPE(1000, 100)),
+                            cg_arange(CG_INT64, 0, 100, 1));
+    CHECK_DTYPE(big, CG_INT64);
+    assert_true(cg_get(big, (int64_t[]){0, 0}) == 0 && cg_get(big, (int64_t[]){999, 99}) == 99999 + 99);
+    assert_true(cg_get(big, (int64_t[]){517, 3}) == 51703 + 3);
+    /* sum(i) + 1000 * sum(j) = 4999950000 + 1000 * 4950 */
+    CHECK_VALUES(cg_sum(big, NULL, 0, false), 0, 4999950000.0 + 4950000.0);
     /* uint8 images / 255 */
     CHECK_VALUES(cg_div_s(u, 255), TOL, 200.0 / 255, 100.0 / 255);
 }

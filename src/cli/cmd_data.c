@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgrad.h"
@@ -43,7 +44,15 @@ typedef struct printer {
     bool tty;
     cg_get_stage stage; /* the stage whose line is open */
     bool line_open;
+    double stage_start_s; /* when the current stage (or item) began, for rate and ETA */
+    const char *item;
 } printer;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static const char *stage_verb(cg_get_stage s) {
     switch (s) {
@@ -84,7 +93,10 @@ static int print_progress(const cg_get_progress *p, void *user) {
         fputc('\n', stderr);
         pr->line_open = false;
     }
+    if (p->stage != pr->stage || p->done == 0) pr->stage_start_s = now_s(); /* each item starts at 0 */
     pr->stage = p->stage;
+    pr->item = p->item;
+    double elapsed = now_s() - pr->stage_start_s;
     bool bytes = p->stage == CG_GET_DOWNLOAD || p->stage == CG_GET_EXTRACT;
     bool finished = p->total > 0 && p->done >= p->total;
     if (!pr->tty && !finished) return 0; /* logs get one line per stage */
@@ -104,6 +116,15 @@ static int print_progress(const cg_get_progress *p, void *user) {
                 (int)(100.0 * (double)p->done / (double)p->total), done, total, bytes ? "" : " files");
     } else {
         fprintf(stderr, " %s%s", done, bytes ? "" : " files");
+    }
+    if (finished && elapsed >= 0.05) {
+        fprintf(stderr, " in %.1f s", elapsed);
+    } else if (p->stage == CG_GET_DOWNLOAD && elapsed > 0.5 && p->done > 0) {
+        double rate = (double)p->done / elapsed; /* bytes per second */
+        char per_s[32];
+        human_bytes(per_s, sizeof per_s, (uint64_t)rate);
+        fprintf(stderr, " %s/s", per_s);
+        if (p->total > p->done) fprintf(stderr, ", %.0f s left", (double)(p->total - p->done) / rate);
     }
     pr->line_open = true;
     if (!pr->tty) {

@@ -181,6 +181,18 @@ static cg_status check_recorded_sha256(build *b, const char *archive_name, const
     return st;
 }
 
+/* True when `s` is "<digits>.<digits>" (pid.counter) and nothing else, so
+ * dataset "a" never takes ".a.tmp.tmp.1.0" (a temp of dataset "a.tmp") for its own. */
+static bool is_pid_suffix(const char *s) {
+    int dots = 0, digits = 0;
+    for (; *s; s++) {
+        if (*s == '.' && digits > 0 && dots == 0) dots++, digits = 0;
+        else if (*s >= '0' && *s <= '9') digits++;
+        else return false;
+    }
+    return dots == 1 && digits > 0;
+}
+
 /* Removes <archive_dir>/<fname>.tmp.*: downloads of a process killed midway
  * (the atomic writer's temp files).  Called with the dataset's lock held. */
 static void remove_partial_downloads(const char *archive_dir, const char *fname) {
@@ -188,9 +200,11 @@ static void remove_partial_downloads(const char *archive_dir, const char *fname)
     if (!d) return;
     char prefix[512], path[PATH_CAP];
     snprintf(prefix, sizeof prefix, "%s.tmp.", fname);
+    size_t pl = strlen(prefix);
     struct dirent *e;
     while ((e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, strlen(prefix)) && join(path, archive_dir, e->d_name) == CG_OK) unlink(path);
+        if (!strncmp(e->d_name, prefix, pl) && is_pid_suffix(e->d_name + pl) && join(path, archive_dir, e->d_name) == CG_OK)
+            unlink(path);
     closedir(d);
 }
 
@@ -409,11 +423,12 @@ static void remove_leftovers(const char *data_dir, const char *name) {
     char tmp_prefix[256], old_prefix[256], path[PATH_CAP];
     snprintf(tmp_prefix, sizeof tmp_prefix, ".%s.tmp.", name);
     snprintf(old_prefix, sizeof old_prefix, ".%s.old.", name);
+    size_t tl = strlen(tmp_prefix), ol = strlen(old_prefix);
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, tmp_prefix, strlen(tmp_prefix)) && strncmp(e->d_name, old_prefix, strlen(old_prefix)))
-            continue;
-        if (join(path, data_dir, e->d_name) == CG_OK) cg_remove_tree(path);
+        bool ours = (!strncmp(e->d_name, tmp_prefix, tl) && is_pid_suffix(e->d_name + tl)) ||
+                    (!strncmp(e->d_name, old_prefix, ol) && is_pid_suffix(e->d_name + ol));
+        if (ours && join(path, data_dir, e->d_name) == CG_OK) cg_remove_tree(path);
     }
     closedir(d);
 }

@@ -203,6 +203,38 @@ static void test_recorder_smoothing_and_one_cycle(void **state) {
     cg_dataloaders_free(dls);
 }
 
+static void test_lr_find_stops_on_divergence(void **state) {
+    (void)state;
+    /* mse on a linear model: past lr ~ 2/curvature SGD blows up, the smoothed
+     * loss passes 4x its best, and lr_find stops before its 100 batches */
+    int64_t ytr[12] = {1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1}, yv[4] = {1, 0, 0, 1};
+    cg_dataloaders *dls = small_dls(12, ytr, 4, yv, 4);
+    cg_manual_seed(5);
+    cg_module *model = cg_nn_linear(2, 1, true);
+    cg_learner *learn = cg_learner_new(dls, model, cg_loss_by_name("mse"), CG_OPTIM_SGD, NULL, 0);
+    float w0 = ((float *)cg_data(model->params[0]))[0];
+    cg_lr_find_result r;
+    cg_status st = cg_learner_lr_find(learn, NULL, &r);
+    const cg_recorder *rec = learn->recorder;
+    assert_true(rec->n_losses > 10 && rec->n_losses < 100);
+    double best = INFINITY, last = rec->losses[rec->n_losses - 1];
+    for (int64_t i = 0; i + 1 < rec->n_losses; i++) best = fmin(best, rec->losses[i]);
+    assert_true(last > 4 * best || !isfinite(last));
+    if (st == CG_OK) {
+        assert_true(r.valley_idx >= 10 && r.valley_idx < r.n - 5);
+        cg_lr_find_result_free(&r);
+    } else {
+        assert_int_equal(st, CG_ERR_VALUE); /* too few points to suggest */
+    }
+    /* the weights are back, and a fit with the NaN guard on works again */
+    assert_true(((float *)cg_data(model->params[0]))[0] == w0);
+    assert_true(learn->nan_guard && learn->logging);
+    assert_int_equal(cg_learner_fit(learn, 1, 0.01), CG_OK);
+    cg_learner_free(learn);
+    cg_module_release(model);
+    cg_dataloaders_free(dls);
+}
+
 static char *slurp(FILE *f) {
     fflush(f);
     long n = ftell(f);
@@ -466,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_accuracy_and_error_rate),
         cmocka_unit_test(test_nan_loss_stops),
         cmocka_unit_test(test_recorder_smoothing_and_one_cycle),
+        cmocka_unit_test(test_lr_find_stops_on_divergence),
         cmocka_unit_test(test_table_csv_json),
         cmocka_unit_test(test_plot_png),
     };

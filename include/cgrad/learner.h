@@ -265,6 +265,10 @@ struct cg_learner {
     double smooth_loss;       /* the recorder's smoothed loss after the last training batch */
 };
 
+/* fastai's Learner defaults to opt_func=Adam; C has no default arguments, so
+ * pass this where Python would leave opt_func out. */
+#define CG_LEARNER_DEFAULT_OPT CG_OPTIM_ADAM
+
 /* Learner(dls, model, loss_func, opt_func, metrics): retains model, copies
  * loss_func and metrics.  dls must outlive the learner.  NULL on bad input. */
 cg_learner *cg_learner_new(cg_dataloaders *dls, cg_module *model, const cg_loss *loss_func,

@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "kernels/cpu_iter.h"
 #include "kernels/kernels.h"
 
 void cg_k_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -33,15 +34,16 @@ void cg_k_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 }
 
 void cg_k_log_softmax_rows(float *out, const float *in, int64_t rows, int64_t cols) {
-#pragma omp parallel for if (rows * cols >= 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *x = in + r * cols;
-        float *y = out + r * cols;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < cols; j++) mx = x[j] > mx ? x[j] : mx;
-        double s = 0;
-        for (int64_t j = 0; j < cols; j++) s += exp((double)(x[j] - mx));
-        float lse = mx + (float)log(s);
-        for (int64_t j = 0; j < cols; j++) y[j] = x[j] - lse;
-    }
+    ND_PARALLEL_FOR_IF(rows * cols >= 65536,
+        for (int64_t r = 0; r < rows; r++) {
+            const float *x = in + r * cols;
+            float *y = out + r * cols;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < cols; j++) mx = x[j] > mx ? x[j] : mx;
+            double s = 0;
+            for (int64_t j = 0; j < cols; j++) s += exp((double)(x[j] - mx));
+            float lse = mx + (float)log(s);
+            for (int64_t j = 0; j < cols; j++) y[j] = x[j] - lse;
+        }
+    );
 }

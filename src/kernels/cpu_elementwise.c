@@ -59,33 +59,34 @@ void cg_k_copy(cg_tensor *dst, const cg_tensor *src) {
     int64_t sd = L.strides[0][L.ndim - 1], ss = L.strides[1][L.ndim - 1];
     cg_dtype dd = dst->dtype, ds = src->dtype;
     size_t ed = L.esize[0], es = L.esize[1];
-#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t off[ND_MAX_OPS];
-        nd_row_offsets(&L, r, off);
-        char *pd = L.base[0] + off[0] * (int64_t)ed;
-        const char *ps = L.base[1] + off[1] * (int64_t)es;
-        if (dd == ds && sd == 1 && ss == 1) {
-            memcpy(pd, ps, (size_t)n * ed);
-        } else if (dd == CG_FLOAT32 && ds == CG_FLOAT32) {
-            float *o = (float *)pd;
-            const float *x = (const float *)ps;
-            for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
-        } else if (dd == CG_FLOAT32 && ds == CG_UINT8) {
-            float *o = (float *)pd;
-            const uint8_t *x = (const uint8_t *)ps;
-            for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
-        } else if (dd == ds && ed == 8) {
-            int64_t *o = (int64_t *)pd;
-            const int64_t *x = (const int64_t *)ps;
-            for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
-        } else if (dd == ds && ed == 1) {
-            for (int64_t i = 0; i < n; i++) pd[i * sd] = ps[i * ss];
-        } else {
-            for (int64_t i = 0; i < n; i++)
-                store_any(dd, pd + i * sd * (int64_t)ed, load_any(ds, ps + i * ss * (int64_t)es));
+    ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && rows > 1,
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t off[ND_MAX_OPS];
+            nd_row_offsets(&L, r, off);
+            char *pd = L.base[0] + off[0] * (int64_t)ed;
+            const char *ps = L.base[1] + off[1] * (int64_t)es;
+            if (dd == ds && sd == 1 && ss == 1) {
+                memcpy(pd, ps, (size_t)n * ed);
+            } else if (dd == CG_FLOAT32 && ds == CG_FLOAT32) {
+                float *o = (float *)pd;
+                const float *x = (const float *)ps;
+                for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
+            } else if (dd == CG_FLOAT32 && ds == CG_UINT8) {
+                float *o = (float *)pd;
+                const uint8_t *x = (const uint8_t *)ps;
+                for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
+            } else if (dd == ds && ed == 8) {
+                int64_t *o = (int64_t *)pd;
+                const int64_t *x = (const int64_t *)ps;
+                for (int64_t i = 0; i < n; i++) o[i * sd] = x[i * ss];
+            } else if (dd == ds && ed == 1) {
+                for (int64_t i = 0; i < n; i++) pd[i * sd] = ps[i * ss];
+            } else {
+                for (int64_t i = 0; i < n; i++)
+                    store_any(dd, pd + i * sd * (int64_t)ed, load_any(ds, ps + i * ss * (int64_t)es));
+            }
         }
-    }
+    );
 }
 
 /* ---- unary -------------------------------------------------------------- */
@@ -111,26 +112,27 @@ void cg_k_unary(cg_unary_op op, cg_tensor *out, const cg_tensor *in, double p0, 
     int64_t so = L.strides[0][L.ndim - 1], si = L.strides[1][L.ndim - 1];
     const float a = (float)p0, b = (float)p1;
     const bool square = op == CG_U_POW && p0 == 2.0;
-#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && rows > 1)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t off[ND_MAX_OPS];
-        nd_row_offsets(&L, r, off);
-        float *o = (float *)L.base[0] + off[0];
-        const float *in_ = (const float *)L.base[1] + off[1];
-        switch (op) {
-            UNARY_CASE(CG_U_NEG, -x)
-            UNARY_CASE(CG_U_ABS, fabsf(x))
-            UNARY_CASE(CG_U_SQRT, sqrtf(x))
-            UNARY_CASE(CG_U_EXP, expf(x))
-            UNARY_CASE(CG_U_LOG, logf(x))
-            UNARY_CASE(CG_U_SIGMOID, sigmoidf(x))
-            UNARY_CASE(CG_U_RELU, x > 0 ? x : 0.0f)
-            UNARY_CASE(CG_U_TANH, tanhf(x))
-            UNARY_CASE(CG_U_POW, square ? x * x : powf(x, a))
-            UNARY_CASE(CG_U_CLAMP, fminf(fmaxf(x, a), b))
-            UNARY_CASE(CG_U_AFFINE, x * a + b)
+    ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && rows > 1,
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t off[ND_MAX_OPS];
+            nd_row_offsets(&L, r, off);
+            float *o = (float *)L.base[0] + off[0];
+            const float *in_ = (const float *)L.base[1] + off[1];
+            switch (op) {
+                UNARY_CASE(CG_U_NEG, -x)
+                UNARY_CASE(CG_U_ABS, fabsf(x))
+                UNARY_CASE(CG_U_SQRT, sqrtf(x))
+                UNARY_CASE(CG_U_EXP, expf(x))
+                UNARY_CASE(CG_U_LOG, logf(x))
+                UNARY_CASE(CG_U_SIGMOID, sigmoidf(x))
+                UNARY_CASE(CG_U_RELU, x > 0 ? x : 0.0f)
+                UNARY_CASE(CG_U_TANH, tanhf(x))
+                UNARY_CASE(CG_U_POW, square ? x * x : powf(x, a))
+                UNARY_CASE(CG_U_CLAMP, fminf(fmaxf(x, a), b))
+                UNARY_CASE(CG_U_AFFINE, x * a + b)
+            }
         }
-    }
+    );
 }
 
 /* ---- binary ------------------------------------------------------------- */
@@ -222,14 +224,16 @@ void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_t
     /* blocks of ~16K elements (at least one row) are the unit of work and of sharing */
     int64_t block = n >= 16384 ? 1 : 16384 / (n ? n : 1), nblocks = (rows + block - 1) / block;
     if (a->dtype == CG_FLOAT32) {
-#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && nblocks > 1)
-        for (int64_t blk = 0; blk < nblocks; blk++)
-            binary_f32(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows, (float)p0,
-                       (float)p1);
+        ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && nblocks > 1,
+            for (int64_t blk = 0; blk < nblocks; blk++)
+                binary_f32(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows, (float)p0,
+                           (float)p1);
+        );
     } else {
-#pragma omp parallel for if (rows * n >= ND_PARALLEL_MIN && nblocks > 1)
-        for (int64_t blk = 0; blk < nblocks; blk++)
-            binary_i64(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows);
+        ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && nblocks > 1,
+            for (int64_t blk = 0; blk < nblocks; blk++)
+                binary_i64(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows);
+        );
     }
 }
 

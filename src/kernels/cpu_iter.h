@@ -92,4 +92,27 @@ static inline void nd_row_offsets(const nd_layout *L, int64_t row, int64_t *off)
 
 #define ND_PARALLEL_MIN 32768
 
+/* OpenMP only when it pays.  `#pragma omp parallel for if (c)` still calls
+ * into libgomp when c is false, and libgomp then allocates and frees a team
+ * of one: ~1.5 us per call, more than a whole small op (add [256,30]+[30]).
+ * ND_PARALLEL_FOR_IF(c, loop) runs `loop` (a for statement with no #pragma
+ * inside) on OpenMP threads when c holds and as a plain loop otherwise;
+ * ND_PARALLEL_IF(c, block) does the same for a parallel block. */
+#define ND_PARALLEL_FOR_IF(cond, ...)                                   \
+    do {                                                                \
+        if (cond) {                                                     \
+            _Pragma("omp parallel for") __VA_ARGS__                     \
+        } else {                                                        \
+            __VA_ARGS__                                                 \
+        }                                                               \
+    } while (0)
+#define ND_PARALLEL_IF(cond, ...)                                       \
+    do {                                                                \
+        if (cond) {                                                     \
+            _Pragma("omp parallel") { __VA_ARGS__ }                     \
+        } else {                                                        \
+            __VA_ARGS__                                                 \
+        }                                                               \
+    } while (0)
+
 #endif

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "kernels/cpu_iter.h"
 #include "kernels/kernels.h"
 
 typedef struct group {
@@ -126,10 +127,9 @@ void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_ten
         int64_t inner = K.shape[K.n - 1], krows = n_out / inner;
         group Kouter = K;
         Kouter.n--;
-#pragma omp parallel if (n_out * n_red >= 65536)
-        {
+        ND_PARALLEL_IF(n_out * n_red >= 65536, {
             double *acc = malloc((size_t)inner * sizeof *acc);
-#pragma omp for
+            _Pragma("omp for")
             for (int64_t kr = 0; kr < krows; kr++) {
                 if (!acc) continue;
                 const float *kb = base + group_offset(&Kouter, kr);
@@ -141,10 +141,11 @@ void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_ten
                 for (int64_t i = 0; i < inner; i++) o[kr * inner + i] = (float)acc[i];
             }
             free(acc);
-        }
+        });
         return;
     }
-#pragma omp parallel for if (n_out * n_red >= 65536 && n_out > 1)
-    for (int64_t k = 0; k < n_out; k++)
-        reduce_one(op, base + group_offset(&K, k), &R, &o[k], ix ? &ix[k] : NULL);
+    ND_PARALLEL_FOR_IF(n_out * n_red >= 65536 && n_out > 1,
+        for (int64_t k = 0; k < n_out; k++)
+            reduce_one(op, base + group_offset(&K, k), &R, &o[k], ix ? &ix[k] : NULL);
+    );
 }

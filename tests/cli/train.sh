@@ -39,6 +39,21 @@ echo "linear fit(10, 1): batch_accuracy $acc"
 strip() { sed -E 's/, "seconds": [^}]*//' "$1"; }
 [ "$(strip "$WORK/a.json")" = "$(strip "$WORK/b.json")" ] || fail "two runs with seed 42 differ"
 
+# an image folder (the cached MNIST_SAMPLE as a plain path): cross_entropy over
+# 2 classes, shuffled training batches, Adam with fit_one_cycle; the same seed
+# gives the same shuffle and the same numbers
+folder="${CGRAD_HOME:-$HOME/.cgrad}/data/mnist_sample"
+if [ -d "$folder/train" ]; then
+    fold() { "$CGRAD" train --data "$folder" --model linear --epochs 2 --lr 0.01 --one-cycle --opt adam \
+                 --seed 7 --threads 1 --json 2> /dev/null; }
+    fold > "$WORK/c.json" || fail "train on an image folder failed"
+    fold > "$WORK/d.json" || fail "second train on an image folder failed"
+    [ "$(strip "$WORK/c.json")" = "$(strip "$WORK/d.json")" ] || fail "shuffled reruns with seed 7 differ"
+    acc=$(grep '"summary": true' "$WORK/c.json" | sed -E 's/.*"accuracy": ([^,}]*).*/\1/')
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "folder + one-cycle accuracy $acc below 0.95"
+    echo "image folder, Adam, fit_one_cycle(2, 0.01): accuracy $acc"
+fi
+
 # the table went to stderr; the CSV and the plots exist
 grep -q "^epoch  train_loss  valid_loss  batch_accuracy  time$" "$WORK/a.err" || fail "no results table on stderr"
 [ "$(head -1 "$WORK/log.csv")" = "epoch,train_loss,valid_loss,batch_accuracy,time" ] || fail "bad CSV header"

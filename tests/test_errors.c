@@ -227,6 +227,8 @@ static void test_loss_errors(void **state) {
     EXPECT_ERROR(CG_ERR_VALUE, "cross_entropy", "target 4", "4 classes");
     assert_null(cg_cross_entropy(logits, cg_zeros(CG_INT64, CG_SHAPE(2))));
     EXPECT_ERROR(CG_ERR_SHAPE, "cross_entropy", "[3, 4]", "[2]");
+    assert_null(cg_bce_with_logits(cg_zeros(CG_FLOAT32, CG_SHAPE(3, 1)), cg_zeros(CG_FLOAT32, CG_SHAPE(3))));
+    EXPECT_ERROR(CG_ERR_SHAPE, "bce_with_logits", "[3]", "[3, 1]");
     assert_null(cg_cross_entropy(logits, cg_zeros(CG_FLOAT32, CG_SHAPE(3))));
     EXPECT_ERROR(CG_ERR_DTYPE, "cross_entropy", "float32");
     /* integer logits: the log_softmax inside refuses them, and that is reported */
@@ -282,6 +284,10 @@ static void test_inplace_errors(void **state) {
     EXPECT_ERROR(CG_ERR_GRAD, "axpy_");
     assert_int_equal(cg_copy_(w, g), CG_ERR_GRAD);
     EXPECT_ERROR(CG_ERR_GRAD, "copy_");
+    assert_int_equal(cg_fill_(w, 0), CG_ERR_GRAD);
+    EXPECT_ERROR(CG_ERR_GRAD, "fill_");
+    assert_int_equal(cg_zero_(w), CG_ERR_GRAD);
+    EXPECT_ERROR(CG_ERR_GRAD, "fill_");
     CHECK_VALUES(w, 0, 1, 1, 1); /* untouched */
     /* under no-grad the same calls work */
     cg_no_grad_begin();

@@ -69,8 +69,10 @@ static void test_metric_weighted_by_batch_size(void **state) {
     int64_t ytr[4] = {1, 0, 1, 0}, yv[10] = {1, 1, 1, 1, 0, 0, 0, 0, 1, 1};
     cg_dataloaders *dls = small_dls(4, ytr, 10, yv, 4);
     cg_module *model = cg_nn_linear(2, 1, true);
+    cg_no_grad_begin(); /* with torch.no_grad(): w.zero_(); b.fill_(10) */
     cg_zero_(model->params[0]);
     cg_fill_(model->params[1], 10.0);
+    cg_no_grad_end();
     cg_metric metrics[] = {cg_metric_batch_accuracy(), cg_metric_error_rate()};
     /* error_rate needs class scores; give it its own model below, here only batch_accuracy */
     cg_learner *learn = cg_learner_new(dls, model, cg_loss_by_name("mnist_loss"), CG_OPTIM_SGD,

@@ -367,6 +367,9 @@ cg_status cg_item(const cg_tensor *t, double *out) {
 
 cg_status cg_fill_(cg_tensor *t, double value) {
     if (!t) return cg_fail(CG_ERR_VALUE, "fill_: NULL tensor");
+    if (t->requires_grad && cg_grad_enabled()) /* PyTorch refuses this for leaves too */
+        return cg_fail(CG_ERR_GRAD, "fill_: in-place change of a tensor that requires grad; "
+                                    "wrap it in cg_no_grad_begin()/cg_no_grad_end()");
     cg_k_fill(t, value);
     return CG_OK;
 }

@@ -100,6 +100,12 @@ cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target) {
 /* Stable form: max(x,0) - x*y + log(1 + exp(-|x|)), averaged. */
 cg_tensor *cg_bce_with_logits(cg_tensor *x, cg_tensor *y) {
     CG_CHECK_NULL(x, y);
+    if (!cg_same_shape(x, y)) { /* like PyTorch: no silent broadcasting of targets */
+        char s1[128], s2[128];
+        cg_fail(CG_ERR_SHAPE, "bce_with_logits: target shape %s must match input shape %s",
+                cg_shape_str(y, s1, sizeof s1), cg_shape_str(x, s2, sizeof s2));
+        return NULL;
+    }
     cg_scope_begin();
     cg_tensor *yf = cg_float(y);
     cg_tensor *soft = cg_log(cg_add_s(cg_exp(cg_neg(cg_abs(x))), 1.0));

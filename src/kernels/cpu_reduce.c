@@ -124,24 +124,27 @@ void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_ten
     bool kept_rows = op == CG_R_SUM && K.n && K.stride[K.n - 1] == 1 && R.n &&
                      R.stride[R.n - 1] != 1 && n_red > 1;
     if (kept_rows) {
+        /* Work items are (kept row, chunk of it): stacked_threes.mean(0) has a
+         * single kept row of 784, so chunks are what the threads share. */
+        enum { CHUNK = 256 };
         int64_t inner = K.shape[K.n - 1], krows = n_out / inner;
+        int64_t chunks = (inner + CHUNK - 1) / CHUNK, items = krows * chunks;
         group Kouter = K;
         Kouter.n--;
-        ND_PARALLEL_IF(n_out * n_red >= 65536, {
-            double *acc = malloc((size_t)inner * sizeof *acc);
-            _Pragma("omp for")
-            for (int64_t kr = 0; kr < krows; kr++) {
-                if (!acc) continue;
-                const float *kb = base + group_offset(&Kouter, kr);
-                for (int64_t i = 0; i < inner; i++) acc[i] = 0;
+        ND_PARALLEL_FOR_IF(n_out * n_red >= 65536 && items > 1,
+            for (int64_t it = 0; it < items; it++) {
+                int64_t kr = it / chunks, c0 = (it % chunks) * CHUNK;
+                int64_t len = inner - c0 < CHUNK ? inner - c0 : CHUNK;
+                const float *kb = base + group_offset(&Kouter, kr) + c0;
+                double acc[CHUNK];
+                for (int64_t i = 0; i < len; i++) acc[i] = 0;
                 for (int64_t r = 0; r < n_red; r++) {
                     const float *p = kb + group_offset(&R, r);
-                    for (int64_t i = 0; i < inner; i++) acc[i] += p[i];
+                    for (int64_t i = 0; i < len; i++) acc[i] += p[i];
                 }
-                for (int64_t i = 0; i < inner; i++) o[kr * inner + i] = (float)acc[i];
+                for (int64_t i = 0; i < len; i++) o[kr * inner + c0 + i] = (float)acc[i];
             }
-            free(acc);
-        });
+        );
         return;
     }
     ND_PARALLEL_FOR_IF(n_out * n_red >= 65536 && n_out > 1,

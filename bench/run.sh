@@ -24,6 +24,12 @@ python=${CGRAD_BENCH_PYTHON:-/usr/bin/python3}
 threads=${CGRAD_BENCH_THREADS:-2}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 
+# Data comes through the same path as users': the public URLs, or $CGRAD_MIRROR;
+# with no mirror set and ../shared/data beside the clone, that folder is used.
+if [[ -z "${CGRAD_MIRROR+set}" && -d "$here/../../shared/data" ]]; then
+    export CGRAD_MIRROR="$(cd "$here/../../shared/data" && pwd)"
+fi
+
 shopt -s nullglob
 bins=("$build"/bench/bench_*)
 if [ ${#bins[@]} -eq 0 ]; then

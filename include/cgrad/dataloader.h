@@ -128,6 +128,12 @@ typedef struct cg_dataloaders {
 cg_dataloaders *cg_dataloaders_new(cg_dataloader *train, cg_dataloader *valid);
 void cg_dataloaders_free(cg_dataloaders *dls); /* NULL is fine */
 
+/* DataLoaders over tensors: DataLoader(list(zip(train_x, train_y)), bs,
+ * shuffle=shuffle) and DataLoader(list(zip(valid_x, valid_y)), bs).  A shuffled
+ * training loader draws from `seed` (seeded like cg_dataloader_options). */
+cg_dataloaders *cg_tensor_dataloaders(cg_tensor *train_x, cg_tensor *train_y, cg_tensor *valid_x,
+                                      cg_tensor *valid_y, int64_t bs, bool shuffle, uint64_t seed);
+
 /* ImageDataLoaders.from_folder(path): root/train and root/valid image folders,
  * RGB float items (cg_image_item_defaults), batch_size 64 (bs <= 0 means 64),
  * train shuffled with drop_last, valid in order with its last partial batch;

@@ -212,26 +212,6 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     return st;
 }
 
-/* DataLoader(train, bs, shuffle) and DataLoader(valid, bs) over the tensors. */
-static cg_dataloaders *make_dls(const train_setup *s, int64_t bs, bool shuffle, uint64_t seed) {
-    cg_dataset *train = cg_dataset_from_tensors(s->train_x, s->train_y);
-    cg_dataset *valid = train ? cg_dataset_from_tensors(s->valid_x, s->valid_y) : NULL;
-    cg_dataloaders *dls = NULL;
-    if (train && valid) {
-        cg_dataloader_options to = {.batch_size = bs, .shuffle = shuffle, .seeded = true, .seed = seed};
-        cg_dataloader_options vo = {.batch_size = bs};
-        cg_dataloader *dl = cg_dataloader_new(train, &to);
-        cg_dataloader *valid_dl = dl ? cg_dataloader_new(valid, &vo) : NULL;
-        if (dl && valid_dl)
-            dls = cg_dataloaders_new(dl, valid_dl);
-        else
-            cg_dataloader_free(dl);
-    }
-    cg_dataset_release(train);
-    cg_dataset_release(valid);
-    return dls;
-}
-
 static bool is_binary_loss(const char *name) {
     return !strcmp(name, "mnist_loss") || !strcmp(name, "bce") || !strcmp(name, "mse") ||
            !strcmp(name, "l1");
@@ -288,7 +268,7 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
     cg_manual_seed(a->seed);
     s->model = cg_model_create(a->model, s->n_in, s->n_out);
     bool shuffle = a->shuffle < 0 ? !chapter : a->shuffle == 1;
-    s->dls = s->model ? make_dls(s, a->bs, shuffle, a->seed) : NULL;
+    s->dls = s->model ? cg_tensor_dataloaders(s->train_x, s->train_y, s->valid_x, s->valid_y, a->bs, shuffle, a->seed) : NULL;
     cg_metric metric = s->n_out == 1 ? cg_metric_batch_accuracy() : cg_metric_accuracy();
     if (s->dls)
         s->learn = cg_learner_new(s->dls, s->model, s->loss,

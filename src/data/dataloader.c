@@ -371,6 +371,23 @@ cg_dataloaders *cg_dataloaders_new(cg_dataloader *train, cg_dataloader *valid) {
     return dls;
 }
 
+cg_dataloaders *cg_tensor_dataloaders(cg_tensor *train_x, cg_tensor *train_y, cg_tensor *valid_x,
+                                      cg_tensor *valid_y, int64_t bs, bool shuffle, uint64_t seed) {
+    cg_dataset *train = cg_dataset_from_tensors(train_x, train_y);
+    cg_dataset *valid = train ? cg_dataset_from_tensors(valid_x, valid_y) : NULL;
+    cg_dataloaders *dls = NULL;
+    if (train && valid) {
+        cg_dataloader_options to = {.batch_size = bs, .shuffle = shuffle, .seeded = shuffle, .seed = seed};
+        cg_dataloader_options vo = {.batch_size = bs};
+        cg_dataloader *dl = cg_dataloader_new(train, &to);
+        cg_dataloader *valid_dl = dl ? cg_dataloader_new(valid, &vo) : NULL;
+        dls = dl && valid_dl ? cg_dataloaders_new(dl, valid_dl) : (cg_dataloader_free(dl), NULL);
+    }
+    cg_dataset_release(train); /* the loaders hold their own references */
+    cg_dataset_release(valid);
+    return dls;
+}
+
 void cg_dataloaders_free(cg_dataloaders *dls) {
     if (!dls) return;
     cg_dataloader_free(dls->train);

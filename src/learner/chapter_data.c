@@ -72,19 +72,6 @@ void cg_mnist_sample_free(cg_mnist_sample *s) {
 }
 
 cg_dataloaders *cg_mnist_sample_dls(const cg_mnist_sample *s, int64_t bs) {
-    cg_dataset *dset = cg_dataset_from_tensors(s->train_x, s->train_y);
-    cg_dataset *valid_dset = dset ? cg_dataset_from_tensors(s->valid_x, s->valid_y) : NULL;
-    cg_dataloaders *dls = NULL;
-    if (dset && valid_dset) {
-        cg_dataloader_options o = {.batch_size = bs};
-        cg_dataloader *dl = cg_dataloader_new(dset, &o);
-        cg_dataloader *valid_dl = dl ? cg_dataloader_new(valid_dset, &o) : NULL;
-        if (dl && valid_dl)
-            dls = cg_dataloaders_new(dl, valid_dl);
-        else
-            cg_dataloader_free(dl);
-    }
-    cg_dataset_release(dset);
-    cg_dataset_release(valid_dset);
-    return dls;
+    /* the chapter's dl and valid_dl: in order, last partial batch kept */
+    return cg_tensor_dataloaders(s->train_x, s->train_y, s->valid_x, s->valid_y, bs, false, 0);
 }

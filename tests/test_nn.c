@@ -151,6 +151,35 @@ static void test_init_params_is_randn_times_std(void **state) {
     cg_release(w2);
 }
 
+/* The chapter's linear1 as a module: weights = init_params((3,1)), then
+ * bias = init_params(1), both randn from the same stream, forward xb@weights + bias. */
+static void test_linear1_is_the_chapters_model(void **state) {
+    (void)state;
+    cg_manual_seed(0); /* torch.manual_seed(0); torch.randn(3,1); torch.randn(1) */
+    cg_module *m = cg_model_create("linear1", 3, 1);
+    assert_non_null(m);
+    cg_tensor *w = cg_module_find(m, "weights"), *b = cg_module_find(m, "bias");
+    assert_non_null(w);
+    assert_non_null(b);
+    assert_int_equal(w->shape[0], 3);
+    assert_int_equal(w->shape[1], 1);
+    assert_true(w->requires_grad && b->requires_grad);
+    const float expect[4] = {1.54099607f, -0.293428898f, -2.17878938f, 0.568431258f};
+    for (int i = 0; i < 3; i++) assert_float_equal(cg_data_f32(w)[i], expect[i], 1e-6);
+    assert_float_equal(cg_data_f32(b)[0], expect[3], 1e-6);
+    cg_scope_begin();
+    cg_tensor *y = cg_module_forward(m, cg_from_floats(CG_SHAPE(1, 3), (float[]){1, 2, 3}));
+    double v;
+    assert_int_equal(cg_item(y, &v), CG_OK);
+    /* 1.54099607 - 2*0.293428898 - 3*2.17878938 + 0.568431258 */
+    assert_float_equal(v, 1.54099607 - 0.586857796 - 6.53636814 + 0.568431258, 1e-5);
+    assert_int_equal(cg_backward(y, NULL), CG_OK);
+    assert_float_equal(cg_data_f32(w->grad)[2], 3.0, 0); /* d(x@w)/dw = x */
+    assert_float_equal(cg_data_f32(b->grad)[0], 1.0, 0);
+    cg_scope_end();
+    cg_module_release(m);
+}
+
 static void test_linear_forward_values(void **state) {
     (void)state;
     cg_module *lin = cg_nn_linear(3, 2, true);
@@ -319,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_linear_init_matches_pytorch),
         cmocka_unit_test(test_linear_init_bounds),
         cmocka_unit_test(test_init_params_is_randn_times_std),
+        cmocka_unit_test(test_linear1_is_the_chapters_model),
         cmocka_unit_test(test_linear_forward_values),
         cmocka_unit_test(test_sequential_names_order_and_repr),
         cmocka_unit_test(test_sequential_null_member_fails_without_leak),

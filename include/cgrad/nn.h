@@ -140,6 +140,10 @@ cg_module *cg_nn_sequential(int n, cg_module *const *mods);
 /* Appends one more child named after its index; takes over the reference. */
 cg_status cg_nn_sequential_append(cg_module *seq, cg_module *m);
 
+/* The chapter's linear1 as a module: params "weights" [n_in, n_out] and "bias"
+ * [n_out], both init_params(size, std) (randn * std); forward xb@weights + bias. */
+cg_module *cg_nn_linear1(int64_t n_in, int64_t n_out, double std);
+
 /* ---- functional forms --------------------------------------------------- */
 /* F.linear(x, weight [out,in], bias [out] or NULL) = x @ weight.T + bias */
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *weight, cg_tensor *bias);

@@ -9,7 +9,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cgrad lr-find --data NAME|PATH --model NAME [--opt sgd|adam] [--loss NAME]\n"
+            "usage: cgrad lr-find --data NAME|PATH --model NAME [--opt sgd|adam|basic] [--loss NAME]\n"
             "                     [--bs N] [--seed N] [--threads N] [--plot FILE] [--json]\n"
             "\n"
             "fastai's lr_find: trains on 100 batches with the learning rate growing from 1e-7\n"

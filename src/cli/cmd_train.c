@@ -17,7 +17,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: cgrad train --data NAME|PATH --model NAME [--epochs N] [--lr X] [--one-cycle]\n"
-            "                   [--opt sgd|adam] [--loss NAME] [--bs N] [--seed N] [--threads N]\n"
+            "                   [--opt sgd|adam|basic] [--loss NAME] [--bs N] [--seed N] [--threads N]\n"
             "                   [--save FILE] [--json] [--csv FILE] [--plot PREFIX]\n"
             "\n"
             "Trains a model with fastai's Learner and prints the results table\n"

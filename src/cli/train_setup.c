@@ -25,10 +25,12 @@ void train_args_help(FILE *f) {
     fprintf(f,
             "  --data NAME|PATH  mnist_sample (the chapter's 3s and 7s), mnist (all ten digits),\n"
             "                    or a folder with train/<class>/ and valid/<class>/ PNGs\n"
-            "  --model NAME      linear, simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out)\n"
+            "  --model NAME      linear, linear1 (the chapter's init_params xb@weights+bias),\n"
+            "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out)\n"
             "  --loss NAME       mnist_loss, bce, cross_entropy, mse, l1 (default: mnist_loss\n"
             "                    for mnist_sample, cross_entropy otherwise)\n"
-            "  --opt sgd|adam    fastai's SGD (the chapter's; default) or Adam\n"
+            "  --opt sgd|adam|basic  fastai's SGD (the chapter's; default), Adam, or the\n"
+            "                    chapter's BasicOptim (p -= lr*grad; grads set to None)\n"
             "  --wd X            weight decay (default: the optimizer's, SGD 0, Adam 0.01)\n"
             "  --bs N            batch size (default 256, the chapter's)\n"
             "  --seed N          seed of the weights' initialisation and the shuffle (default 42)\n"
@@ -134,8 +136,8 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     }
     if (!a->data) return bad(usage, cmd, "--data NAME|PATH is required", NULL);
     if (!a->model) return bad(usage, cmd, "--model NAME is required", NULL);
-    if (strcmp(a->opt, "sgd") && strcmp(a->opt, "adam"))
-        return bad(usage, cmd, "--opt must be sgd or adam, got", a->opt);
+    if (strcmp(a->opt, "sgd") && strcmp(a->opt, "adam") && strcmp(a->opt, "basic"))
+        return bad(usage, cmd, "--opt must be sgd, adam or basic, got", a->opt);
     return -1;
 }
 
@@ -272,7 +274,10 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
     cg_metric metric = s->n_out == 1 ? cg_metric_batch_accuracy() : cg_metric_accuracy();
     if (s->dls)
         s->learn = cg_learner_new(s->dls, s->model, s->loss,
-                                  strcmp(a->opt, "adam") ? CG_OPTIM_SGD : CG_OPTIM_ADAM, &metric, 1);
+                                  !strcmp(a->opt, "adam")    ? CG_OPTIM_ADAM
+                                  : !strcmp(a->opt, "basic") ? CG_OPTIM_BASIC
+                                                             : CG_OPTIM_SGD,
+                                  &metric, 1);
     if (!s->learn) {
         st = cg_last_status();
         train_setup_free(s);

@@ -24,6 +24,7 @@ cg_module *cg_model_create(const char *arch, int64_t n_in, int64_t n_out) {
         return NULL;
     }
     if (!strcmp(arch, "linear")) return cg_nn_linear(n_in, n_out, true);
+    if (!strcmp(arch, "linear1")) return cg_nn_linear1(n_in, n_out, 1.0); /* init_params, std 1 */
     if (!strcmp(arch, "simple_net") || !strcmp(arch, "mlp")) return mlp(n_in, SIMPLE_NET_HIDDEN, n_out);
     if (!strncmp(arch, "mlp:", 4)) {
         char *end;
@@ -35,7 +36,7 @@ cg_module *cg_model_create(const char *arch, int64_t n_in, int64_t n_out) {
         }
         return mlp(n_in, hidden, n_out);
     }
-    cg_fail(CG_ERR_VALUE, "unknown model architecture '%s' (known: linear, simple_net, mlp, mlp:<hidden>)",
+    cg_fail(CG_ERR_VALUE, "unknown model architecture '%s' (known: linear, linear1, simple_net, mlp, mlp:<hidden>)",
             arch);
     return NULL;
 }

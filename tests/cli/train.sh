@@ -35,6 +35,19 @@ acc=$(grep '"summary": true' "$WORK/a.json" | sed -E 's/.*"batch_accuracy": ([^,
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.96) }' || fail "batch_accuracy $acc below the band 0.96 (book 0.967615)"
 echo "linear fit(10, 1): batch_accuracy $acc"
 
+# the chapter's manual runs as subcommands: linear1 (init_params weights, xb@weights+bias)
+# with BasicOptim for 20 epochs (book 0.9696), and nn.Linear with BasicOptim (book 0.9785)
+band() { # band <min> <args...>
+    local min=$1; shift
+    "$CGRAD" train --data mnist_sample --epochs 20 --lr 1 --seed 42 --threads 1 --json "$@" \
+        > "$WORK/m.json" 2> /dev/null || fail "train $* failed"
+    acc=$(grep '"summary": true' "$WORK/m.json" | sed -E 's/.*"batch_accuracy": ([^,}]*).*/\1/')
+    awk -v a="$acc" -v m="$min" 'BEGIN { exit !(a >= m) }' || fail "train $*: batch_accuracy $acc below $min"
+    echo "train $*: batch_accuracy $acc"
+}
+band 0.96 --model linear1 --opt basic
+band 0.97 --model linear --opt basic
+
 # bit-identical reruns: everything but the timings
 strip() { sed -E 's/, "seconds": [^}]*//' "$1"; }
 [ "$(strip "$WORK/a.json")" = "$(strip "$WORK/b.json")" ] || fail "two runs with seed 42 differ"

@@ -140,15 +140,32 @@ static cg_status topo_sort(cg_node *root, node_list *order) {
 }
 
 /* Adds gradient g (input's shape) into the leaf's .grad. */
-static void accumulate_leaf(cg_tensor *leaf, cg_tensor *g) {
+static cg_status accumulate_leaf(cg_tensor *leaf, cg_tensor *g) {
     if (!leaf->grad) {
         cg_tensor *owned = cg_tensor_new(CG_FLOAT32, leaf->ndim, leaf->shape);
-        if (!owned) return;
+        if (!owned) return cg_last_status();
         cg_k_copy(owned, g);
         leaf->grad = cg_retain(owned); /* the scope's reference dies at scope end */
     } else {
         cg_k_binary(CG_B_ADD, leaf->grad, leaf->grad, g, 0, 0);
     }
+    return CG_OK;
+}
+
+/* Passes input k's gradient on: into a leaf's .grad or its producer's pending sum. */
+static cg_status pass_on(cg_node *n, int k, cg_tensor *gk) {
+    cg_tensor *in = n->in[k];
+    if (!gk)
+        return cg_last_status() != CG_OK
+                   ? cg_last_status()
+                   : cg_fail(CG_ERR_GRAD, "backward: %s gave no gradient for its input %d",
+                             cg_grad_fn_name(n->out), k);
+    if (!in->grad_fn) return accumulate_leaf(in, gk);
+    cg_tensor *sum = in->grad_fn->pending ? cg_add(in->grad_fn->pending, gk) : gk;
+    if (!sum) return cg_last_status();
+    cg_release(in->grad_fn->pending);
+    in->grad_fn->pending = cg_retain(sum);
+    return CG_OK;
 }
 
 cg_status cg_backward(cg_tensor *root, cg_tensor *grad) {
@@ -177,7 +194,7 @@ cg_status cg_backward(cg_tensor *root, cg_tensor *grad) {
     if (!g0) st = cg_last_status();
     node_list order = {0};
     if (st == CG_OK && !root->grad_fn) {
-        accumulate_leaf(root, g0);
+        st = accumulate_leaf(root, g0);
     } else if (st == CG_OK && (st = topo_sort(root->grad_fn, &order)) == CG_OK) {
         root->grad_fn->pending = cg_retain(g0);
         for (size_t i = order.n; i-- > 0;) {
@@ -195,22 +212,17 @@ cg_status cg_backward(cg_tensor *root, cg_tensor *grad) {
             }
             cg_scope_begin(); /* this node's temporaries die once passed on */
             cg_backward_rules[n->op](n, g, gin);
-            for (int k = 0; k < n->n_in; k++) {
-                cg_tensor *in = n->in[k];
-                if (!gin[k] || !in->requires_grad) continue;
-                if (!in->grad_fn) {
-                    accumulate_leaf(in, gin[k]);
-                } else if (!in->grad_fn->pending) {
-                    in->grad_fn->pending = cg_retain(gin[k]);
-                } else {
-                    cg_tensor *sum = cg_add(in->grad_fn->pending, gin[k]);
-                    cg_release(in->grad_fn->pending);
-                    in->grad_fn->pending = cg_retain(sum);
-                }
-            }
+            for (int k = 0; k < n->n_in && st == CG_OK; k++)
+                if (n->in[k]->requires_grad) st = pass_on(n, k, gin[k]);
             cg_scope_end();
             if (gin != gin_inline) free(gin);
             cg_release(g);
+            if (st != CG_OK) break;
+        }
+        /* On failure, drop the sums still waiting so a later backward starts clean. */
+        for (size_t i = 0; st != CG_OK && i < order.n; i++) {
+            cg_release(order.items[i]->pending);
+            order.items[i]->pending = NULL;
         }
     }
     free(order.items);

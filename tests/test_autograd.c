@@ -179,6 +179,23 @@ static void training_loop_memory_is_flat(void **s) {
     cg_release(w), cg_release(b), cg_release(xb), cg_release(yb);
 }
 
+/* Scopes nest deeper than their fixed stack (256): the extra ones merge into
+ * the innermost, and every tensor is still released exactly once. */
+static void deep_scopes_release_everything(void **s) {
+    (void)s;
+    size_t before = cg_mem_in_use();
+    cg_tensor *kept = NULL;
+    for (int i = 0; i < 300; i++) {
+        cg_scope_begin();
+        cg_ones(CG_FLOAT32, CG_SHAPE(4));
+    }
+    kept = cg_keep(cg_full(CG_FLOAT32, CG_SHAPE(2), 7));
+    for (int i = 0; i < 300; i++) cg_scope_end();
+    /* kept was handed out of the innermost real scope and released with the outermost */
+    assert_int_equal(cg_mem_in_use(), before);
+    (void)kept;
+}
+
 static int teardown(void **s) {
     (void)s;
     cg_pool_trim();
@@ -196,6 +213,7 @@ int main(void) {
         cmocka_unit_test(backward_with_explicit_gradient),
         cmocka_unit_test(backward_errors),
         cmocka_unit_test(training_loop_memory_is_flat),
+        cmocka_unit_test(deep_scopes_release_everything),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -78,8 +78,9 @@ int cg_norm_dim(const cg_tensor *t, int dim, const char *op) {
  * the scope ends, then hands it to the enclosing range. */
 typedef struct tensor_list { cg_tensor **items; size_t n, cap; } tensor_list;
 static _Thread_local tensor_list owned;
-static _Thread_local size_t *marks;
-static _Thread_local int depth, marks_cap;
+#define CG_SCOPE_MAX_DEPTH 256
+static _Thread_local size_t marks[CG_SCOPE_MAX_DEPTH];
+static _Thread_local int depth, overflow;
 static _Thread_local tensor_list kept;  /* tensors kept out of the current scope */
 static _Thread_local int *kept_depth;
 static _Thread_local size_t kept_depth_cap;
@@ -105,17 +106,20 @@ static void list_free_if_unused(tensor_list *l) {
 }
 
 void cg_scope_begin(void) {
-    if (depth == marks_cap) {
-        int cap = marks_cap ? marks_cap * 2 : 16;
-        size_t *m = realloc(marks, (size_t)cap * sizeof *m);
-        if (!m) return; /* scope not opened: tensors go to the caller */
-        marks = m;
-        marks_cap = cap;
+    /* A fixed stack: opening a scope can never fail.  Past its depth the extra
+     * scopes merge into the innermost one (they are the innermost until they end). */
+    if (depth == CG_SCOPE_MAX_DEPTH || overflow > 0) {
+        overflow++;
+        return;
     }
     marks[depth++] = owned.n;
 }
 
 void cg_scope_end(void) {
+    if (overflow > 0) {
+        overflow--;
+        return;
+    }
     if (depth == 0) return;
     size_t start = marks[--depth];
     /* Release in reverse creation order: results die before their inputs. */
@@ -127,9 +131,6 @@ void cg_scope_end(void) {
         if (depth > 0) list_push(&owned, t);
     }
     if (depth == 0) {
-        free(marks);
-        marks = NULL;
-        marks_cap = 0;
         list_free_if_unused(&owned);
         if (kept.n == 0) {
             free(kept.items);
@@ -141,28 +142,39 @@ void cg_scope_end(void) {
     }
 }
 
+/* Room for one more kept tensor, made before anything moves so a failed
+ * allocation leaves the tensor where it was (in its scope, released there). */
+static bool reserve_kept(void) {
+    if (kept.n < kept_depth_cap && kept.n < kept.cap) return true;
+    size_t cap = (kept_depth_cap > kept.cap ? kept_depth_cap : kept.cap) * 2;
+    if (cap < 16) cap = 16;
+    int *kd = realloc(kept_depth, cap * sizeof *kd);
+    if (kd) kept_depth = kd, kept_depth_cap = cap;
+    cg_tensor **items = kd ? realloc(kept.items, cap * sizeof *items) : NULL;
+    if (items) kept.items = items, kept.cap = cap;
+    return kd && items;
+}
+
 cg_tensor *cg_keep(cg_tensor *t) {
     if (!t || depth == 0) return t;
     for (size_t i = owned.n; i > marks[depth - 1]; i--) {
         if (owned.items[i - 1] != t) continue;
+        if (!reserve_kept()) {
+            cg_fail(CG_ERR_NOMEM, "keep: out of memory; the tensor stays in its scope");
+            return t;
+        }
         memmove(&owned.items[i - 1], &owned.items[i], (owned.n - i) * sizeof *owned.items);
         owned.n--;
-        if (kept.n == kept_depth_cap) {
-            size_t cap = kept_depth_cap ? kept_depth_cap * 2 : 16;
-            int *kd = realloc(kept_depth, cap * sizeof *kd);
-            if (!kd) return t;
-            kept_depth = kd;
-            kept_depth_cap = cap;
-        }
         kept_depth[kept.n] = depth;
-        list_push(&kept, t);
+        kept.items[kept.n++] = t;
         return t;
     }
     return t; /* not owned by this scope: nothing to move */
 }
 
 cg_tensor *cg_scope_adopt(cg_tensor *t) {
-    if (t && depth > 0) list_push(&owned, t);
+    if (t && depth > 0 && !list_push(&owned, t))
+        cg_fail(CG_ERR_NOMEM, "scope_adopt: out of memory; the caller still owns the tensor");
     return t;
 }
 

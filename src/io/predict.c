@@ -117,6 +117,7 @@ cg_status cg_model_predict(cg_module *m, const cg_metadata *md, cg_tensor *x, cg
     const cg_loss *loss = loss_name ? cg_loss_by_name(loss_name) : NULL;
     if (loss_name && !loss) return cg_last_status();
 
+    bool was_training = m->training; /* restored below, as learn.predict leaves the mode */
     cg_module_eval(m);
     cg_scope_begin();
     cg_no_grad_begin();
@@ -160,6 +161,7 @@ cg_status cg_model_predict(cg_module *m, const cg_metadata *md, cg_tensor *x, cg
     }
     cg_no_grad_end();
     cg_scope_end();
+    cg_module_train(m, was_training);
     if (st) cg_prediction_free(out);
     return st;
 }

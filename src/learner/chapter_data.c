@@ -41,13 +41,14 @@ static cg_status build_split(const char *root, const char *split, cg_tensor **x,
     if (st == CG_OK) {
         int64_t n3 = threes->shape[0], n7 = sevens->shape[0];
         cg_tensor *both = cg_cat((cg_tensor *[]){threes, sevens}, 2, 0);
-        *x = cg_keep(cg_view(cg_div_s(cg_float(both), 255.0), CG_SHAPE(-1, 28 * 28)));
+        /* retained, not kept: the struct owns them whether or not the caller has a scope open */
+        *x = cg_retain(cg_view(cg_div_s(cg_float(both), 255.0), CG_SHAPE(-1, 28 * 28)));
         cg_tensor *labels = cg_zeros(CG_INT64, CG_SHAPE(n3 + n7, 1));
         if (labels) {
             int64_t *l = cg_data(labels);
             for (int64_t i = 0; i < n3; i++) l[i] = 1;
         }
-        *y = cg_keep(labels);
+        *y = cg_retain(labels);
         if (!*x || !*y) st = cg_last_status();
     }
     cg_scope_end();

@@ -25,7 +25,9 @@ expect tensors "torch.Size([1010, 28, 28])"
 out=$("$ex/gradients")
 expect gradients "tensor(6.)"
 expect gradients "tensor([ 6.,  8., 20.])"
-expect gradients "grad_fn=<PowBackward0>"
+expect gradients "tensor(9., grad_fn=<PowBackward0>)"
+expect gradients "tensor([ 3.,  4., 10.], requires_grad=True)"
+expect gradients "tensor(125., grad_fn=<SumBackward0>)"
 
 # torch.manual_seed(42) then the chapter's calls give these values in PyTorch 1.13.
 out=$("$ex/sgd_quadratic" 42)

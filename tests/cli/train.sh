@@ -6,7 +6,7 @@
 #   - --save writes a model file that `cgrad predict` reads; --csv and --plot write files;
 #   - lr-find suggests a valley; usage errors exit 2.
 # Usage: train.sh /path/to/cgrad   (CTest passes it; CGRAD_MIRROR/CGRAD_HOME set by CTest)
-set -u
+set -u -o pipefail
 CGRAD=${1:?usage: train.sh /path/to/cgrad}
 WORK=$(mktemp -d "${CGRAD_BINARY_DIR:-/tmp}/cli_train.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -56,16 +56,15 @@ strip() { sed -E 's/, "seconds": [^}]*//' "$1"; }
 # 2 classes, shuffled training batches, Adam with fit_one_cycle; the same seed
 # gives the same shuffle and the same numbers
 folder="${CGRAD_HOME:-$HOME/.cgrad}/data/mnist_sample"
-if [ -d "$folder/train" ]; then
-    fold() { "$CGRAD" train --data "$folder" --model linear --epochs 2 --lr 0.01 --one-cycle --opt adam \
-                 --seed 7 --threads 1 --json 2> /dev/null; }
-    fold > "$WORK/c.json" || fail "train on an image folder failed"
-    fold > "$WORK/d.json" || fail "second train on an image folder failed"
-    [ "$(strip "$WORK/c.json")" = "$(strip "$WORK/d.json")" ] || fail "shuffled reruns with seed 7 differ"
-    acc=$(grep '"summary": true' "$WORK/c.json" | sed -E 's/.*"accuracy": ([^,}]*).*/\1/')
-    awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "folder + one-cycle accuracy $acc below 0.95"
-    echo "image folder, Adam, fit_one_cycle(2, 0.01): accuracy $acc"
-fi
+[ -d "$folder/train" ] || fail "the cached dataset $folder is missing after train got it"
+fold() { "$CGRAD" train --data "$folder" --model linear --epochs 2 --lr 0.01 --one-cycle --opt adam \
+             --seed 7 --threads 1 --json 2> /dev/null; }
+fold > "$WORK/c.json" || fail "train on an image folder failed"
+fold > "$WORK/d.json" || fail "second train on an image folder failed"
+[ "$(strip "$WORK/c.json")" = "$(strip "$WORK/d.json")" ] || fail "shuffled reruns with seed 7 differ"
+acc=$(grep '"summary": true' "$WORK/c.json" | sed -E 's/.*"accuracy": ([^,}]*).*/\1/')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "folder + one-cycle accuracy $acc below 0.95"
+echo "image folder, Adam, fit_one_cycle(2, 0.01): accuracy $acc"
 
 # the table went to stderr; the CSV and the plots exist
 grep -q "^epoch  train_loss  valid_loss  batch_accuracy  time$" "$WORK/a.err" || fail "no results table on stderr"
@@ -76,12 +75,11 @@ for f in linear_loss.png linear_batch_accuracy.png; do
 done
 
 # the saved model predicts a three from the validation set
-img=$(ls "$CGRAD_MIRROR/mnist_sample/valid/3" 2>/dev/null | head -1)
-if [ -n "$img" ]; then
-    out=$("$CGRAD" predict --model "$WORK/linear.safetensors" "$CGRAD_MIRROR/mnist_sample/valid/3/$img") \
-        || fail "predict failed on the saved model"
-    [ "${out%%	*}" = "3" ] || fail "the saved model called a 3 '$out'"
-fi
+img=$(ls "$folder/valid/3" | head -1)
+[ -n "$img" ] || fail "no image in $folder/valid/3"
+out=$("$CGRAD" predict --model "$WORK/linear.safetensors" "$folder/valid/3/$img") \
+    || fail "predict failed on the saved model"
+[ "${out%%	*}" = "3" ] || fail "the saved model called a 3 '$out'"
 
 # lr-find: a valley between 1e-7 and 10
 lr=$("$CGRAD" lr-find --data mnist_sample --model linear --threads 1 --json 2> /dev/null \

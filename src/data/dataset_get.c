@@ -3,7 +3,7 @@
  * fetch files and unpack archives), verify it, write the marker last, rename
  * the folder into place.  See include/cgrad/datasets.h for the contract; the
  * pieces live in download.c, archive.c, checksum.c and dataset_cache.c. */
-#define _GNU_SOURCE /* syncfs */
+#define _GNU_SOURCE /* syncfs, renameat2 */
 #include "data/fetch_internal.h"
 
 #include <dirent.h>
@@ -403,6 +403,13 @@ static cg_status publish(const char *data_dir, const char *name, const char *roo
     if (snprintf(old, sizeof old, "%s/.%s.old.%ld.%u", data_dir, name, (long)getpid(),
                  atomic_fetch_add(&tmp_counter, 1u)) >= (int)sizeof old)
         return cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
+    /* Where the kernel can, swap the two folders in one step (no moment without
+     * a complete copy at `final`); `root` then holds the old copy to delete. */
+    if (renameat2(AT_FDCWD, root, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
+        cg_status st = cg_fsync_dir(data_dir);
+        cg_remove_tree(root); /* best effort: a leftover is cleaned by the next get */
+        return st;
+    }
     if (rename(final, old) == 0) had_old = true;
     else if (errno != ENOENT) return cg_fail(CG_ERR_IO, "%s: cannot move the old copy aside: %s", final, strerror(errno));
     if (rename(root, final) != 0) {

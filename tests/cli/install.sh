@@ -27,4 +27,13 @@ extra=()
 grep -q '^CGRAD_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && extra=(-fsanitize=address,undefined)
 "${cc:-cc}" "${extra[@]}" "$prefix/hello.c" -o "$prefix/hello" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs cgrad)
 LD_LIBRARY_PATH="$(dirname "$pcdir")" "$prefix/hello"
-echo "install: 1 passed, 0 failed"
+
+# The README's gradient example, compiled as it stands against the install, prints the book's values.
+src="${CGRAD_SOURCE_DIR:?}/README.md"
+awk '/^```c$/ {on=1; next} /^```$/ && on {exit} on' "$src" > "$prefix/readme.c"
+[ -s "$prefix/readme.c" ] || { echo "FAIL: no C example in README.md"; exit 1; }
+"${cc:-cc}" "${extra[@]}" "$prefix/readme.c" -o "$prefix/readme" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs cgrad)
+out=$(LD_LIBRARY_PATH="$(dirname "$pcdir")" "$prefix/readme")
+grep -qF "tensor(125., grad_fn=<SumBackward0>)" <<<"$out" || { echo "FAIL: README example printed: $out"; exit 1; }
+grep -qF "tensor([ 6.,  8., 20.])" <<<"$out" || { echo "FAIL: README example printed: $out"; exit 1; }
+echo "install: 2 passed, 0 failed"

@@ -79,14 +79,9 @@ int main(int argc, char **argv) {
     cg_scope_begin();
     chapter4_data d = {0};
     if (chapter4_load(&d) != CG_OK) return failed();
-    cg_dataset *dset = cg_dataset_from_tensors(d.train_x, d.train_y);
-    cg_dataset *valid_dset = cg_dataset_from_tensors(d.valid_x, d.valid_y);
-    cg_dataloader_options opts = {.batch_size = 256};
-    cg_dataloader *dl = dset ? cg_dataloader_new(dset, &opts) : NULL;
-    cg_dataloader *valid_dl = valid_dset ? cg_dataloader_new(valid_dset, &opts) : NULL;
-    cg_dataset_release(dset);
-    cg_dataset_release(valid_dset);
-    if (!dl || !valid_dl) return failed();
+    cg_dataloaders *dls = cg_tensor_dataloaders(d.train_x, d.train_y, d.valid_x, d.valid_y, 256, false, 0);
+    if (!dls) return failed();
+    cg_dataloader *dl = dls->train, *valid_dl = dls->valid;
     const double lr = 1.0;
 
     /* linear_model = nn.Linear(28*28,1)
@@ -122,8 +117,7 @@ int main(int argc, char **argv) {
     cg_optimizer_free(opt);
     cg_module_release(linear_model);
 
-    cg_dataloader_free(dl);
-    cg_dataloader_free(valid_dl);
+    cg_dataloaders_free(dls);
     cg_scope_end();
     cg_pool_trim();
     return 0;

@@ -22,55 +22,25 @@ typedef struct chapter4_data {
     cg_tensor *train_x, *train_y, *valid_x, *valid_y; /* owned by the caller's scope */
 } chapter4_data;
 
-/* torch.stack([tensor(Image.open(o)) for o in (root/folder).ls().sorted()]).float()/255 */
-static inline cg_tensor *chapter4_stack_folder(const char *root, const char *folder) {
-    char *dir = cg_path_join(root, folder);
-    cg_strlist files = {0};
-    cg_tensor *t = NULL;
-    if (dir && cg_ls_ext(dir, ".png", &files) == CG_OK)
-        t = cg_div_s(cg_float(cg_png_read_many(&files, 0)), 255);
-    cg_strlist_free(&files);
-    free(dir);
-    return t;
-}
-
-/* x = cat([threes, sevens]).view(-1, 784), y = [1]*len(threes) + [0]*len(sevens) as [N,1] int64 */
-static inline cg_status chapter4_split(const char *path, const char *split, cg_tensor **x, cg_tensor **y) {
-    char f3[64], f7[64];
-    snprintf(f3, sizeof f3, "%s/3", split);
-    snprintf(f7, sizeof f7, "%s/7", split);
-    cg_tensor *threes = chapter4_stack_folder(path, f3), *sevens = chapter4_stack_folder(path, f7);
-    if (!threes || !sevens) return cg_last_status();
-    *x = cg_view(cg_cat((cg_tensor *[]){threes, sevens}, 2, 0), CG_SHAPE(-1, 28 * 28));
-    int64_t n3 = threes->shape[0], n7 = sevens->shape[0];
-    cg_tensor *ones = cg_ones(CG_INT64, CG_SHAPE(n3)), *zeros = cg_zeros(CG_INT64, CG_SHAPE(n7));
-    *y = cg_unsqueeze(cg_cat((cg_tensor *[]){ones, zeros}, 2, 0), 1);
-    return *x && *y ? CG_OK : cg_last_status();
-}
-
-/* path = untar_data(URLs.MNIST_SAMPLE), then the four tensors. */
+/* path = untar_data(URLs.MNIST_SAMPLE), then the four tensors above, made by
+ * the library's cg_mnist_sample_load (learner.h) and handed to the open scope. */
 static inline cg_status chapter4_load(chapter4_data *d) {
     char path[4096];
+    cg_mnist_sample s;
     cg_status st = cg_untar_data("mnist_sample", path, sizeof path);
-    if (!st) st = chapter4_split(path, "train", &d->train_x, &d->train_y);
-    if (!st) st = chapter4_split(path, "valid", &d->valid_x, &d->valid_y);
-    return st;
-}
-
-/* def batch_accuracy(xb, yb):
- *     preds = xb.sigmoid()
- *     correct = (preds>0.5) == yb
- *     return correct.float().mean() */
-static inline cg_tensor *chapter4_batch_accuracy(cg_tensor *xb, cg_tensor *yb) {
-    cg_tensor *preds = cg_sigmoid(xb);
-    cg_tensor *correct = cg_eq(cg_gt_s(preds, 0.5), yb);
-    return cg_mean(cg_float(correct), NULL, 0, false);
+    if (!st) st = cg_mnist_sample_load(path, &s);
+    if (st) return st;
+    d->train_x = cg_scope_adopt(s.train_x), d->train_y = cg_scope_adopt(s.train_y);
+    d->valid_x = cg_scope_adopt(s.valid_x), d->valid_y = cg_scope_adopt(s.valid_y);
+    return CG_OK;
 }
 
 /* A model is any function from a batch to predictions: linear1, or a module. */
 typedef cg_tensor *(*chapter4_model_fn)(void *model, cg_tensor *xb);
 
-/* def validate_epoch(model):
+/* def batch_accuracy(xb, yb): preds = xb.sigmoid(); correct = (preds>0.5) == yb;
+ *     return correct.float().mean()                     -> cg_batch_accuracy (learner.h)
+ * def validate_epoch(model):
  *     accs = [batch_accuracy(model(xb), yb) for xb,yb in valid_dl]
  *     return round(torch.stack(accs).mean().item(), 4)
  * Returns -1 on failure (message set). */
@@ -81,7 +51,7 @@ static inline double chapter4_validate_epoch(chapter4_model_fn model, void *ctx,
     int n = 0;
     cg_tensor *xb, *yb;
     while (cg_dataloader_next(valid_dl, &xb, &yb)) {
-        if (n < 64) accs[n++] = chapter4_batch_accuracy(model(ctx, xb), yb);
+        if (n < 64) accs[n++] = cg_batch_accuracy(model(ctx, xb), yb); /* learner.h */
         else {
             cg_fail(CG_ERR_VALUE, "validate_epoch: more than 64 validation batches");
             n = -1;

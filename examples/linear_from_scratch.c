@@ -90,14 +90,9 @@ int main(int argc, char **argv) {
 
     /* dset = list(zip(train_x,train_y)); dl = DataLoader(dset, batch_size=256)
      * valid_dset = list(zip(valid_x,valid_y)); valid_dl = DataLoader(valid_dset, batch_size=256) */
-    cg_dataset *dset = cg_dataset_from_tensors(d.train_x, d.train_y);
-    cg_dataset *valid_dset = cg_dataset_from_tensors(d.valid_x, d.valid_y);
-    cg_dataloader_options opts = {.batch_size = 256};
-    cg_dataloader *dl = dset ? cg_dataloader_new(dset, &opts) : NULL;
-    cg_dataloader *valid_dl = valid_dset ? cg_dataloader_new(valid_dset, &opts) : NULL;
-    cg_dataset_release(dset);
-    cg_dataset_release(valid_dset);
-    if (!dl || !valid_dl) return failed();
+    cg_dataloaders *dls = cg_tensor_dataloaders(d.train_x, d.train_y, d.valid_x, d.valid_y, 256, false, 0);
+    if (!dls) return failed();
+    cg_dataloader *dl = dls->train, *valid_dl = dls->valid;
 
     /* validate_epoch(linear1) */
     double acc = chapter4_validate_epoch(linear1, NULL, valid_dl);
@@ -123,8 +118,7 @@ int main(int argc, char **argv) {
         chapter4_print_acc(acc, i < 19 ? " " : "\n");
     }
 
-    cg_dataloader_free(dl);
-    cg_dataloader_free(valid_dl);
+    cg_dataloaders_free(dls);
     cg_scope_end();
     cg_release(weights);
     cg_release(bias);

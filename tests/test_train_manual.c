@@ -18,6 +18,7 @@
 #include "../examples/chapter4_mnist.h"
 
 static chapter4_data data;
+static cg_dataloaders *dls;
 static cg_dataloader *dl, *valid_dl;
 
 static int setup(void **state) {
@@ -27,20 +28,15 @@ static int setup(void **state) {
         fprintf(stderr, "%s\n", cg_last_error());
         return -1;
     }
-    cg_dataset *dset = cg_dataset_from_tensors(data.train_x, data.train_y);
-    cg_dataset *valid_dset = cg_dataset_from_tensors(data.valid_x, data.valid_y);
-    cg_dataloader_options opts = {.batch_size = 256};
-    dl = cg_dataloader_new(dset, &opts);
-    valid_dl = cg_dataloader_new(valid_dset, &opts);
-    cg_dataset_release(dset);
-    cg_dataset_release(valid_dset);
-    return dl && valid_dl ? 0 : -1;
+    dls = cg_tensor_dataloaders(data.train_x, data.train_y, data.valid_x, data.valid_y, 256, false, 0);
+    if (!dls) return -1;
+    dl = dls->train, valid_dl = dls->valid;
+    return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    cg_dataloader_free(dl);
-    cg_dataloader_free(valid_dl);
+    cg_dataloaders_free(dls);
     cg_scope_end();
     cg_pool_trim();
     return 0;

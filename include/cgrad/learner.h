@@ -275,7 +275,8 @@ cg_learner *cg_learner_new(cg_dataloaders *dls, cg_module *model, const cg_loss 
                            cg_optim_kind opt_func, const cg_metric *metrics, int n_metrics);
 void cg_learner_free(cg_learner *learn); /* frees callbacks' state too; NULL is fine */
 
-/* Adds a callback (copied); it runs from the next event on. */
+/* Adds a callback (copied); it runs from the next event on.  The learner owns
+ * cb->state from here on (freed with cb->free_state), also when this fails. */
 cg_status cg_learner_add_cb(cg_learner *learn, const cg_callback *cb);
 /* Removes (and frees the state of) the first callback named `name`; CG_ERR_VALUE if none. */
 cg_status cg_learner_remove_cb(cg_learner *learn, const char *name);

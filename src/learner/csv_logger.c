@@ -98,8 +98,5 @@ cg_status cg_csv_logger_callback(const char *path, cg_callback *cb) {
 cg_status cg_learner_add_csv_logger(cg_learner *learn, const char *path) {
     cg_callback cb;
     cg_status st = cg_csv_logger_callback(path, &cb);
-    if (st != CG_OK) return st;
-    st = cg_learner_add_cb(learn, &cb);
-    if (st != CG_OK) csv_free(cb.state);
-    return st;
+    return st != CG_OK ? st : cg_learner_add_cb(learn, &cb); /* frees the state if it fails */
 }

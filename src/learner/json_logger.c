@@ -98,8 +98,5 @@ cg_status cg_json_logger_callback(FILE *out, cg_callback *cb) {
 cg_status cg_learner_add_json_logger(cg_learner *learn, FILE *out) {
     cg_callback cb;
     cg_status st = cg_json_logger_callback(out, &cb);
-    if (st != CG_OK) return st;
-    st = cg_learner_add_cb(learn, &cb);
-    if (st != CG_OK) free(cb.state);
-    return st;
+    return st != CG_OK ? st : cg_learner_add_cb(learn, &cb); /* frees the state if it fails */
 }

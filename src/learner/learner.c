@@ -25,11 +25,17 @@ double cg_learner_clock(void) {
 /* ---- callbacks ---------------------------------------------------------- */
 
 cg_status cg_learner_add_cb(cg_learner *learn, const cg_callback *cb) {
-    if (!learn || !cb) return cg_fail(CG_ERR_VALUE, "learner: add_cb needs a learner and a callback");
+    if (!learn || !cb) {
+        if (cb && cb->free_state) cb->free_state(cb->state);
+        return cg_fail(CG_ERR_VALUE, "learner: add_cb needs a learner and a callback");
+    }
     if (learn->n_cbs == learn->cap_cbs) {
         int cap = learn->cap_cbs ? 2 * learn->cap_cbs : 8;
         cg_callback *grown = realloc(learn->cbs, (size_t)cap * sizeof *grown);
-        if (!grown) return cg_fail(CG_ERR_NOMEM, "learner: no memory for %d callbacks", cap);
+        if (!grown) {
+            if (cb->free_state) cb->free_state(cb->state);
+            return cg_fail(CG_ERR_NOMEM, "learner: no memory for %d callbacks", cap);
+        }
         learn->cbs = grown;
         learn->cap_cbs = cap;
     }

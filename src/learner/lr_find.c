@@ -157,9 +157,8 @@ cg_status cg_learner_lr_find(cg_learner *learn, const cg_lr_find_options *opts,
                       .before_batch = before_batch,
                       .after_batch = after_batch,
                       .before_validate = before_validate};
-    st = cg_learner_add_cb(learn, &cb);
+    st = cg_learner_add_cb(learn, &cb); /* owns f from here, also on failure */
     if (st != CG_OK) {
-        free(f);
         weights_copy_free(&saved);
         return st;
     }

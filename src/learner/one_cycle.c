@@ -51,11 +51,8 @@ cg_status cg_learner_fit_one_cycle_with(cg_learner *learn, int n_epoch, const cg
                       .free_state = free,
                       .before_fit = before_fit,
                       .before_batch = before_batch};
-    st = cg_learner_add_cb(learn, &cb);
-    if (st != CG_OK) {
-        free(s);
-        return st;
-    }
+    st = cg_learner_add_cb(learn, &cb); /* owns s from here, also on failure */
+    if (st != CG_OK) return st;
     st = cg_learner_fit(learn, n_epoch, oc->lr_max);
     cg_status keep = st;
     char msg[1024];

@@ -151,8 +151,5 @@ cg_status cg_progress_callback(FILE *out, cg_callback *cb) {
 cg_status cg_learner_add_progress(cg_learner *learn, FILE *out) {
     cg_callback cb;
     cg_status st = cg_progress_callback(out, &cb);
-    if (st != CG_OK) return st;
-    st = cg_learner_add_cb(learn, &cb);
-    if (st != CG_OK) free(cb.state);
-    return st;
+    return st != CG_OK ? st : cg_learner_add_cb(learn, &cb); /* frees the state if it fails */
 }

@@ -193,10 +193,17 @@ static void test_recorder_smoothing_and_one_cycle(void **state) {
     }
     assert_close(r->lrs[0], 0.004, 1e-15);
     assert_close(r->lrs[3], 0.1, 1e-15); /* pos 0.25 */
+    /* by hand from fastai's start + (1+cos(pi*(1-pos)))*(end-start)/2, cos(2pi/3) = -1/2:
+     * k=1, warm-up pos 1/3:  0.004 + 0.25*(0.1-0.004)  = 0.028
+     * k=6, anneal pos 1/3:   0.1   + 0.25*(1e-6-0.1)   = 0.07500025 */
+    assert_close(r->lrs[1], 0.028, 1e-12);
+    assert_close(r->lrs[6], 0.07500025, 1e-12);
     /* Adam's beta1 ended where the momentum schedule ends (pos 11/12) */
     double mom;
     cg_one_cycle_at(&oc, 11 / 12.0, NULL, &mom);
     assert_close(cg_optimizer_group(learn->opt, 0)->h.mom, mom, 1e-15);
+    /* 0.85 + (1+cos(pi/9))/2 * 0.1: momentum back up near 0.95 by the last step */
+    assert_close(cg_optimizer_group(learn->opt, 0)->h.mom, 0.9469846310392954, 1e-12);
     /* the scheduler was removed after the fit: a plain fit keeps its lr */
     assert_int_equal(cg_learner_fit(learn, 1, 0.01), CG_OK);
     assert_close(learn->recorder->lrs[0], 0.01, 0);

@@ -591,7 +591,7 @@ static uint32_t lcg_below(uint32_t n) {
  * permutation of a bigger buffer, sliced with random offsets and steps. */
 static cg_tensor *scrambled(int ndim, const int64_t *shape) {
     int perm[CG_MAX_DIMS], inv[CG_MAX_DIMS];
-    int64_t step[CG_MAX_DIMS], off[CG_MAX_DIMS], base_shape[CG_MAX_DIMS];
+    int64_t step[CG_MAX_DIMS], off[CG_MAX_DIMS], base_shape[CG_MAX_DIMS] = {0};
     for (int d = 0; d < ndim; d++) perm[d] = d;
     for (int d = ndim - 1; d > 0; d--) { /* Fisher-Yates */
         int j = (int)lcg_below((uint32_t)d + 1), tmp = perm[d];

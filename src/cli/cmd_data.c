@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cgrad.h"
+#include "cli/cli_escape.h"
 #include "cli/commands.h"
 
 static void data_usage(FILE *f) {
@@ -34,7 +35,8 @@ static void data_usage(FILE *f) {
             "                  $CGRAD_MIRROR; \"\" to use the original URLs)\n"
             "  --force         fetch again even if cached (the old copy stays until the new one is good)\n"
             "  --quiet         no progress on stderr\n"
-            "  --known         list the datasets cgrad knows, cached or not\n");
+            "  --known         list the datasets cgrad knows, cached or not\n"
+            "  --              ends the options\n");
 }
 
 /* ---- progress on stderr ------------------------------------------------------------ */
@@ -86,7 +88,8 @@ static int print_progress(const cg_get_progress *p, void *user) {
     if (p->stage == CG_GET_RETRY) {
         if (pr->line_open) fputc('\n', stderr);
         pr->line_open = false;
-        fprintf(stderr, "cgrad: %s: %s\n", p->item ? p->item : p->dataset, p->message ? p->message : "retrying");
+        fprintf(stderr, "cgrad: %s: %s\n", cli_esc(p->item ? p->item : p->dataset),
+                cli_esc(p->message ? p->message : "retrying"));
         return 0;
     }
     if (pr->line_open && p->stage != pr->stage) {
@@ -108,7 +111,7 @@ static int print_progress(const cg_get_progress *p, void *user) {
         snprintf(done, sizeof done, "%" PRIu64, p->done);
         snprintf(total, sizeof total, "%" PRIu64, p->total);
     }
-    fprintf(stderr, "%s%s %s", pr->tty ? "\r\033[K" : "", stage_verb(p->stage), p->dataset);
+    fprintf(stderr, "%s%s %s", pr->tty ? "\r\033[K" : "", stage_verb(p->stage), cli_esc(p->dataset));
     if (p->total > 0) {
         int width = 30, filled = (int)((double)width * (double)p->done / (double)p->total);
         if (filled > width) filled = width;
@@ -149,7 +152,7 @@ static int data_get(const char *name, cg_get_options *opt, bool quiet) {
     sigaction(SIGINT, &old_sa, NULL);
     if (pr.line_open) fputc('\n', stderr);
     if (st != CG_OK) return cli_fail_last();
-    printf("%s\n", path);
+    printf("%s\n", cli_esc(path));
     return 0;
 }
 
@@ -168,59 +171,57 @@ static int data_list(const cg_get_options *opt, bool known) {
             printf("%-14s %-8s %s\n", info->name, is_cached ? "yes" : "no", info->description);
         }
     } else if (n == 0) {
-        printf("no datasets cached in %s/data\n", home);
+        printf("no datasets cached in %s/data\n", cli_esc(home));
     } else {
         printf("%-14s %10s %8s  %s\n", "name", "size", "files", "path");
         for (int i = 0; i < n; i++) {
             char size[32];
             human_bytes(size, sizeof size, cached[i].bytes);
-            printf("%-14s %10s %8" PRIu64 "  %s\n", cached[i].name, size, cached[i].files, cached[i].path);
+            printf("%-14s %10s %8" PRIu64 "  %s\n", cli_esc(cached[i].name), size, cached[i].files,
+                   cli_esc(cached[i].path));
         }
     }
     free(cached);
     return 0;
 }
 
+enum { O_HELP, O_H, O_HOME, O_MIRROR, O_FORCE, O_QUIET, O_Q, O_KNOWN };
+static const cli_option data_options[] = {
+    [O_HELP] = {"--help", false},   [O_H] = {"-h", false},         [O_HOME] = {"--home", true},
+    [O_MIRROR] = {"--mirror", true}, [O_FORCE] = {"--force", false}, [O_QUIET] = {"--quiet", false},
+    [O_Q] = {"-q", false},          [O_KNOWN] = {"--known", false},
+};
+
 int cmd_data(int argc, char **argv) {
     cg_get_options opt = {0};
     bool quiet = false, known = false;
-    const char *action = NULL, *name = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            data_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--home") || !strcmp(a, "--mirror")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "cgrad: data: %s needs a value\n", a);
-                return 2;
-            }
-            if (!strcmp(a, "--home")) opt.home = argv[++i];
-            else opt.mirror = argv[++i];
-        } else if (!strcmp(a, "--force")) {
-            opt.force = true;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = true;
-        } else if (!strcmp(a, "--known")) {
-            known = true;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "cgrad: data: unknown option '%s'\n", a);
-            data_usage(stderr);
-            return 2;
-        } else if (!action) {
-            action = a;
-        } else if (!name) {
-            name = a;
-        } else {
-            fprintf(stderr, "cgrad: data: unexpected argument '%s'\n", a);
-            return 2;
+    const char *action = NULL, *name = NULL, *v;
+    int i = 0, n_opts = (int)(sizeof data_options / sizeof data_options[0]);
+    bool dashes = false;
+    for (int k; (k = cli_next_option("data", data_options, n_opts, argc, argv, &i, &dashes, &v, data_usage)) != -2;) {
+        switch (k) {
+        case -3: return 2;
+        case -1:
+            if (!action) action = v;
+            else if (!name) name = v;
+            else return cli_usage_error("data", data_usage, "unexpected argument '%s'", cli_esc(v));
+            break;
+        case O_HELP:
+        case O_H: data_usage(stdout); return 0;
+        case O_HOME: opt.home = v; break;
+        case O_MIRROR: opt.mirror = v; break;
+        case O_FORCE: opt.force = true; break;
+        case O_QUIET:
+        case O_Q: quiet = true; break;
+        case O_KNOWN: known = true; break;
+        default: break;
         }
     }
-    if (!action) {
-        data_usage(stderr);
-        return 2;
+    if (!action) return cli_usage_error("data", data_usage, "which action? (get, list or rm)");
+    if (!strcmp(action, "list")) {
+        if (name) return cli_usage_error("data", data_usage, "list takes no NAME (got '%s')", cli_esc(name));
+        return data_list(&opt, known);
     }
-    if (!strcmp(action, "list")) return data_list(&opt, known);
     if (!strcmp(action, "get") || !strcmp(action, "rm")) {
         if (!name) {
             fprintf(stderr, "cgrad: data %s: which dataset? (e.g. mnist_sample)\n", action);
@@ -230,7 +231,5 @@ int cmd_data(int argc, char **argv) {
         if (cg_dataset_remove(name, &opt) != CG_OK) return cli_fail_last();
         return 0;
     }
-    fprintf(stderr, "cgrad: data: unknown action '%s'\n", action);
-    data_usage(stderr);
-    return 2;
+    return cli_usage_error("data", data_usage, "unknown action '%s'", cli_esc(action));
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_escape.h"
+#include "cli/cli_paths.h"
 #include "cli/commands.h"
 #include "cli/train_setup.h"
 
@@ -28,6 +30,12 @@ int cmd_lr_find(int argc, char **argv) {
     train_args a;
     int rc = train_args_parse(argc, argv, &a, true, usage);
     if (rc >= 0) return rc;
+    char label[4200], msg[9000];
+    snprintf(label, sizeof label, "--plot %s", a.plot ? a.plot : "");
+    if (a.plot && cli_check_output_path(label, a.plot, msg, sizeof msg)) {
+        fprintf(stderr, "cgrad: lr-find: %s; nothing was run\n", msg);
+        return 1;
+    }
     train_setup s;
     if (train_setup_build(&a, &s) != CG_OK) return cli_fail_last();
     cg_lr_find_result r;
@@ -46,7 +54,7 @@ int cmd_lr_find(int argc, char **argv) {
                    r.valley_loss, (long long)r.n);
         }
         if (a.plot) st = cg_plot_lr_find_png(&r, a.plot);
-        if (st == CG_OK && a.plot && !a.json) printf("plot: %s\n", a.plot);
+        if (st == CG_OK && a.plot && !a.json) printf("plot: %s\n", cli_esc(a.plot));
         cg_lr_find_result_free(&r);
     }
     rc = st == CG_OK ? 0 : cli_fail_last();

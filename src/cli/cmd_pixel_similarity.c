@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "cgrad.h"
+#include "cli/cli_escape.h"
+#include "cli/cli_number.h"
 #include "cli/commands.h"
 
 static void usage(FILE *f) {
@@ -34,7 +36,8 @@ static void usage(FILE *f) {
             "  --out DIR     save the mean images as PNGs in DIR (mean3.png, mean7.png, a_3.png;\n"
             "                means.png for --digits 10), drawn like show_image with cmap 'Greys'\n"
             "  --no-color    plain-text pictures (the default when stdout is not a terminal or\n"
-            "                NO_COLOR is set); --color forces ANSI colors\n");
+            "                NO_COLOR is set); --color forces ANSI colors\n"
+            "  --            ends the options\n");
 }
 
 typedef struct options {
@@ -66,7 +69,7 @@ static cg_status save_picture(const char *dir, const char *name, const cg_tensor
     char *file = cg_path_join(dir, name);
     if (!file) return cg_fail(CG_ERR_NOMEM, "out of memory");
     cg_status st = cg_show_image_png(t, file, scale);
-    if (st == CG_OK) printf("saved %s\n", file);
+    if (st == CG_OK) printf("saved %s\n", cli_esc(file));
     free(file);
     return st;
 }
@@ -92,7 +95,7 @@ static cg_tensor *mnist_distance(cg_tensor *a, cg_tensor *b) {
 static int three_vs_seven(const options *o) {
     char path[4096];
     if (cg_untar_data("mnist_sample", path, sizeof path) != CG_OK) return cli_fail_last();
-    printf("path = untar_data(URLs.MNIST_SAMPLE): %s\n", path);
+    printf("path = untar_data(URLs.MNIST_SAMPLE): %s\n", cli_esc(path));
 
     cg_strlist threes = {0};
     cg_tensor *stacked_threes = stack_folder(path, "train/3", &threes);
@@ -117,7 +120,7 @@ static int three_vs_seven(const options *o) {
         cg_strlist_free(&threes);
         return cli_fail_last();
     }
-    printf("a_3 = stacked_threes[1]: %s\n", cg_path_name(threes.items[1]));
+    printf("a_3 = stacked_threes[1]: %s\n", cli_esc(cg_path_name(threes.items[1])));
 
     if (o->show) {
         /* im3_t = tensor(Image.open(threes[1])); df = pd.DataFrame(im3_t[4:15,4:22]) */
@@ -190,7 +193,7 @@ static cg_tensor *means_strip(cg_tensor *means, int64_t first, int64_t count) {
 static int ten_digits(const options *o) {
     char root[4096];
     if (cg_untar_data("mnist", root, sizeof root) != CG_OK) return cli_fail_last();
-    printf("full MNIST: %s\n", root);
+    printf("full MNIST: %s\n", cli_esc(root));
     cg_tensor *x_train = cg_div_s(cg_float(read_idx_in(root, "train-images-idx3-ubyte.gz")), 255);
     cg_tensor *y_train = cg_long(read_idx_in(root, "train-labels-idx1-ubyte.gz"));
     cg_tensor *x_test = cg_div_s(cg_float(read_idx_in(root, "t10k-images-idx3-ubyte.gz")), 255);
@@ -253,37 +256,45 @@ static int ten_digits(const options *o) {
         char *file = cg_path_join(o->out_dir, "means.png");
         cg_status st = cg_mkdirs(o->out_dir);
         if (st == CG_OK) st = file ? cg_show_grid_png(means, titles, 5, 4, file) : CG_ERR_NOMEM;
-        if (st == CG_OK) printf("saved %s\n", file);
+        if (st == CG_OK) printf("saved %s\n", cli_esc(file));
         free(file);
         if (st != CG_OK) return cli_fail_last();
     }
     return 0;
 }
 
+enum { O_HELP, O_H, O_DIGITS, O_SHOW, O_NO_COLOR, O_COLOR, O_OUT };
+static const cli_option pixel_options[] = {
+    [O_HELP] = {"--help", false},      [O_H] = {"-h", false},         [O_DIGITS] = {"--digits", true},
+    [O_SHOW] = {"--show", false},      [O_NO_COLOR] = {"--no-color", false},
+    [O_COLOR] = {"--color", false},    [O_OUT] = {"--out", true},
+};
+
 int cmd_pixel_similarity(int argc, char **argv) {
     options o = {.digits = 2, .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--digits") && i + 1 < argc) {
-            o.digits = atoi(argv[++i]);
-            if (o.digits != 2 && o.digits != 10) {
-                fprintf(stderr, "cgrad: --digits must be 2 or 10, got '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--show")) {
-            o.show = true;
-        } else if (!strcmp(argv[i], "--no-color")) {
-            o.color = false;
-        } else if (!strcmp(argv[i], "--color")) {
-            o.color = true;
-        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
-            o.out_dir = argv[++i];
-        } else {
-            fprintf(stderr, "cgrad: pixel-similarity: unknown or incomplete option '%s'\n\n", argv[i]);
-            usage(stderr);
-            return 2;
+    int i = 0, n_opts = (int)(sizeof pixel_options / sizeof pixel_options[0]);
+    bool dashes = false;
+    const char *v;
+    char msg[256];
+    int64_t n;
+    const char *cmd = "pixel-similarity";
+    for (int k; (k = cli_next_option(cmd, pixel_options, n_opts, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+        switch (k) {
+        case -3: return 2;
+        case -1: return cli_usage_error(cmd, usage, "unexpected argument '%s'", cli_esc(v));
+        case O_HELP:
+        case O_H: usage(stdout); return 0;
+        case O_DIGITS:
+            /* a set, not a range: the strict parser, then one of the two */
+            if (cli_parse_int64("--digits", v, 2, 10, &n, msg, sizeof msg) || (n != 2 && n != 10))
+                return cli_usage_error(cmd, usage, "--digits must be 2 or 10, got '%s'", cli_esc(v));
+            o.digits = (int)n;
+            break;
+        case O_SHOW: o.show = true; break;
+        case O_NO_COLOR: o.color = false; break;
+        case O_COLOR: o.color = true; break;
+        case O_OUT: o.out_dir = v; break;
+        default: break;
         }
     }
     cg_scope_begin();

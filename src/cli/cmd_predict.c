@@ -12,11 +12,12 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "cli/cli_escape.h"
 #include "cli/commands.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cgrad predict --model FILE [--probs] IMAGE...\n"
+            "usage: cgrad predict --model FILE [--probs] [--] IMAGE...\n"
             "\n"
             "Prints, for each image, the predicted class, its probability and the image path\n"
             "(one line each, tab-separated): fastai's learn.predict.\n"
@@ -25,57 +26,17 @@ static void usage(FILE *f) {
             "  --model FILE   a model file written by `cgrad train --save` (safetensors with the\n"
             "                 architecture in its metadata)\n"
             "  --probs        also print every class's probability (class=prob ...)\n"
-            "  --info         print the model's metadata and architecture, then exit\n");
+            "  --info         print the model's metadata and architecture, then exit\n"
+            "  --             ends the options: every argument after it is an image\n");
 }
 
-int cmd_predict(int argc, char **argv) {
-    const char *model_path = NULL;
-    bool probs = false, info = false;
-    int first_image = argc;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--model")) {
-            if (++i >= argc) {
-                usage(stderr);
-                return 2;
-            }
-            model_path = argv[i];
-        } else if (!strncmp(argv[i], "--model=", 8)) {
-            model_path = argv[i] + 8;
-        } else if (!strcmp(argv[i], "--probs")) {
-            probs = true;
-        } else if (!strcmp(argv[i], "--info")) {
-            info = true;
-        } else if (!strcmp(argv[i], "--")) {
-            first_image = i + 1;
-            break;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "cgrad: predict: unknown option '%s'\n\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else {
-            first_image = i;
-            break;
-        }
-    }
-    if (!model_path || (first_image >= argc && !info)) {
-        fprintf(stderr, "cgrad: predict: %s\n\n", model_path ? "no image given" : "--model FILE is required");
-        usage(stderr);
-        return 2;
-    }
-    for (int i = first_image; i < argc; i++)
-        if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") && i > first_image) {
-            fprintf(stderr, "cgrad: predict: options go before the images ('%s')\n", argv[i]);
-            return 2;
-        }
-
+/* Loads the model and predicts each image (or prints --info). */
+static int predict(const char *model_path, const char *const *images, int n_images, bool probs, bool info) {
     cg_metadata md = {0};
     cg_module *model = cg_model_load(model_path, &md);
     if (!model) return cli_fail_last();
     if (info) {
-        for (int i = 0; i < md.n; i++) printf("%s: %s\n", md.keys[i], md.values[i]);
+        for (int i = 0; i < md.n; i++) printf("%s: %s\n", cli_esc(md.keys[i]), cli_esc(md.values[i]));
         char *r = cg_module_repr(model);
         if (r) printf("%s\n", r);
         free(r);
@@ -84,16 +45,19 @@ int cmd_predict(int argc, char **argv) {
         return 0;
     }
     int rc = 0;
-    for (int i = first_image; i < argc; i++) {
+    for (int i = 0; i < n_images; i++) {
         cg_scope_begin();
         cg_prediction p;
-        cg_tensor *x = cg_model_input_from_png(&md, argv[i]);
+        cg_tensor *x = cg_model_input_from_png(&md, images[i]);
         if (!x || cg_model_predict(model, &md, x, &p) != CG_OK) {
             rc = cli_fail_last(); /* report and go on with the other images */
         } else {
-            printf("%s\t%.4f\t%s", p.name, p.probability, argv[i]);
+            /* the class names come from the model file, the paths from the
+             * user's shell: both escaped, so a tab or an ESC in them cannot
+             * break the columns or drive the terminal */
+            printf("%s\t%.4f\t%s", cli_esc(p.name), p.probability, cli_esc(images[i]));
             for (int64_t k = 0; probs && k < p.n_classes; k++)
-                printf("%s%s=%.4f", k ? " " : "\t", p.names[k], p.probs[k]);
+                printf("%s%s=%.4f", k ? " " : "\t", cli_esc(p.names[k]), p.probs[k]);
             printf("\n");
             cg_prediction_free(&p);
         }
@@ -101,5 +65,41 @@ int cmd_predict(int argc, char **argv) {
     }
     cg_module_release(model);
     cg_metadata_free(&md);
+    return rc;
+}
+
+enum { O_HELP, O_H, O_MODEL, O_PROBS, O_INFO };
+static const cli_option predict_options[] = {
+    [O_HELP] = {"--help", false}, [O_H] = {"-h", false},      [O_MODEL] = {"--model", true},
+    [O_PROBS] = {"--probs", false}, [O_INFO] = {"--info", false},
+};
+
+int cmd_predict(int argc, char **argv) {
+    const char *model_path = NULL;
+    bool probs = false, info = false;
+    /* the images: argv's positional arguments, in order (at most argc of them) */
+    const char **images = calloc((size_t)argc, sizeof *images);
+    if (!images) return cli_fail("predict: out of memory");
+    int n_images = 0, i = 0, n_opts = (int)(sizeof predict_options / sizeof predict_options[0]);
+    bool dashes = false;
+    const char *v;
+    for (int k; (k = cli_next_option("predict", predict_options, n_opts, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+        switch (k) {
+        case -3: free(images); return 2;
+        case -1: images[n_images++] = v; break;
+        case O_HELP:
+        case O_H: free(images); usage(stdout); return 0;
+        case O_MODEL: model_path = v; break;
+        case O_PROBS: probs = true; break;
+        case O_INFO: info = true; break;
+        default: break;
+        }
+    }
+    if (!model_path || (n_images == 0 && !info)) {
+        free(images);
+        return cli_usage_error("predict", usage, "%s", model_path ? "no image given" : "--model FILE is required");
+    }
+    int rc = predict(model_path, images, n_images, probs, info);
+    free(images);
     return rc;
 }

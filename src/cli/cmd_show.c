@@ -13,7 +13,17 @@
 #include <unistd.h>
 
 #include "cgrad.h"
+#include "cli/cli_escape.h"
+#include "cli/cli_number.h"
 #include "cli/commands.h"
+
+/* The flags' ranges, and the largest PNG show writes (64 Mpixels, 192 MB of
+ * RGB): a --scale or --count that would go past it is refused before drawing. */
+#define SHOW_INDEX_MAX INT32_MAX
+#define SHOW_COUNT_MAX 1024
+#define SHOW_SCALE_MAX 64
+#define SHOW_TABLE_MAX 65536
+#define SHOW_PNG_MAX_PIXELS ((double)(1 << 26))
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -25,22 +35,27 @@ static void usage(FILE *f) {
             "an image-folder root (train/<class>/*.png, valid/<class>/*.png).\n"
             "\n"
             "options:\n"
-            "  --index I      first image to show, of an IDX file or a folder (default 0)\n"
-            "  --count N      how many images (default 1); with --png they make one grid\n"
+            "  --index I      first image to show, of an IDX file or a folder, 0..%d (default 0)\n"
+            "  --count N      how many images, 1..%d (default 1); with --png they make one grid\n"
             "  --table R0:R1,C0:C1  print the pixels of rows R0..R1-1 and columns C0..C1-1 shaded\n"
-            "                 like the chapter's df.style.background_gradient('Greys') (4:15,4:22)\n"
+            "                 like the chapter's df.style.background_gradient('Greys') (4:15,4:22);\n"
+            "                 each bound 0..%d\n"
             "  --labels FILE  an IDX labels file: titles for the images of an IDX file\n"
             "  --split S      which split of an image-folder root (default train)\n"
             "  --channels C   read PNGs as 0 (as stored, default), 1 (gray) or 3 (RGB)\n"
             "  --png OUT      write the picture to OUT (atomically) instead of the terminal\n"
-            "  --scale S      size of a pixel in the PNG (default 8 for one image, 4 for a grid)\n"
+            "  --scale S      size of a pixel in the PNG, 1..%d (default 8 for one image, 4 for a\n"
+            "                 grid); the PNG may have at most %.0f Mpixels\n"
             "  --no-color     plain-text pictures (the default when stdout is not a terminal or\n"
-            "                 NO_COLOR is set); --color forces ANSI colors\n");
+            "                 NO_COLOR is set); --color forces ANSI colors\n"
+            "  --             ends the options (a PATH that starts with -)\n",
+            SHOW_INDEX_MAX, SHOW_COUNT_MAX, SHOW_TABLE_MAX, SHOW_SCALE_MAX, SHOW_PNG_MAX_PIXELS / (1 << 20));
 }
 
 typedef struct show_options {
     const char *path, *png, *labels, *split, *table;
     int64_t index, count;
+    int64_t rows[2], cols[2]; /* --table, parsed */
     int channels, scale;
     bool color;
 } show_options;
@@ -134,13 +149,47 @@ static cg_status pick(const show_options *o, picked *out) {
     return pick_from_idx(o, out);
 }
 
-/* "4:15,4:22" -> rows [4,15), cols [4,22) */
-static bool parse_table(const char *spec, int64_t r[2], int64_t c[2]) {
-    long long a, b, d, e;
-    int used = 0;
-    if (sscanf(spec, "%lld:%lld,%lld:%lld%n", &a, &b, &d, &e, &used) != 4 || spec[used] != '\0') return false;
-    r[0] = a, r[1] = b, c[0] = d, c[1] = e;
-    return a >= 0 && b > a && d >= 0 && e > d;
+/* "4:15,4:22" -> rows [4,15), cols [4,22), each bound read by the strict
+ * number parser.  0, or -1 with the reason in msg. */
+static int parse_table(const char *spec, int64_t r[2], int64_t c[2], char *msg, size_t size) {
+    char buf[128];
+    const char *names[4] = {"--table R0", "--table R1", "--table C0", "--table C1"};
+    int64_t *dst[4] = {&r[0], &r[1], &c[0], &c[1]};
+    const char seps[4] = {':', ',', ':', '\0'};
+    if (strlen(spec) >= sizeof buf) {
+        snprintf(msg, size, "--table wants ROW0:ROW1,COL0:COL1, e.g. 4:15,4:22 (got %zu bytes)", strlen(spec));
+        return -1;
+    }
+    strcpy(buf, spec);
+    char *p = buf;
+    for (int k = 0; k < 4; k++) {
+        char *end = seps[k] ? strchr(p, seps[k]) : p + strlen(p);
+        if (!end) {
+            snprintf(msg, size, "--table wants ROW0:ROW1,COL0:COL1, e.g. 4:15,4:22, got '%s'", cli_esc(spec));
+            return -1;
+        }
+        *end = '\0';
+        if (cli_parse_int64(names[k], p, 0, SHOW_TABLE_MAX, dst[k], msg, size)) return -1;
+        p = end + 1;
+    }
+    if (r[1] <= r[0] || c[1] <= c[0]) {
+        snprintf(msg, size, "--table %s: each range needs its end after its start (4:15,4:22)", cli_esc(spec));
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuses a PNG larger than SHOW_PNG_MAX_PIXELS: the images' pixels times
+ * scale^2 (a grid adds a little padding and the titles on top of that). */
+static cg_status check_png_size(const cg_tensor *images, int scale) {
+    double h = (double)images->shape[images->ndim - 2], w = (double)images->shape[images->ndim - 1];
+    double pixels = (double)images->shape[0] * h * w * scale * scale;
+    if (pixels > SHOW_PNG_MAX_PIXELS)
+        return cg_fail(CG_ERR_VALUE,
+                       "show: %lld images of %.0fx%.0f at --scale %d make a %.0f Mpixel PNG; the cap is %.0f "
+                       "(use a smaller --scale or --count)",
+                       (long long)images->shape[0], h, w, scale, pixels / (1 << 20), SHOW_PNG_MAX_PIXELS / (1 << 20));
+    return CG_OK;
 }
 
 static int show(const show_options *o) {
@@ -151,15 +200,13 @@ static int show(const show_options *o) {
     }
     int rc = 0;
     if (o->table) {
-        int64_t r[2], c[2];
+        const int64_t *r = o->rows, *c = o->cols;
         cg_tensor *first = cg_select(p.images, 0, 0);
-        if (!parse_table(o->table, r, c)) {
-            rc = cli_fail("--table wants ROW0:ROW1,COL0:COL1, e.g. 4:15,4:22");
-        } else if (first->ndim != 2) {
+        if (first->ndim != 2) {
             rc = cli_fail("--table shows a gray image; add --channels 1 for a color one");
         } else if (r[1] > first->shape[0] || c[1] > first->shape[1]) {
             char buf[64];
-            fprintf(stderr, "cgrad: --table %s is outside the %s image\n", o->table,
+            fprintf(stderr, "cgrad: --table %s is outside the %s image\n", cli_esc(o->table),
                     cg_shape_str(first, buf, sizeof buf));
             rc = 1;
         } else {
@@ -170,16 +217,17 @@ static int show(const show_options *o) {
         }
     } else if (o->png) {
         int scale = o->scale ? o->scale : (o->count > 1 ? 4 : 8);
-        cg_status st = o->count > 1
-                           ? cg_show_grid_png(p.images, (const char *const *)p.titles.items, 0, scale, o->png)
-                           : cg_show_image_png(cg_select(p.images, 0, 0), o->png, scale);
+        cg_status st = check_png_size(p.images, scale);
+        if (st == CG_OK)
+            st = o->count > 1 ? cg_show_grid_png(p.images, (const char *const *)p.titles.items, 0, scale, o->png)
+                              : cg_show_image_png(cg_select(p.images, 0, 0), o->png, scale);
         if (st != CG_OK) rc = cli_fail_last();
-        else printf("saved %s\n", o->png);
+        else printf("saved %s\n", cli_esc(o->png));
     } else {
         for (int64_t i = 0; i < p.images->shape[0] && rc == 0; i++) {
             char *s = cg_render_image_text(cg_select(p.images, 0, i), o->color);
             if (!s) rc = cli_fail_last();
-            else printf("%s\n%s", p.titles.items[i], s);
+            else printf("%s\n%s", cli_esc(p.titles.items[i]), s);
             free(s);
         }
     }
@@ -187,46 +235,56 @@ static int show(const show_options *o) {
     return rc;
 }
 
+enum { O_HELP, O_H, O_NO_COLOR, O_COLOR, O_INDEX, O_COUNT, O_TABLE, O_LABELS, O_SPLIT, O_CHANNELS, O_PNG, O_SCALE };
+static const cli_option show_options_table[] = {
+    [O_HELP] = {"--help", false},  [O_H] = {"-h", false},          [O_NO_COLOR] = {"--no-color", false},
+    [O_COLOR] = {"--color", false}, [O_INDEX] = {"--index", true},  [O_COUNT] = {"--count", true},
+    [O_TABLE] = {"--table", true},  [O_LABELS] = {"--labels", true}, [O_SPLIT] = {"--split", true},
+    [O_CHANNELS] = {"--channels", true}, [O_PNG] = {"--png", true}, [O_SCALE] = {"--scale", true},
+};
+
 int cmd_show(int argc, char **argv) {
     show_options o = {.count = 1, .split = "train", .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_value = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--no-color")) {
-            o.color = false;
-        } else if (!strcmp(a, "--color")) {
-            o.color = true;
-        } else if (!strcmp(a, "--index") && has_value) {
-            o.index = atoll(argv[++i]);
-        } else if (!strcmp(a, "--count") && has_value) {
-            o.count = atoll(argv[++i]);
-        } else if (!strcmp(a, "--table") && has_value) {
-            o.table = argv[++i];
-        } else if (!strcmp(a, "--labels") && has_value) {
-            o.labels = argv[++i];
-        } else if (!strcmp(a, "--split") && has_value) {
-            o.split = argv[++i];
-        } else if (!strcmp(a, "--channels") && has_value) {
-            o.channels = atoi(argv[++i]);
-        } else if (!strcmp(a, "--png") && has_value) {
-            o.png = argv[++i];
-        } else if (!strcmp(a, "--scale") && has_value) {
-            o.scale = atoi(argv[++i]);
-        } else if (a[0] != '-' && !o.path) {
-            o.path = a;
-        } else {
-            fprintf(stderr, "cgrad: show: unknown or incomplete option '%s'\n\n", a);
-            usage(stderr);
-            return 2;
+    int i = 0;
+    bool dashes = false;
+    const char *v;
+    char msg[256];
+    int64_t n;
+    int n_opts = (int)(sizeof show_options_table / sizeof show_options_table[0]);
+    for (int k; (k = cli_next_option("show", show_options_table, n_opts, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+        int bad = 0;
+        switch (k) {
+        case -3: return 2;
+        case -1:
+            if (o.path) return cli_usage_error("show", usage, "one PATH only (got '%s' too)", cli_esc(v));
+            o.path = v;
+            break;
+        case O_HELP:
+        case O_H: usage(stdout); return 0;
+        case O_NO_COLOR: o.color = false; break;
+        case O_COLOR: o.color = true; break;
+        case O_INDEX: bad = cli_parse_int64("--index", v, 0, SHOW_INDEX_MAX, &o.index, msg, sizeof msg); break;
+        case O_COUNT: bad = cli_parse_int64("--count", v, 1, SHOW_COUNT_MAX, &o.count, msg, sizeof msg); break;
+        case O_TABLE: o.table = v; break;
+        case O_LABELS: o.labels = v; break;
+        case O_SPLIT: o.split = v; break;
+        case O_CHANNELS:
+            bad = cli_parse_int64("--channels", v, 0, 3, &n, msg, sizeof msg);
+            if (!bad && n == 2) bad = 1, snprintf(msg, sizeof msg, "--channels: '2' is not 0, 1 or 3");
+            o.channels = (int)n;
+            break;
+        case O_PNG: o.png = v; break;
+        case O_SCALE:
+            bad = cli_parse_int64("--scale", v, 1, SHOW_SCALE_MAX, &n, msg, sizeof msg);
+            o.scale = (int)n;
+            break;
+        default: break;
         }
+        if (bad) return cli_usage_error("show", usage, "%s", msg);
     }
-    if (!o.path) {
-        usage(stderr);
-        return 2;
-    }
+    if (!o.path) return cli_usage_error("show", usage, "which PATH? (a .png, an IDX file or a folder)");
+    if (o.table && parse_table(o.table, o.rows, o.cols, msg, sizeof msg))
+        return cli_usage_error("show", usage, "%s", msg);
     cg_scope_begin();
     int rc = show(&o);
     cg_scope_end();

@@ -9,8 +9,11 @@
  * Prints fastai's progress bar (on a terminal) and results table; --json
  * prints JSON lines on stdout instead (the table then goes to stderr). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_escape.h"
+#include "cli/cli_paths.h"
 #include "cli/commands.h"
 #include "cli/train_setup.h"
 
@@ -26,8 +29,8 @@ static void usage(FILE *f) {
             "options:\n");
     train_args_help(f);
     fprintf(f,
-            "  --epochs N        epochs (default 1)\n"
-            "  --lr X            learning rate (default 0.1); with --one-cycle, lr_max\n"
+            "  --epochs N        epochs, 1..%d (default 1)\n"
+            "  --lr X            learning rate, any number > 0 (default 0.1); with --one-cycle, lr_max\n"
             "  --one-cycle       fit_one_cycle: cosine warm-up to lr over 25%% of the steps,\n"
             "                    then down to lr/1e5; momentum 0.95 -> 0.85 -> 0.95\n"
             "  --save FILE       write the trained model (safetensors, with its architecture,\n"
@@ -37,9 +40,14 @@ static void usage(FILE *f) {
             "  --plot PREFIX     PREFIX_loss.png (plot_loss) and PREFIX_<metric>.png (the metric\n"
             "                    per epoch, the chapter's plt.plot(...itemgot(2)))\n"
             "\n"
+            "--save, --csv and --plot are checked before training (an existing, writable folder;\n"
+            "no two naming one file).  The model is saved first: a plot or CSV that fails later\n"
+            "is reported and exits 1, but the model is kept.\n"
+            "\n"
             "examples (the chapter's two Learner runs):\n"
             "  cgrad train --data mnist_sample --model linear --epochs 10 --lr 1\n"
-            "  cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1\n");
+            "  cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1\n",
+            TRAIN_EPOCHS_MAX);
 }
 
 static cg_status save_model(const train_args *a, const train_setup *s) {
@@ -66,32 +74,155 @@ static cg_status save_model(const train_args *a, const train_setup *s) {
     return st;
 }
 
-static cg_status write_plots(const char *prefix, const cg_recorder *r) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s_loss.png", prefix);
-    cg_status st = cg_plot_loss_png(r, 5, path);
+/* ---- side outputs: checked before the run, and never fatal to the model ------ */
+
+/* What a run will write, by flag, with the plot prefix expanded into the two
+ * files write_plots makes: PREFIX_loss.png and PREFIX_<metric>.png. */
+typedef struct outputs {
+    char loss_png[4200], metric_png[4200];
+    const char *paths[4];  /* --save, --csv, the two plots (NULL when not asked for) */
+    char labels[4][8500];  /* "--plot out (out_loss.png)", for messages */
+} outputs;
+
+/* 0, or the exit code after printing why the outputs cannot be written:
+ * 1 for a folder or file that is not there or not writable, 2 for two
+ * outputs naming one file.  Runs before any data is read. */
+static int check_outputs(const train_args *a, outputs *o) {
+    memset(o, 0, sizeof *o);
+    const char *metric = train_metric_name(a);
+    char msg[9000];
+    if (a->plot) {
+        int n1 = snprintf(o->loss_png, sizeof o->loss_png, "%s_loss.png", a->plot);
+        int n2 = snprintf(o->metric_png, sizeof o->metric_png, "%s_%s.png", a->plot, metric);
+        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof o->loss_png || (size_t)n2 >= sizeof o->metric_png)
+            return cli_usage_error("train", usage, "--plot: the prefix is too long (%zu bytes)", strlen(a->plot));
+    }
+    o->paths[0] = a->save;
+    o->paths[1] = a->csv;
+    o->paths[2] = a->plot ? o->loss_png : NULL;
+    o->paths[3] = a->plot ? o->metric_png : NULL;
+    const char *labels[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        if (!o->paths[i]) continue;
+        if (i < 2) snprintf(o->labels[i], sizeof o->labels[i], "%s %s", i ? "--csv" : "--save", o->paths[i]);
+        else snprintf(o->labels[i], sizeof o->labels[i], "--plot %s (%s)", a->plot, o->paths[i]);
+        labels[i] = o->labels[i];
+        if (cli_check_output_path(o->labels[i], o->paths[i], msg, sizeof msg)) {
+            fprintf(stderr, "cgrad: train: %s; nothing was trained\n", msg);
+            return 1;
+        }
+    }
+    if (cli_check_distinct_outputs(labels, o->paths, 4, msg, sizeof msg))
+        return cli_usage_error("train", NULL, "%s; nothing was trained", msg);
+    return 0;
+}
+
+static cg_status write_plots(const outputs *o, const cg_recorder *r) {
+    cg_status st = cg_plot_loss_png(r, 5, o->loss_png);
+    return st != CG_OK ? st : cg_plot_metric_png(r, 2, o->metric_png);
+}
+
+/* The CSV logger, wrapped so that a row it cannot write (a full disk, a
+ * folder removed mid-run) is remembered and reported after the run instead
+ * of stopping the fit and losing the model: it stops logging, the training
+ * goes on. */
+typedef struct side_logger {
+    cg_callback inner;
+    bool failed;
+    char error[1024];
+} side_logger;
+
+static cg_cb_result side_call(cg_cb_fn fn, cg_learner *learn, side_logger *s) {
+    if (s->failed || !fn) return CG_CB_OK;
+    cg_cb_result r = fn(learn, s->inner.state);
+    if (r != CG_CB_ERROR) return r;
+    s->failed = true;
+    snprintf(s->error, sizeof s->error, "%s", cg_last_error());
+    return CG_CB_OK;
+}
+static cg_cb_result side_before_fit(cg_learner *learn, void *state) {
+    side_logger *s = state;
+    return side_call(s->inner.before_fit, learn, s);
+}
+static cg_cb_result side_after_epoch(cg_learner *learn, void *state) {
+    side_logger *s = state;
+    return side_call(s->inner.after_epoch, learn, s);
+}
+static void side_free(void *state) {
+    side_logger *s = state;
+    if (s->inner.free_state) s->inner.free_state(s->inner.state);
+    free(s);
+}
+
+/* Adds the CSV logger for path, wrapped; *out is the wrapper (owned by the learner). */
+static cg_status add_csv_logger(cg_learner *learn, const char *path, side_logger **out) {
+    *out = NULL;
+    cg_callback inner;
+    cg_status st = cg_csv_logger_callback(path, &inner);
     if (st != CG_OK) return st;
-    snprintf(path, sizeof path, "%s_%s.png", prefix, r->names[2]);
-    return cg_plot_metric_png(r, 2, path);
+    /* the wrapper forwards the two events the CSV logger uses; should it ever
+     * use another, it is added unwrapped rather than half-forwarded */
+    for (int ev = 0; ev < CG_EV_COUNT; ev++)
+        if (ev != CG_EV_BEFORE_FIT && ev != CG_EV_AFTER_EPOCH && cg_callback_fn(&inner, (cg_event)ev))
+            return cg_learner_add_cb(learn, &inner);
+    side_logger *s = calloc(1, sizeof *s);
+    if (!s) {
+        if (inner.free_state) inner.free_state(inner.state);
+        return cg_fail(CG_ERR_NOMEM, "train: no memory for the CSV logger");
+    }
+    s->inner = inner;
+    cg_callback cb = {.name = inner.name,
+                      .order = inner.order,
+                      .state = s,
+                      .free_state = side_free,
+                      .before_fit = side_before_fit,
+                      .after_epoch = side_after_epoch};
+    st = cg_learner_add_cb(learn, &cb); /* frees s if it fails */
+    if (st == CG_OK) *out = s;
+    return st;
 }
 
 int cmd_train(int argc, char **argv) {
     train_args a;
     int rc = train_args_parse(argc, argv, &a, false, usage);
     if (rc >= 0) return rc;
+    outputs out;
+    rc = check_outputs(&a, &out);
+    if (rc) return rc;
     train_setup s;
     if (train_setup_build(&a, &s) != CG_OK) return cli_fail_last();
     cg_learner *learn = s.learn;
+    side_logger *csv = NULL;
     cg_status st = cg_learner_add_progress(learn, a.json ? stderr : stdout);
     if (st == CG_OK && a.json) st = cg_learner_add_json_logger(learn, stdout);
-    if (st == CG_OK && a.csv) st = cg_learner_add_csv_logger(learn, a.csv);
+    if (st == CG_OK && a.csv) st = add_csv_logger(learn, a.csv, &csv);
     if (st == CG_OK)
         st = a.one_cycle ? cg_learner_fit_one_cycle(learn, a.epochs, a.lr)
                          : cg_learner_fit(learn, a.epochs, a.lr);
-    if (st == CG_OK && a.plot) st = write_plots(a.plot, learn->recorder);
-    if (st == CG_OK && a.save) st = save_model(&a, &s);
-    rc = st == CG_OK ? 0 : cli_fail_last();
-    if (rc == 0 && a.save && !a.json) printf("saved %s\n", a.save);
+    if (st != CG_OK) {
+        rc = cli_fail_last();
+        train_setup_free(&s);
+        return rc;
+    }
+    /* The model first: a plot or a CSV that fails is reported (exit 1) but
+     * never costs the trained model. */
+    rc = 0;
+    bool saved = false;
+    if (a.save) {
+        if (save_model(&a, &s) == CG_OK) saved = true;
+        else rc = cli_fail_last();
+        if (saved && !a.json) printf("saved %s\n", cli_esc(a.save));
+    }
+    if (a.plot && write_plots(&out, learn->recorder) != CG_OK) {
+        fprintf(stderr, "cgrad: train: --plot %s failed: %s%s%s\n", cli_esc(a.plot), cli_esc(cg_last_error()),
+                saved ? "; the model was saved to " : "", saved ? cli_esc(a.save) : "");
+        rc = 1;
+    }
+    if (csv && csv->failed) {
+        fprintf(stderr, "cgrad: train: --csv %s failed, the log stopped there: %s%s%s\n", cli_esc(a.csv),
+                cli_esc(csv->error), saved ? "; the model was saved to " : "", saved ? cli_esc(a.save) : "");
+        rc = 1;
+    }
     train_setup_free(&s);
     return rc;
 }

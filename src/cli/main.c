@@ -1,9 +1,11 @@
 /* cgrad — the command-line tool: argv to subcommand, exit codes.
  * The subcommands are listed in one table; each lives in src/cli/cmd_*.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cgrad.h"
+#include "cli/cli_escape.h"
 #include "cli/commands.h"
 
 static const cli_command commands[] = {
@@ -18,11 +20,64 @@ static const cli_command commands[] = {
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
 int cli_fail(const char *what) {
-    fprintf(stderr, "cgrad: %s\n", what);
+    fprintf(stderr, "cgrad: %s\n", cli_esc(what));
     return 1;
 }
 
 int cli_fail_last(void) { return cli_fail(cg_last_error()); }
+
+int cli_usage_error(const char *cmd, void (*usage)(FILE *), const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "cgrad: %s: %s\n", cmd, msg);
+    if (usage) {
+        fputc('\n', stderr);
+        usage(stderr);
+    }
+    return 2;
+}
+
+int cli_next_option(const char *cmd, const cli_option *opts, int n_opts, int argc, char **argv, int *i,
+                    bool *after_dashes, const char **value, void (*usage)(FILE *)) {
+    *value = NULL;
+    if (++*i >= argc) return -2;
+    const char *a = argv[*i];
+    if (!*after_dashes && !strcmp(a, "--")) {
+        *after_dashes = true;
+        if (++*i >= argc) return -2;
+        a = argv[*i];
+    }
+    if (*after_dashes || a[0] != '-' || !a[1]) {
+        *value = a;
+        return -1;
+    }
+    /* --name=value is --name value */
+    const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
+    size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
+    for (int k = 0; k < n_opts; k++) {
+        if (strlen(opts[k].name) != name_len || strncmp(a, opts[k].name, name_len)) continue;
+        if (eq && !opts[k].takes_value) {
+            cli_usage_error(cmd, usage, "%s takes no value (got '%s')", opts[k].name, cli_esc(a));
+            return -3;
+        }
+        if (eq) {
+            *value = eq + 1;
+            return k;
+        }
+        if (!opts[k].takes_value) return k;
+        if (*i + 1 >= argc) {
+            cli_usage_error(cmd, usage, "%s needs a value", a);
+            return -3;
+        }
+        *value = argv[++*i];
+        return k;
+    }
+    cli_usage_error(cmd, usage, "unknown option '%s'", cli_esc(a));
+    return -3;
+}
 
 int cmd_version(int argc, char **argv) {
     (void)argc, (void)argv;
@@ -34,7 +89,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cgrad <command> [options]\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++)
         fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n`cgrad <command> --help` describes a command's options.\n");
+    fprintf(f, "\n`cgrad <command> --help` describes a command's options;\n"
+               "`cgrad --version` (or -V) prints the version.\n");
 }
 
 int main(int argc, char **argv) {
@@ -46,13 +102,14 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return cmd_version(argc - 1, argv + 1);
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i].name)) {
             int rc = commands[i].run(argc - 1, argv + 1);
             cg_pool_trim();
             return rc;
         }
-    fprintf(stderr, "cgrad: unknown command '%s'\n\n", argv[1]);
+    fprintf(stderr, "cgrad: unknown command '%s'\n\n", cli_esc(argv[1]));
     usage(stderr);
     return 2;
 }

@@ -11,7 +11,7 @@
  * tensor.  The training batches are shuffled (seeded by --seed) like fastai's
  * ImageDataLoaders, except for mnist_sample, whose DataLoader is the
  * chapter's: in order, threes then sevens (--shuffle / --no-shuffle override). */
-#include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,48 +19,65 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "cli/cli_escape.h"
+#include "cli/cli_number.h"
+#include "cli/commands.h"
 #include "cli/train_setup.h"
 
 void train_args_help(FILE *f) {
     fprintf(f,
             "  --data NAME|PATH  mnist_sample (the chapter's 3s and 7s), mnist (all ten digits),\n"
             "                    or a folder with train/<class>/ and valid/<class>/ PNGs\n"
+            "                    (at least two classes)\n"
             "  --model NAME      linear, linear1 (the chapter's init_params xb@weights+bias),\n"
-            "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out)\n"
+            "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out, HIDDEN 1..%d)\n"
             "  --loss NAME       mnist_loss, bce, cross_entropy, mse, l1 (default: mnist_loss\n"
             "                    for mnist_sample, cross_entropy otherwise)\n"
             "  --opt sgd|adam|basic  fastai's SGD (the chapter's; default), Adam, or the\n"
             "                    chapter's BasicOptim (p -= lr*grad; grads set to None)\n"
-            "  --wd X            weight decay (default: the optimizer's, SGD 0, Adam 0.01)\n"
-            "  --bs N            batch size (default 256, the chapter's)\n"
-            "  --seed N          seed of the weights' initialisation and the shuffle (default 42)\n"
+            "  --wd X            weight decay, >= 0 (default: the optimizer's, SGD 0, Adam 0.01)\n"
+            "  --bs N            batch size, 1..%d (default 256, the chapter's)\n"
+            "  --seed N          seed of the weights' initialisation and the shuffle, >= 0\n"
+            "                    (default 42)\n"
             "  --shuffle, --no-shuffle  shuffle the training set each epoch (default: on, but off\n"
             "                    for mnist_sample, whose DataLoader is the chapter's, in order)\n"
-            "  --threads N       OpenMP/OpenBLAS threads (same seed + threads = same numbers)\n");
+            "  --threads N       OpenMP/OpenBLAS threads, 1..%d (same seed + threads = same numbers)\n"
+            "  --                ends the options\n",
+            TRAIN_HIDDEN_MAX, TRAIN_BS_MAX, TRAIN_THREADS_MAX);
 }
 
-static int bad(void (*usage)(FILE *), const char *cmd, const char *msg, const char *arg) {
-    fprintf(stderr, "cgrad: %s: %s%s%s\n\n", cmd, msg, arg ? " " : "", arg ? arg : "");
-    usage(stderr);
-    return 2;
+/* The options of train and lr-find; the ones marked train-only are unknown to lr-find. */
+enum {
+    OPT_HELP, OPT_H, OPT_ONE_CYCLE, OPT_JSON, OPT_SHUFFLE, OPT_NO_SHUFFLE, OPT_DATA, OPT_MODEL, OPT_OPT,
+    OPT_LOSS, OPT_SAVE, OPT_CSV, OPT_PLOT, OPT_EPOCHS, OPT_LR, OPT_WD, OPT_BS, OPT_SEED, OPT_THREADS,
+    OPT_COUNT
+};
+static const cli_option train_options[OPT_COUNT] = {
+    [OPT_HELP] = {"--help", false},     [OPT_H] = {"-h", false},
+    [OPT_ONE_CYCLE] = {"--one-cycle", false}, [OPT_JSON] = {"--json", false},
+    [OPT_SHUFFLE] = {"--shuffle", false},  [OPT_NO_SHUFFLE] = {"--no-shuffle", false},
+    [OPT_DATA] = {"--data", true},      [OPT_MODEL] = {"--model", true},
+    [OPT_OPT] = {"--opt", true},        [OPT_LOSS] = {"--loss", true},
+    [OPT_SAVE] = {"--save", true},      [OPT_CSV] = {"--csv", true},
+    [OPT_PLOT] = {"--plot", true},      [OPT_EPOCHS] = {"--epochs", true},
+    [OPT_LR] = {"--lr", true},          [OPT_WD] = {"--wd", true},
+    [OPT_BS] = {"--bs", true},          [OPT_SEED] = {"--seed", true},
+    [OPT_THREADS] = {"--threads", true},
+};
+/* lr-find's: the same table less --one-cycle, --save, --csv, --epochs, --lr
+ * (lr-find sweeps the rate itself) */
+static bool train_only(int k) {
+    return k == OPT_ONE_CYCLE || k == OPT_SAVE || k == OPT_CSV || k == OPT_EPOCHS || k == OPT_LR;
 }
 
-static bool parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_int(const char *s, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return false;
-    *out = v;
-    return true;
+/* mlp:HIDDEN's width, checked here like any numeric flag (the library
+ * checks it too, but only as "positive"). */
+static int check_model(const char *cmd, const char *model, void (*usage)(FILE *)) {
+    if (strncmp(model, "mlp:", 4)) return -1;
+    char msg[256];
+    if (cli_parse_int64("--model mlp:HIDDEN", model + 4, 1, TRAIN_HIDDEN_MAX, NULL, msg, sizeof msg))
+        return cli_usage_error(cmd, usage, "%s", msg);
+    return -1;
 }
 
 int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
@@ -74,70 +91,59 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     a->bs = 256;
     a->seed = 42;
     a->shuffle = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        bool flag = !strcmp(o, "--one-cycle") || !strcmp(o, "--json") || !strcmp(o, "--shuffle") ||
-                    !strcmp(o, "--no-shuffle");
-        if (!flag && i + 1 >= argc) return bad(usage, cmd, "missing value after", o);
-        const char *v = flag ? NULL : argv[i + 1];
-        int64_t n = 0;
-        double x = 0;
-        if (!strcmp(o, "--one-cycle") && !for_lr_find)
-            a->one_cycle = true;
-        else if (!strcmp(o, "--json"))
-            a->json = true;
-        else if (!strcmp(o, "--shuffle"))
-            a->shuffle = 1;
-        else if (!strcmp(o, "--no-shuffle"))
-            a->shuffle = 0;
-        else if (!strcmp(o, "--data"))
-            a->data = v;
-        else if (!strcmp(o, "--model"))
-            a->model = v;
-        else if (!strcmp(o, "--opt"))
-            a->opt = v;
-        else if (!strcmp(o, "--loss"))
-            a->loss = v;
-        else if (!strcmp(o, "--save") && !for_lr_find)
-            a->save = v;
-        else if (!strcmp(o, "--csv") && !for_lr_find)
-            a->csv = v;
-        else if (!strcmp(o, "--plot"))
-            a->plot = v;
-        else if (!strcmp(o, "--epochs") && !for_lr_find) {
-            if (!parse_int(v, &n) || n < 1 || n > 1000000)
-                return bad(usage, cmd, "--epochs needs a positive integer, got", v);
+    /* lr-find sees a table without the train-only options, so they are unknown there */
+    cli_option opts[OPT_COUNT];
+    for (int k = 0; k < OPT_COUNT; k++)
+        opts[k] = for_lr_find && train_only(k) ? (cli_option){"", false} : train_options[k];
+    int i = 0;
+    bool dashes = false;
+    const char *v;
+    char msg[256];
+    int64_t n = 0;
+    for (int k; (k = cli_next_option(cmd, opts, OPT_COUNT, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+        if (k == -3) return 2;
+        if (k == -1) return cli_usage_error(cmd, usage, "unexpected argument '%s' (%s takes options only)",
+                                            cli_esc(v), cmd);
+        int bad = 0;
+        switch (k) {
+        case OPT_HELP:
+        case OPT_H: usage(stdout); return 0;
+        case OPT_ONE_CYCLE: a->one_cycle = true; break;
+        case OPT_JSON: a->json = true; break;
+        case OPT_SHUFFLE: a->shuffle = 1; break;
+        case OPT_NO_SHUFFLE: a->shuffle = 0; break;
+        case OPT_DATA: a->data = v; break;
+        case OPT_MODEL: a->model = v; break;
+        case OPT_OPT: a->opt = v; break;
+        case OPT_LOSS: a->loss = v; break;
+        case OPT_SAVE: a->save = v; break;
+        case OPT_CSV: a->csv = v; break;
+        case OPT_PLOT: a->plot = v; break;
+        case OPT_EPOCHS:
+            bad = cli_parse_int64("--epochs", v, 1, TRAIN_EPOCHS_MAX, &n, msg, sizeof msg);
             a->epochs = (int)n;
-        } else if (!strcmp(o, "--lr") && !for_lr_find) {
-            if (!parse_double(v, &x) || !(x > 0) || !isfinite(x))
-                return bad(usage, cmd, "--lr needs a positive number, got", v);
-            a->lr = x;
-        } else if (!strcmp(o, "--wd")) {
-            if (!parse_double(v, &x) || !(x >= 0) || !isfinite(x))
-                return bad(usage, cmd, "--wd needs a number >= 0, got", v);
-            a->wd = x;
-        } else if (!strcmp(o, "--bs")) {
-            if (!parse_int(v, &n) || n < 1) return bad(usage, cmd, "--bs needs a positive integer, got", v);
-            a->bs = n;
-        } else if (!strcmp(o, "--seed")) {
-            if (!parse_int(v, &n) || n < 0) return bad(usage, cmd, "--seed needs an integer >= 0, got", v);
+            break;
+        case OPT_LR: bad = cli_parse_double("--lr", v, 0, DBL_MAX, true, &a->lr, msg, sizeof msg); break;
+        case OPT_WD: bad = cli_parse_double("--wd", v, 0, DBL_MAX, false, &a->wd, msg, sizeof msg); break;
+        case OPT_BS: bad = cli_parse_int64("--bs", v, 1, TRAIN_BS_MAX, &a->bs, msg, sizeof msg); break;
+        case OPT_SEED:
+            bad = cli_parse_int64("--seed", v, 0, INT64_MAX, &n, msg, sizeof msg);
             a->seed = (uint64_t)n;
-        } else if (!strcmp(o, "--threads")) {
-            if (!parse_int(v, &n) || n < 1 || n > 1024)
-                return bad(usage, cmd, "--threads needs a positive integer, got", v);
+            break;
+        case OPT_THREADS:
+            bad = cli_parse_int64("--threads", v, 1, TRAIN_THREADS_MAX, &n, msg, sizeof msg);
             a->threads = (int)n;
-        } else
-            return bad(usage, cmd, "unknown option", o);
-        if (!flag) i++;
+            break;
+        default: break;
+        }
+        if (bad) return cli_usage_error(cmd, usage, "%s", msg);
     }
-    if (!a->data) return bad(usage, cmd, "--data NAME|PATH is required", NULL);
-    if (!a->model) return bad(usage, cmd, "--model NAME is required", NULL);
+    if (!a->data) return cli_usage_error(cmd, usage, "--data NAME|PATH is required");
+    if (!a->model) return cli_usage_error(cmd, usage, "--model NAME is required");
+    int rc = check_model(cmd, a->model, usage);
+    if (rc >= 0) return rc;
     if (strcmp(a->opt, "sgd") && strcmp(a->opt, "adam") && strcmp(a->opt, "basic"))
-        return bad(usage, cmd, "--opt must be sgd, adam or basic, got", a->opt);
+        return cli_usage_error(cmd, usage, "--opt must be sgd, adam or basic, got '%s'", cli_esc(a->opt));
     return -1;
 }
 
@@ -206,6 +212,12 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     if (st == CG_OK) st = join_classes(train, s->classes, sizeof s->classes);
     if (st == CG_OK) {
         cg_dataset_classes(train, n_classes);
+        /* one class would train to a loss of 0 and a model that always says it */
+        if (*n_classes < 2)
+            st = cg_fail(CG_ERR_VALUE, "train: the training data of %s has %lld class%s (%s); a classifier needs at least 2",
+                         a->data, (long long)*n_classes, *n_classes == 1 ? "" : "es", s->classes);
+    }
+    if (st == CG_OK) {
         s->n_in = h * w;
         snprintf(s->input, sizeof s->input, "gray:%lldx%lld", (long long)h, (long long)w);
     }
@@ -219,6 +231,20 @@ static bool is_binary_loss(const char *name) {
            !strcmp(name, "l1");
 }
 
+static const char *loss_name_of(const train_args *a) {
+    return a->loss ? a->loss : !strcmp(a->data, "mnist_sample") ? "mnist_loss" : "cross_entropy";
+}
+
+static cg_metric metric_of(const train_args *a) {
+    return is_binary_loss(loss_name_of(a)) ? cg_metric_batch_accuracy() : cg_metric_accuracy();
+}
+
+const char *train_metric_name(const train_args *a) {
+    static char name[sizeof ((cg_metric *)0)->name];
+    snprintf(name, sizeof name, "%s", metric_of(a).name);
+    return name;
+}
+
 cg_status train_setup_build(const train_args *a, train_setup *s) {
     memset(s, 0, sizeof *s);
     if (a->threads > 0) {
@@ -226,7 +252,7 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
         openblas_set_num_threads(a->threads);
     }
     bool chapter = !strcmp(a->data, "mnist_sample");
-    const char *loss_name = a->loss ? a->loss : chapter ? "mnist_loss" : "cross_entropy";
+    const char *loss_name = loss_name_of(a);
     s->loss = cg_loss_by_name(loss_name);
     if (!s->loss) return cg_last_status();
     bool binary = is_binary_loss(loss_name);
@@ -271,7 +297,7 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
     s->model = cg_model_create(a->model, s->n_in, s->n_out);
     bool shuffle = a->shuffle < 0 ? !chapter : a->shuffle == 1;
     s->dls = s->model ? cg_tensor_dataloaders(s->train_x, s->train_y, s->valid_x, s->valid_y, a->bs, shuffle, a->seed) : NULL;
-    cg_metric metric = s->n_out == 1 ? cg_metric_batch_accuracy() : cg_metric_accuracy();
+    cg_metric metric = metric_of(a); /* batch_accuracy exactly when n_out == 1 */
     if (s->dls)
         s->learn = cg_learner_new(s->dls, s->model, s->loss,
                                   !strcmp(a->opt, "adam")    ? CG_OPTIM_ADAM

@@ -9,6 +9,12 @@
 
 #include "cgrad.h"
 
+/* The numeric flags' ranges (shown in --help; outside them is a usage error). */
+#define TRAIN_EPOCHS_MAX 100000
+#define TRAIN_BS_MAX 1000000
+#define TRAIN_THREADS_MAX 1024
+#define TRAIN_HIDDEN_MAX 100000 /* mlp:HIDDEN */
+
 typedef struct train_args {
     const char *data;  /* "mnist_sample", "mnist", or a folder with train/ and valid/ */
     const char *model; /* a cg_model_create name: linear, simple_net, mlp:500 */
@@ -42,6 +48,13 @@ typedef struct train_setup {
     char input[64];     /* "gray:28x28" */
 } train_setup;
 
+/* The metric the Learner will report (and name the plot after), known from
+ * the arguments before any data is read: "batch_accuracy" for a one-output
+ * (binary) loss, "accuracy" otherwise. */
+const char *train_metric_name(const train_args *a);
+
+/* Loads the data (failing when it has fewer than two classes), builds the
+ * model and the Learner. */
 cg_status train_setup_build(const train_args *a, train_setup *s);
 void train_setup_free(train_setup *s);
 

@@ -134,6 +134,47 @@ void cg_dataloaders_free(cg_dataloaders *dls); /* NULL is fine */
 cg_dataloaders *cg_tensor_dataloaders(cg_tensor *train_x, cg_tensor *train_y, cg_tensor *valid_x,
                                       cg_tensor *valid_y, int64_t bs, bool shuffle, uint64_t seed);
 
+/* ImageDataLoaders.from_folder(path, train, valid, valid_pct, seed,
+ * item_tfms=Resize(...), bs) with its options:
+ *
+ *     dls = ImageDataLoaders.from_folder(path)                    # defaults
+ *     dls = ImageDataLoaders.from_folder(path, valid_pct=0.2, seed=42,
+ *                                        item_tfms=Resize(224))
+ *
+ *     cg_image_folder_options o = cg_image_folder_defaults();
+ *     o.valid_pct = 0.2, o.seeded = true, o.seed = 42;
+ *     o.item.resize = (cg_resize_options){.height = 224, .width = 224};
+ *     cg_strlist empty = {0};
+ *     cg_dataloaders *dls = cg_image_folder_dataloaders(path, &o, &empty);
+ *     for (size_t i = 0; i < empty.count; i++) warn("empty class folder %s", empty.items[i]);
+ *
+ * Splits: valid_pct 0 takes root/<train> and root/<valid> (GrandparentSplitter
+ * over get_image_files(path, folders=[train, valid])); valid_pct in (0,1) takes
+ * every image under root and splits it with cg_random_split (RandomSplitter;
+ * seeded by `seed`).  A root holding MNIST's four IDX files (cg_is_idx_folder)
+ * gives its training and test sets (or a random split of the training set).
+ * Loaders: the training one shuffled (seeded like cg_dataloader_options) with
+ * drop_last, the validation one in order with its last partial batch.  The
+ * training items get Resize's random boxes, the validation ones the centre.
+ * Class folders holding no image never become classes: they are added to
+ * empty_dirs (when not NULL; the caller frees it) for the caller to report,
+ * or, with strict, are an error naming the first. */
+typedef struct cg_image_folder_options {
+    const char *train, *valid; /* folder names; NULL: "train", "valid" */
+    double valid_pct;          /* 0: split by folder; (0,1): at random */
+    int64_t batch_size;        /* 0: 64 */
+    int num_workers;
+    bool seeded;               /* the shuffle, the random split and the random boxes */
+    uint64_t seed;
+    cg_image_item_options item; /* the defaults: RGB float, no resize */
+    bool strict;               /* an empty class folder is an error */
+} cg_image_folder_options;
+
+/* fastai's: batch 64, RGB float items, split by folder, unseeded. */
+cg_image_folder_options cg_image_folder_defaults(void);
+cg_dataloaders *cg_image_folder_dataloaders(const char *root, const cg_image_folder_options *opts,
+                                            cg_strlist *empty_dirs);
+
 /* ImageDataLoaders.from_folder(path): root/train and root/valid image folders,
  * RGB float items (cg_image_item_defaults), batch_size 64 (bs <= 0 means 64),
  * train shuffled with drop_last, valid in order with its last partial batch;

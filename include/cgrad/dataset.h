@@ -42,6 +42,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cgrad/files.h"
+#include "cgrad/image.h"
 #include "cgrad/status.h"
 #include "cgrad/tensor.h"
 
@@ -86,6 +88,11 @@ cg_status cg_dataset_batch(cg_dataset *ds, const int64_t *indices, int64_t n,
                                cg_tensor **xb, cg_tensor **yb);
 /* Whether the dataset has a get_batch (the gather fast path). */
 bool cg_dataset_has_batch_getter(const cg_dataset *ds);
+/* Bytes of data it holds in memory (tensors: x and y; images: their decoded
+ * uint8 pixels), or -1 when it cannot say.  A custom dataset sets it with
+ * cg_dataset_set_nbytes. */
+int64_t cg_dataset_nbytes(const cg_dataset *ds);
+void cg_dataset_set_nbytes(cg_dataset *ds, int64_t nbytes);
 
 /* PyTorch's default_collate for one field: stacks items[0..n-1] (all the same
  * dtype and shape) into a new contiguous tensor [n, ...items[0].shape].
@@ -112,34 +119,78 @@ cg_dataset *cg_dataset_from_tensors(cg_tensor *x, cg_tensor *y);
  * it batches int64 [bs] tensors, like DataLoader(range(15), batch_size=5). */
 cg_dataset *cg_dataset_range(int64_t n);
 
-/* How image items are made (image folders, IDX files). */
+/* How image items are made (image folders, IDX files): fastai's
+ * PILImage.create, item transform Resize, ToTensor and IntToFloatTensor.  The
+ * images are held decoded, as uint8 (a gray image as one plane even for RGB
+ * items); every batch is converted when it is made, so the float RGB copy of a
+ * dataset never exists (MNIST_SAMPLE: 11 MB of pixels instead of 117 MB). */
 typedef struct cg_image_item_options {
-    /* 0: as stored (image.h's CHANNELS; a gray IDX image stays [H,W]);
-     * 1: gray [1,H,W]; 3: RGB [3,H,W], gray copied (fastai's PILImage.create). */
+    /* 0: as stored (image.h's CHANNELS; a gray image stays [H,W]);
+     * 1: gray [1,H,W]; 3: RGB [3,H,W], gray copied (fastai's PILImage.create);
+     * 4: RGBA [4,H,W]. */
     int channels;
     /* true: float32 x/255 in [0,1] (fastai's IntToFloatTensor); false: uint8. */
     bool to_float;
+    /* true: items are flat [C*H*W] rows (the chapter's 784-pixel rows, for
+     * linear and simple_net) instead of [C,H,W]. */
+    bool flatten;
+    /* fastai's Resize item transform (image.h); size 0: none, and then every
+     * image of a batch must have the same size. */
+    cg_resize_options resize;
+    /* The training split's Resize (fastai's split_idx 0): the crop or pad box at
+     * a random position per item and epoch; false: at the centre (valid).  The
+     * positions are drawn from `seed`, the item's index and how many times the
+     * item has been made, so they do not depend on num_workers (they are not
+     * Python's random.random() draws that fastai takes). */
+    bool random_crop;
+    uint64_t seed;
 } cg_image_item_options;
 
 /* fastai's image defaults: { .channels = 3, .to_float = true }. */
 cg_image_item_options cg_image_item_defaults(void);
 
-/* One split of an image-folder tree (root/<split>/<class>/NAME.png, see
- * cg_image_folder_list in files.h): item i is (image [C,H,W], int64 0-d label).
- * Images are decoded on demand (on the DataLoader's worker threads when it has
- * some); batches are decoded straight into the batch tensor.  All images of a
- * batch must have the same size (the message names the file and both shapes).
- * Classes: the sorted class folder names.  opts NULL: cg_image_item_defaults(). */
+/* One split of an image-folder tree (root/<split>/<class>/NAME.png or .jpg,
+ * see cg_image_folder_list in files.h): item i is (image [C,H,W], int64 0-d
+ * label).  Every image is decoded when the dataset is made (in parallel) and
+ * kept as uint8; a file that is not a readable PNG or JPEG fails here, naming
+ * it.  Without a resize, all images of a batch must have the same size (the
+ * message names the file and both shapes).  Classes: the sorted labels of the
+ * images of root/train and root/valid.  opts NULL: cg_image_item_defaults(). */
 cg_dataset *cg_dataset_image_folder(const char *root, const char *split,
                                     const cg_image_item_options *opts);
+/* The same over a list of labelled files (paths, labels, classes). */
+cg_dataset *cg_dataset_image_files(const cg_labelled_files *files,
+                                   const cg_image_item_options *opts);
 
 /* An IDX pair (MNIST's train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz):
- * read whole into memory, then a tensor dataset: item i is (image, int64 0-d
- * label).  Image shape: [28,28] for channels 0, [1,28,28] for 1, [3,28,28] for 3.
+ * read whole into memory as uint8, items made per batch like an image folder's:
+ * item i is (image, int64 0-d label).  Image shape: [28,28] for channels 0,
+ * [1,28,28] for 1, [3,28,28] for 3 (flat with flatten, resized with resize).
  * The two files must have the same number of items.  Classes "0".."9" when the
  * labels are digits (max label <= 9).  opts NULL: { .channels = 0, .to_float = true }. */
 cg_dataset *cg_dataset_idx(const char *images_path, const char *labels_path,
                            const cg_image_item_options *opts);
+
+/* An IDX folder: `dir` holds MNIST's four files under their own names, each
+ * gzipped (NAME.gz) or not (NAME):
+ *     train-images-idx3-ubyte  train-labels-idx1-ubyte    (train: true)
+ *     t10k-images-idx3-ubyte   t10k-labels-idx1-ubyte     (train: false)
+ * (torchvision's and Keras's copies also write them with '.' for the last '-':
+ * train-images.idx3-ubyte; both spellings are looked for).  CG_ERR_IO naming the
+ * folder and the file names when one is missing. */
+cg_dataset *cg_dataset_idx_folder(const char *dir, bool train, const cg_image_item_options *opts);
+/* Whether dir holds the four files above (so `--data PATH` can take it). */
+bool cg_is_idx_folder(const char *dir);
+
+/* fastai's RandomSplitter(valid_pct, seed) over n items:
+ *     torch.manual_seed(seed); idx = torch.randperm(n); cut = int(valid_pct * n)
+ *     train = idx[cut:], valid = idx[:cut]
+ * seeded false draws the permutation from the default generator (seed=None).
+ * The permutation is cg_randperm's, bit-identical to torch.randperm; unlike
+ * fastai, a seeded split leaves the default generator alone.  valid_pct must
+ * be in (0, 1).  *train and *valid are malloc'd (the caller frees). */
+cg_status cg_random_split(int64_t n, double valid_pct, bool seeded, uint64_t seed, int64_t **train,
+                          int64_t *n_train, int64_t **valid, int64_t *n_valid);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #ifndef CGRAD_FILES_H
 #define CGRAD_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,17 +68,35 @@ typedef struct cg_labelled_files {
     cg_strlist paths;
     int64_t *labels;   /* count = paths.count */
     cg_strlist classes;
+    cg_strlist empty_dirs; /* class folders (direct sub-folders of the split) holding no image */
 } cg_labelled_files;
 
 void cg_labelled_files_free(cg_labelled_files *f);
 
-/* ImageDataLoaders.from_folder(root) for one split: the .png files of
- * root/<split>/<class>/, class = the parent folder's name (parent_label), split =
- * the grandparent's (GrandparentSplitter).  The vocabulary is the sorted union of
- * the class folders of root/train, root/valid and root/<split> (those that exist),
- * as fastai builds one vocab over both splits, so "3" is 0 and "7" is 1 in both.
- * Items are sorted by path.  An empty split or a missing folder is an error. */
+/* ImageDataLoaders.from_folder(root) for one split: fastai's
+ * get_image_files(root/<split>) labelled by parent_label (the image's parent
+ * folder's name) and split by folder (GrandparentSplitter).  Image files are
+ * those with one of fastai's image_extensions (.png, .jpg, .jpeg, .gif, ...:
+ * Python's mimetypes image types; cg_is_image_name); names that start with a
+ * dot, files or folders, are skipped; sub-folders are entered at any depth.
+ * The vocabulary is the sorted set of the labels of the images of root/train
+ * and root/valid (and root/<split>), so "3" is 0 and "7" is 1 in both, and a
+ * folder without images never becomes a class: such class folders are listed
+ * in empty_dirs for the caller to report.  Items are sorted by path.  An empty
+ * split or a missing folder is an error. */
 cg_status cg_image_folder_list(const char *root, const char *split, cg_labelled_files *out);
+/* The same with other folder names for the two splits (mnist_png's training/
+ * and testing/): the vocabulary spans root/<train> and root/<valid>. */
+cg_status cg_image_folder_list_named(const char *root, const char *split, const char *train,
+                                     const char *valid, cg_labelled_files *out);
+/* get_image_files(dir) with parent_label, for a random split (valid_pct): every
+ * image under dir at any depth; the vocabulary is the sorted set of their
+ * labels; empty_dirs as above (dir's direct sub-folders without images). */
+cg_status cg_image_files_list(const char *dir, cg_labelled_files *out);
+/* Whether fastai's get_image_files lists a file of this name: not starting with
+ * '.', and the text after its last '.' (the whole name if it has none) is one
+ * of image_extensions, case-insensitively. */
+bool cg_is_image_name(const char *name);
 
 /* A "name,label" CSV with a header row (MNIST_SAMPLE's labels.csv).  paths are the
  * names joined to the CSV's folder; classes are the sorted distinct label strings.

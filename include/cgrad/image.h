@@ -1,4 +1,5 @@
-/* cgrad/image.h — image and dataset files: PNG and IDX, as tensors.
+/* cgrad/image.h — image and dataset files: PNG, JPEG and IDX, as tensors;
+ * fastai's Resize.
  *
  * The chapter opens its images with PIL and turns them into tensors:
  *
@@ -43,8 +44,10 @@
 #define CGRAD_IMAGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cgrad/files.h"
+#include "cgrad/status.h"
 #include "cgrad/tensor.h"
 
 #ifdef __cplusplus
@@ -82,6 +85,73 @@ cg_status cg_png_info(const char *path, int64_t *height, int64_t *width, int *ch
  *   bool    [H,W]: false 0, true 255.
  * Any strides are accepted (a view such as im3[4:15,4:22] writes fine). */
 cg_status cg_png_write(const char *path, const cg_tensor *img);
+
+/* ---- JPEG (libjpeg-turbo) -------------------------------------------------
+ * The same shapes and CHANNELS argument as the PNG readers.  Decoded with
+ * libjpeg's defaults (accurate integer IDCT, fancy upsampling), which is what
+ * PIL does with the same library, so the pixels are PIL's.  Gray JPEGs are
+ * [H,W] as stored; YCbCr/RGB ones [3,H,W].  CMYK/YCCK JPEGs are refused
+ * (CG_ERR_FORMAT naming the color space).  Errors as for PNG, "jpeg: PATH: ...";
+ * the size is checked against PIL's limit (178956970 pixels) before the pixels
+ * are allocated; libjpeg's warnings are not printed. */
+cg_tensor *cg_jpeg_read(const char *path, int channels);
+cg_tensor *cg_jpeg_decode(const void *data, size_t size, int channels, const char *name);
+
+/* ---- any image file --------------------------------------------------------
+ * fastai's PILImage.create: the format is told by the file's first bytes (PNG's
+ * signature, JPEG's FF D8 FF), never by its name.  Anything else is
+ * CG_ERR_FORMAT: "image: PATH: not a PNG or JPEG file".  The file is opened
+ * without blocking and must be a regular file (a FIFO or a device is refused),
+ * at most CG_IMAGE_MAX_FILE bytes. */
+#define CG_IMAGE_MAX_FILE (1LL << 30)
+cg_tensor *cg_image_read(const char *path, int channels);
+cg_tensor *cg_image_decode(const void *data, size_t size, int channels, const char *name);
+
+/* ---- fastai's Resize item transform ----------------------------------------
+ *
+ *     Resize(224)                          # crop (random on train, centre on valid)
+ *     Resize(224, method='pad', pad_mode='zeros')
+ *     Resize(224, method='squish')
+ *
+ * method (fastai's ResizeMethod; the zero value is its default):
+ *   CROP    the largest box of the target's aspect ratio inside the image,
+ *           then resized to the target;
+ *   PAD     the smallest such box that holds the image, the outside filled by
+ *           pad_mode, then resized;
+ *   SQUISH  the whole image resized to the target (aspect ratio not kept).
+ * The box's position is a fraction (pct_y, pct_x) of the free room: fastai takes
+ * (0.5, 0.5), the centre, on the validation set and two random.random() draws per
+ * item on the training set.  pad_mode (fastai's PadMode, default REFLECTION):
+ * numpy's 'reflect' (mirrored without repeating the edge), ZEROS, BORDER (the
+ * edge repeated).  Resampling is PIL's BILINEAR (see src/data/resize.c for the
+ * exact arithmetic). */
+typedef enum cg_resize_method { CG_RESIZE_CROP = 0, CG_RESIZE_PAD, CG_RESIZE_SQUISH } cg_resize_method;
+typedef enum cg_pad_mode { CG_PAD_REFLECTION = 0, CG_PAD_ZEROS, CG_PAD_BORDER } cg_pad_mode;
+
+#define CG_RESIZE_MAX 16384 /* the largest target side */
+
+typedef struct cg_resize_options {
+    int64_t height, width;   /* the target size; both 0: no resizing */
+    cg_resize_method method;
+    cg_pad_mode pad_mode;
+} cg_resize_options;
+
+/* CG_OK, or CG_ERR_VALUE naming the bad size, method or pad mode. */
+cg_status cg_resize_options_check(const cg_resize_options *o);
+/* "crop", "pad", "squish" (or "squash"); CG_ERR_VALUE otherwise. */
+cg_status cg_resize_method_parse(const char *name, cg_resize_method *out);
+
+/* Resize(o)(img) for a uint8 [H,W] or [C,H,W] image with the box at (pct_y,
+ * pct_x) in [0,1]: a new uint8 image of o's size (a copy when o has none). */
+cg_tensor *cg_image_resize_item(const cg_tensor *img, const cg_resize_options *o, double pct_y,
+                                double pct_x);
+/* img.resize((width, height), Image.BILINEAR) — uint8 [H,W] or [C,H,W]. */
+cg_tensor *cg_image_resize(const cg_tensor *img, int64_t height, int64_t width);
+/* fastai's crop_pad(sz=(width,height), tl=(left,top), pad_mode) without the
+ * resize: the [.., height, width] window whose top-left pixel is (top, left) of
+ * img (negative or past the edge where it pads). */
+cg_tensor *cg_image_crop_pad(const cg_tensor *img, int64_t top, int64_t left, int64_t height,
+                             int64_t width, cg_pad_mode mode);
 
 /* ---- IDX (LeCun's MNIST format) --------------------------------------------
  * The file may be raw or gzip-compressed (decided by content, not by name).

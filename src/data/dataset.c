@@ -14,6 +14,7 @@ struct cg_dataset {
     atomic_int refcount;
     char **classes;
     int64_t n_classes;
+    int64_t nbytes; /* held in memory; -1 unknown */
 };
 
 /* ---- the object ---------------------------------------------------------- */
@@ -34,6 +35,7 @@ cg_dataset *cg_dataset_new(const char *kind, const cg_dataset_ops *ops, void *ct
     ds->kind = k;
     ds->ops = *ops;
     ds->ctx = ctx;
+    ds->nbytes = -1;
     atomic_init(&ds->refcount, 1);
     return ds;
 }
@@ -61,6 +63,10 @@ void cg_dataset_release(cg_dataset *ds) {
 int64_t cg_dataset_len(const cg_dataset *ds) { return ds ? ds->ops.len(ds->ctx) : 0; }
 const char *cg_dataset_kind(const cg_dataset *ds) { return ds ? ds->kind : "none"; }
 bool cg_dataset_has_batch_getter(const cg_dataset *ds) { return ds && ds->ops.get_batch; }
+int64_t cg_dataset_nbytes(const cg_dataset *ds) { return ds ? ds->nbytes : -1; }
+void cg_dataset_set_nbytes(cg_dataset *ds, int64_t nbytes) {
+    if (ds) ds->nbytes = nbytes;
+}
 
 const char *const *cg_dataset_classes(const cg_dataset *ds, int64_t *n) {
     if (n) *n = ds ? ds->n_classes : 0;
@@ -350,6 +356,9 @@ cg_dataset *cg_dataset_from_tensors(cg_tensor *x, cg_tensor *y) {
         static const cg_dataset_ops ops = {tensors_len, tensors_get, tensors_get_batch, tensors_free};
         ds = cg_dataset_new("tensors", &ops, c);
     }
+    if (ds)
+        cg_dataset_set_nbytes(ds, (int64_t)(cg_numel(c->x) * cg_dtype_size(c->x->dtype)) +
+                                      (c->y ? (int64_t)(cg_numel(c->y) * cg_dtype_size(c->y->dtype)) : 0));
     if (!ds) tensors_free(c);
     return ds;
 }

@@ -1,7 +1,9 @@
-/* Image-folder datasets (root/<split>/<class>/NAME.png, fastai's
- * ImageDataLoaders.from_folder) and the DataLoaders pair built on them.
- * Images are decoded when an item or a batch is asked for: on the DataLoader's
- * worker threads when it has some.  See include/cgrad/dataset.h. */
+/* Image-folder datasets (root/<split>/<class>/NAME.png|.jpg, fastai's
+ * ImageDataLoaders.from_folder) and the DataLoaders built on them: the
+ * splits by folder name or at random (valid_pct), IDX folders, empty class
+ * folders reported or refused.  The images are decoded once into memory as
+ * uint8 (image_dataset.c makes the items).  See include/cgrad/dataset.h and
+ * dataloader.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,117 +11,36 @@
 #include "cgrad/dataloader.h"
 #include "cgrad/files.h"
 #include "cgrad/image.h"
+#include "cgrad/random.h"
 #include "data/image_item.h"
-
-typedef struct folder_ctx {
-    cg_labelled_files files;
-    cg_image_item_options opts;
-} folder_ctx;
 
 cg_image_item_options cg_image_item_defaults(void) {
     return (cg_image_item_options){.channels = 3, .to_float = true};
 }
 
-/* "[3, 28, 28]" */
-static char *dims_str(int ndim, const int64_t *shape, char *buf, size_t n) {
-    size_t used = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < ndim && used < n; d++)
-        used += (size_t)snprintf(buf + used, n - used, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (used < n) snprintf(buf + used, n - used, "]");
-    return buf;
-}
-
-static int64_t folder_len(void *ctx) { return (int64_t)((folder_ctx *)ctx)->files.paths.count; }
-
-/* The decoded pixels of item i (uint8, contiguous) and the item's shape:
- * channels 1 gives [1,H,W] (PyTorch's gray image), otherwise what the reader
- * gives ([H,W] as stored gray, [C,H,W] for color). */
-static cg_tensor *decode(folder_ctx *c, int64_t i, int *ndim, int64_t *shape) {
-    cg_tensor *img = cg_png_read(c->files.paths.items[i], c->opts.channels);
-    if (!img) return NULL;
-    *ndim = img->ndim;
-    memcpy(shape, img->shape, (size_t)img->ndim * sizeof *shape);
-    if (c->opts.channels == 1 && img->ndim == 2) {
-        *ndim = 3;
-        shape[0] = 1;
-        shape[1] = img->shape[0];
-        shape[2] = img->shape[1];
+static cg_dataset *files_dataset(cg_image_set *set, const int64_t *index, int64_t n,
+                                 const cg_labelled_files *files, const cg_image_item_options *o) {
+    cg_dataset *ds = cg_image_set_dataset(set, index, n, o, "image folder");
+    if (ds && cg_dataset_set_classes(ds, (const char *const *)files->classes.items,
+                                     (int64_t)files->classes.count) != CG_OK) {
+        cg_dataset_release(ds);
+        return NULL;
     }
-    return img;
+    return ds;
 }
 
-static cg_status folder_get(void *ctx, int64_t i, cg_tensor **x, cg_tensor **y) {
-    folder_ctx *c = ctx;
-    int ndim;
-    int64_t shape[CG_MAX_DIMS];
-    cg_tensor *img = decode(c, i, &ndim, shape);
-    if (!img) return cg_last_status();
-    *x = cg_empty(c->opts.to_float ? CG_FLOAT32 : CG_UINT8, ndim, shape);
-    if (!*x) return cg_last_status();
-    cg_image_item_store(cg_data(img), cg_numel(img), cg_data(*x), c->opts.to_float);
-    *y = cg_scalar_of(CG_INT64, (double)c->files.labels[i]);
-    return *y ? CG_OK : cg_last_status();
-}
-
-/* Decodes the images straight into one batch tensor [n, ...]: no per-item
- * tensors are kept, and each decoded image is freed as soon as it is copied. */
-static cg_status folder_get_batch(void *ctx, const int64_t *indices, int64_t n, cg_tensor **xb,
-                                  cg_tensor **yb) {
-    folder_ctx *c = ctx;
-    int ndim0 = 0;
-    int64_t shape0[CG_MAX_DIMS + 1];
-    size_t item_bytes = 0;
-    int64_t item_numel = 0;
-    for (int64_t k = 0; k < n; k++) {
-        cg_scope_begin(); /* the decoded image dies at the end of this iteration */
-        int ndim;
-        int64_t shape[CG_MAX_DIMS];
-        cg_tensor *img = decode(c, indices[k], &ndim, shape);
-        if (!img) {
-            cg_scope_end();
-            return cg_last_status();
-        }
-        if (k == 0) { /* the first image fixes the batch's shape */
-            ndim0 = ndim;
-            shape0[0] = n;
-            memcpy(shape0 + 1, shape, (size_t)ndim * sizeof *shape);
-            item_numel = cg_numel(img);
-            item_bytes = (size_t)item_numel * (c->opts.to_float ? sizeof(float) : 1);
-            *xb = cg_empty(c->opts.to_float ? CG_FLOAT32 : CG_UINT8, ndim0 + 1, shape0);
-            if (!*xb) {
-                cg_scope_end();
-                return cg_last_status();
-            }
-            cg_keep(*xb); /* the batch outlives this iteration's scope */
-        }
-        bool same = ndim == ndim0;
-        for (int d = 0; same && d < ndim; d++) same = shape[d] == shape0[d + 1];
-        if (!same) {
-            char a[128], b[128];
-            cg_status st = cg_fail(
-                CG_ERR_SHAPE,
-                "image folder: cannot batch %s (shape %s) with %s (shape %s): every image of a "
-                "batch must have the same size",
-                c->files.paths.items[indices[k]], dims_str(ndim, shape, b, sizeof b),
-                c->files.paths.items[indices[0]], dims_str(ndim0, shape0 + 1, a, sizeof a));
-            cg_scope_end();
-            return st;
-        }
-        cg_image_item_store(cg_data(img), item_numel, (char *)cg_data(*xb) + (size_t)k * item_bytes,
-                            c->opts.to_float);
-        cg_scope_end();
+cg_dataset *cg_dataset_image_files(const cg_labelled_files *files, const cg_image_item_options *opts) {
+    if (!files || files->paths.count == 0) {
+        cg_fail(CG_ERR_VALUE, "image folder: no files given");
+        return NULL;
     }
-    *yb = cg_empty(CG_INT64, 1, &n);
-    if (!*yb) return cg_last_status();
-    int64_t *labels = cg_data(*yb);
-    for (int64_t k = 0; k < n; k++) labels[k] = c->files.labels[indices[k]];
-    return CG_OK;
-}
-
-static void folder_free(void *ctx) {
-    folder_ctx *c = ctx;
-    cg_labelled_files_free(&c->files);
-    free(c);
+    cg_image_item_options o = opts ? *opts : cg_image_item_defaults();
+    if (cg_image_item_check(&o, "image folder") != CG_OK) return NULL;
+    cg_image_set *set = cg_image_set_decode(files, o.channels);
+    if (!set) return NULL;
+    cg_dataset *ds = files_dataset(set, NULL, set->n, files, &o);
+    cg_image_set_release(set);
+    return ds;
 }
 
 cg_dataset *cg_dataset_image_folder(const char *root, const char *split,
@@ -128,46 +49,157 @@ cg_dataset *cg_dataset_image_folder(const char *root, const char *split,
         cg_fail(CG_ERR_VALUE, "image folder: root and split must be given");
         return NULL;
     }
-    folder_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        cg_fail(CG_ERR_NOMEM, "image folder: out of memory");
-        return NULL;
+    cg_image_item_options o = opts ? *opts : cg_image_item_defaults();
+    if (cg_image_item_check(&o, "image folder") != CG_OK) return NULL;
+    cg_labelled_files files = {0};
+    if (cg_image_folder_list(root, split, &files) != CG_OK) return NULL;
+    cg_dataset *ds = cg_dataset_image_files(&files, &o);
+    cg_labelled_files_free(&files);
+    return ds;
+}
+
+/* ---- ImageDataLoaders.from_folder ------------------------------------------- */
+
+cg_image_folder_options cg_image_folder_defaults(void) {
+    return (cg_image_folder_options){.batch_size = 64, .item = cg_image_item_defaults()};
+}
+
+/* Moves the empty class folders of f into report (when given); with strict,
+ * any of them is an error naming the first. */
+static cg_status take_empty(cg_labelled_files *f, bool strict, cg_strlist *report) {
+    if (strict && f->empty_dirs.count)
+        return cg_fail(CG_ERR_FORMAT, "image folder: %s is an empty class folder (no image file in "
+                       "it%s); remove it, or do not ask for strict", f->empty_dirs.items[0],
+                       f->empty_dirs.count > 1 ? ", and others" : "");
+    for (size_t i = 0; report && i < f->empty_dirs.count; i++)
+        if (cg_strlist_push(report, f->empty_dirs.items[i]) != CG_OK) return cg_last_status();
+    return CG_OK;
+}
+
+/* The two datasets of a random split of every image under root (or of an IDX
+ * folder's training set). */
+static cg_status split_datasets(cg_image_set *set, const cg_labelled_files *files,
+                                const cg_image_folder_options *o, const cg_image_item_options *to,
+                                const cg_image_item_options *vo, cg_dataset **train,
+                                cg_dataset **valid, cg_dataset *(*make)(cg_image_set *, const int64_t *,
+                                                                        int64_t, const cg_labelled_files *,
+                                                                        const cg_image_item_options *)) {
+    int64_t *ti = NULL, *vi = NULL, nt = 0, nv = 0;
+    cg_status st = cg_random_split(set->n, o->valid_pct, o->seeded, o->seed, &ti, &nt, &vi, &nv);
+    if (st == CG_OK && (nt == 0 || nv == 0))
+        st = cg_fail(CG_ERR_VALUE, "image folder: valid_pct %g of %lld images leaves %lld for training "
+                     "and %lld for validation; both need at least one", o->valid_pct,
+                     (long long)set->n, (long long)nt, (long long)nv);
+    if (st == CG_OK) {
+        *train = make(set, ti, nt, files, to);
+        *valid = *train ? make(set, vi, nv, files, vo) : NULL;
+        if (!*valid) st = cg_last_status();
     }
-    c->opts = opts ? *opts : cg_image_item_defaults();
-    if (cg_image_item_check(&c->opts, "image folder") != CG_OK ||
-        cg_image_folder_list(root, split, &c->files) != CG_OK) {
-        folder_free(c);
-        return NULL;
-    }
-    static const cg_dataset_ops ops = {folder_len, folder_get, folder_get_batch, folder_free};
-    cg_dataset *ds = cg_dataset_new("image folder", &ops, c);
-    if (!ds) {
-        folder_free(c);
-        return NULL;
-    }
-    if (cg_dataset_set_classes(ds, (const char *const *)c->files.classes.items,
-                               (int64_t)c->files.classes.count) != CG_OK) {
+    free(ti);
+    free(vi);
+    return st;
+}
+
+/* files_dataset over an IDX set (its vocab is "0".."9"). */
+static cg_dataset *idx_view(cg_image_set *set, const int64_t *index, int64_t n,
+                            const cg_labelled_files *files, const cg_image_item_options *o) {
+    (void)files;
+    cg_dataset *ds = cg_image_set_dataset(set, index, n, o, "idx dataset");
+    static const char *const digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    if (ds && cg_dataset_set_classes(ds, digits, 10) != CG_OK) {
         cg_dataset_release(ds);
         return NULL;
     }
     return ds;
 }
 
-cg_dataloaders *cg_image_dataloaders_from_folder(const char *root, int64_t bs, int num_workers,
-                                                 bool seeded, uint64_t seed) {
-    cg_dataset *train = cg_dataset_image_folder(root, "train", NULL);
-    cg_dataset *valid = train ? cg_dataset_image_folder(root, "valid", NULL) : NULL;
-    if (!valid) {
-        cg_dataset_release(train);
+/* The train and valid datasets of root, as o says. */
+static cg_status folder_datasets(const char *root, const cg_image_folder_options *o,
+                                 const cg_image_item_options *to, const cg_image_item_options *vo,
+                                 cg_strlist *empty, cg_dataset **train, cg_dataset **valid) {
+    const char *tn = o->train ? o->train : "train", *vn = o->valid ? o->valid : "valid";
+    cg_status st = CG_OK;
+    if (cg_is_idx_folder(root)) { /* MNIST's four files: the training and the test set */
+        if (o->valid_pct <= 0) {
+            *train = cg_dataset_idx_folder(root, true, to);
+            *valid = *train ? cg_dataset_idx_folder(root, false, vo) : NULL;
+            return *valid ? CG_OK : cg_last_status();
+        }
+        /* a random split of the training file's images: two views of one set */
+        cg_image_set *set = cg_idx_folder_set(root, true);
+        if (!set) return cg_last_status();
+        st = split_datasets(set, NULL, o, to, vo, train, valid, idx_view);
+        cg_image_set_release(set);
+        return st;
+    }
+    cg_labelled_files tf = {0}, vf = {0};
+    if (o->valid_pct > 0) { /* RandomSplitter over get_image_files(root) */
+        st = cg_image_files_list(root, &tf);
+        if (st == CG_OK) st = take_empty(&tf, o->strict, empty);
+        cg_image_set *set = st == CG_OK ? cg_image_set_decode(&tf, to->channels) : NULL;
+        if (st == CG_OK && !set) st = cg_last_status();
+        if (st == CG_OK) st = split_datasets(set, &tf, o, to, vo, train, valid, files_dataset);
+        cg_image_set_release(set);
+    } else { /* GrandparentSplitter(train, valid) */
+        st = cg_image_folder_list_named(root, tn, tn, vn, &tf);
+        if (st == CG_OK) st = cg_image_folder_list_named(root, vn, tn, vn, &vf);
+        if (st == CG_OK) st = take_empty(&tf, o->strict, empty);
+        if (st == CG_OK) st = take_empty(&vf, o->strict, empty);
+        if (st == CG_OK) {
+            *train = cg_dataset_image_files(&tf, to);
+            *valid = *train ? cg_dataset_image_files(&vf, vo) : NULL;
+            if (!*valid) st = cg_last_status();
+        }
+    }
+    cg_labelled_files_free(&tf);
+    cg_labelled_files_free(&vf);
+    return st;
+}
+
+cg_dataloaders *cg_image_folder_dataloaders(const char *root, const cg_image_folder_options *opts,
+                                            cg_strlist *empty_dirs) {
+    cg_image_folder_options o = opts ? *opts : cg_image_folder_defaults();
+    if (!root) {
+        cg_fail(CG_ERR_VALUE, "image folder: NULL root");
         return NULL;
     }
-    if (bs <= 0) bs = 64;
-    cg_dataloader_options to = {.batch_size = bs, .shuffle = true, .drop_last = true,
-                                .num_workers = num_workers, .seeded = seeded, .seed = seed};
-    cg_dataloader_options vo = {.batch_size = bs, .num_workers = num_workers};
-    cg_dataloader *tdl = cg_dataloader_new(train, &to);
-    cg_dataloader *vdl = tdl ? cg_dataloader_new(valid, &vo) : NULL;
+    if (o.valid_pct < 0 || o.valid_pct >= 1 || o.valid_pct != o.valid_pct) {
+        cg_fail(CG_ERR_VALUE, "image folder: valid_pct must be in [0, 1), got %g", o.valid_pct);
+        return NULL;
+    }
+    if (o.batch_size == 0) o.batch_size = 64;
+    if (cg_image_item_check(&o.item, "image folder") != CG_OK) return NULL;
+    /* fastai's Resize: random boxes on the training set, the centre on valid.
+     * Their positions come from the seed (unseeded: the default generator's
+     * last manual seed, without drawing from it, so torch-matching streams
+     * stay where they are). */
+    cg_image_item_options to = o.item, vo = o.item;
+    to.random_crop = true;
+    to.seed = (o.seeded ? o.seed : cg_default_generator()->seed) ^ UINT64_C(0x5245534954454d53);
+    vo.random_crop = false;
+    cg_dataset *train = NULL, *valid = NULL;
+    cg_status st = folder_datasets(root, &o, &to, &vo, empty_dirs, &train, &valid);
+    if (st != CG_OK) {
+        cg_dataset_release(train);
+        cg_dataset_release(valid);
+        return NULL;
+    }
+    cg_dataloader_options tl = {.batch_size = o.batch_size, .shuffle = true, .drop_last = true,
+                                .num_workers = o.num_workers, .seeded = o.seeded, .seed = o.seed};
+    cg_dataloader_options vl = {.batch_size = o.batch_size, .num_workers = o.num_workers};
+    cg_dataloader *tdl = cg_dataloader_new(train, &tl);
+    cg_dataloader *vdl = tdl ? cg_dataloader_new(valid, &vl) : NULL;
     cg_dataset_release(train); /* the loaders hold their own references */
     cg_dataset_release(valid);
     return cg_dataloaders_new(tdl, vdl);
+}
+
+cg_dataloaders *cg_image_dataloaders_from_folder(const char *root, int64_t bs, int num_workers,
+                                                 bool seeded, uint64_t seed) {
+    cg_image_folder_options o = cg_image_folder_defaults();
+    o.batch_size = bs <= 0 ? 64 : bs;
+    o.num_workers = num_workers;
+    o.seeded = seeded;
+    o.seed = seed;
+    return cg_image_folder_dataloaders(root, &o, NULL);
 }

@@ -1,0 +1,121 @@
+/* Any image file: the format told by its first bytes (fastai's PILImage.create
+ * lets PIL do the same), a bounded read of the file, and the channel rules the
+ * JPEG reader shares with the PNG one.  See include/cgrad/image.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgrad/image.h"
+#include "data/image_item.h"
+
+cg_status cg_image_slurp(const char *path, const char *who, uint8_t **data, size_t *size) {
+    *data = NULL;
+    *size = 0;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
+     * refuses anything that is not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return cg_fail(CG_ERR_IO, "%s: %s: %s", who, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        cg_status s = cg_fail(CG_ERR_IO, "%s: %s: %s", who, path, strerror(errno));
+        close(fd);
+        return s;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return cg_fail(CG_ERR_IO, "%s: %s: not a regular file", who, path);
+    }
+    if (st.st_size > CG_IMAGE_MAX_FILE) {
+        close(fd);
+        return cg_fail(CG_ERR_FORMAT, "%s: %s: %lld bytes is over the %lld-byte limit of an image file",
+                       who, path, (long long)st.st_size, (long long)CG_IMAGE_MAX_FILE);
+    }
+    size_t want = (size_t)st.st_size;
+    uint8_t *buf = malloc(want ? want : 1);
+    if (!buf) {
+        close(fd);
+        return cg_fail(CG_ERR_NOMEM, "%s: %s: out of memory reading %zu bytes", who, path, want);
+    }
+    size_t got = 0;
+    while (got < want) { /* never more than fstat said: a growing file is read to that size */
+        ssize_t n = read(fd, buf + got, want - got);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    int read_errno = errno;
+    close(fd);
+    if (got != want) {
+        free(buf);
+        return cg_fail(CG_ERR_IO, "%s: %s: read %zu of %zu bytes%s%s", who, path, got, want,
+                       read_errno ? ": " : "", read_errno ? strerror(read_errno) : "");
+    }
+    *data = buf;
+    *size = got;
+    return CG_OK;
+}
+
+/* PIL's convert('L'): ITU-R 601-2 luma in 16.16 fixed point, rounded. */
+static inline uint8_t luma(const uint8_t *p) {
+    return (uint8_t)(((uint32_t)p[0] * 19595u + (uint32_t)p[1] * 38470u + (uint32_t)p[2] * 7471u +
+                      0x8000u) >> 16);
+}
+
+cg_tensor *cg_image_from_interleaved(const uint8_t *px, uint32_t h, uint32_t w, int n, int channels) {
+    int oc = channels ? channels : n;
+    int64_t hw = (int64_t)h * w;
+    cg_tensor *t = oc == 1 ? cg_empty(CG_UINT8, 2, (int64_t[]){h, w})
+                           : cg_empty(CG_UINT8, 3, (int64_t[]){oc, h, w});
+    if (!t) return NULL;
+    uint8_t *o = cg_data(t);
+    for (int64_t i = 0; i < hw; i++) {
+        const uint8_t *p = px + i * n;
+        uint8_t r = p[0], g = n >= 3 ? p[1] : p[0], b = n >= 3 ? p[2] : p[0];
+        switch (oc) {
+        case 1: o[i] = n >= 3 ? luma(p) : p[0]; break;
+        case 3: o[i] = r, o[hw + i] = g, o[2 * hw + i] = b; break;
+        default: o[i] = r, o[hw + i] = g, o[2 * hw + i] = b, o[3 * hw + i] = 255; break;
+        }
+    }
+    return t;
+}
+
+static bool is_png(const uint8_t *d, size_t n) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    return n >= 8 && !memcmp(d, sig, 8);
+}
+
+static bool is_jpeg(const uint8_t *d, size_t n) {
+    return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
+}
+
+cg_tensor *cg_image_decode(const void *data, size_t size, int channels, const char *name) {
+    if (!name) name = "<memory>";
+    if (!data) {
+        cg_fail(CG_ERR_VALUE, "image: %s: NULL data", name);
+        return NULL;
+    }
+    if (is_png(data, size)) return cg_png_decode(data, size, channels, name);
+    if (is_jpeg(data, size)) return cg_jpeg_decode(data, size, channels, name);
+    cg_fail(CG_ERR_FORMAT, "image: %s: not a PNG or JPEG file (%zu bytes%s)", name, size,
+            size >= 6 && (!memcmp(data, "GIF8", 4)) ? ", a GIF" :
+            size >= 2 && !memcmp(data, "BM", 2) ? ", a BMP?" : "");
+    return NULL;
+}
+
+cg_tensor *cg_image_read(const char *path, int channels) {
+    if (!path) {
+        cg_fail(CG_ERR_VALUE, "image: NULL path");
+        return NULL;
+    }
+    uint8_t *data;
+    size_t size;
+    if (cg_image_slurp(path, "image", &data, &size) != CG_OK) return NULL;
+    cg_tensor *t = cg_image_decode(data, size, channels, path);
+    free(data);
+    return t;
+}

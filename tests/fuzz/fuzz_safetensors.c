@@ -6,9 +6,9 @@
  *   2. cg_model_load (a path, here a memfd): the architecture is rebuilt from
  *      the metadata and the weights are loaded into it strictly;
  *   3. when that succeeds, what predict does with it: cg_module_repr (--info),
- *      cg_model_input_from_png on a 2x2 gray PNG (the metadata's "input" spec),
- *      and cg_model_predict on a zero input of the model's width (the "loss"
- *      activation and the "classes" names).
+ *      cg_model_input_from_png on a 2x2 gray PNG (the metadata's "input" spec)
+ *      and cg_model_predict on that input, and on a zero input of the model's
+ *      width (the "loss" activation and the "classes" names).
  * Properties:
  *   - an accepted file's tensors have the dtype sizes and byte counts their
  *     shapes say, and names are distinct;
@@ -52,7 +52,32 @@ static void check_parsed(const cg_safetensors *st) {
                    st->metadata.keys[i]);
 }
 
-/* What cgrad predict does with a loaded model. */
+/* cg_model_predict on x, and the properties of what it returns. */
+static void predict_on(cg_module *m, const cg_metadata *md, cg_tensor *x) {
+    cg_prediction p;
+    cg_clear_error();
+    if (cg_model_predict(m, md, x, &p) != CG_OK) {
+        FUZZ_CHECK_MESSAGE("cg_model_predict");
+        return;
+    }
+    const char *loss_name = cg_metadata_get(md, "loss");
+    const cg_loss *loss = loss_name ? cg_loss_by_name(loss_name) : NULL;
+    int probabilities = !loss || loss->activation; /* mse, l1: outputs as they are */
+    FUZZ_CHECK(p.n_classes >= 1 && p.label >= 0 && p.label < p.n_classes && p.probs && p.names,
+               "n_classes %lld label %lld", (long long)p.n_classes, (long long)p.label);
+    for (int64_t k = 0; k < p.n_classes; k++) {
+        FUZZ_CHECK(p.names[k], "class %lld has no name", (long long)k);
+        if (probabilities)
+            FUZZ_CHECK(!(p.probs[k] < 0 || p.probs[k] > 1), "P(class %lld) = %g", (long long)k, p.probs[k]);
+    }
+    FUZZ_CHECK(p.name == p.names[p.label], "name is not names[label]");
+    cg_prediction_free(&p);
+}
+
+/* What cgrad predict does with a loaded model: --info prints its repr; each
+ * image becomes an input as "input" says (here a 2x2 gray PNG), then a
+ * prediction.  A zero input of the model's width [1, n_in] is predicted too, so
+ * the activation and class names are reached whatever "input" says. */
 static void predict(cg_module *m, const cg_metadata *md) {
     char *repr = cg_module_repr(m);
     FUZZ_CHECK(repr && repr[0], "cg_module_repr: %s", cg_last_error());
@@ -61,7 +86,8 @@ static void predict(cg_module *m, const cg_metadata *md) {
     const char *png_path = fuzz_memfile_put(&png_file, png_2x2, sizeof png_2x2);
     cg_clear_error();
     cg_tensor *from_png = cg_model_input_from_png(md, png_path);
-    if (!from_png) FUZZ_CHECK_MESSAGE("cg_model_input_from_png");
+    if (from_png) predict_on(m, md, from_png);
+    else FUZZ_CHECK_MESSAGE("cg_model_input_from_png");
     cg_release(from_png);
 
     const char *n_in_text = cg_metadata_get(md, "n_in");
@@ -70,25 +96,7 @@ static void predict(cg_module *m, const cg_metadata *md) {
     FUZZ_CHECK(n_in > 0, "n_in '%s'", n_in_text);
     cg_tensor *x = cg_zeros(CG_FLOAT32, 2, (int64_t[]){1, n_in});
     FUZZ_CHECK(x, "zeros [1, %lld]: %s", (long long)n_in, cg_last_error());
-    cg_prediction p;
-    cg_clear_error();
-    if (cg_model_predict(m, md, x, &p) == CG_OK) {
-        const char *loss_name = cg_metadata_get(md, "loss");
-        const cg_loss *loss = loss_name ? cg_loss_by_name(loss_name) : NULL;
-        int probabilities = !loss || loss->activation; /* mse, l1: outputs as they are */
-        FUZZ_CHECK(p.n_classes >= 1 && p.label >= 0 && p.label < p.n_classes && p.probs && p.names,
-                   "n_classes %lld label %lld", (long long)p.n_classes, (long long)p.label);
-        for (int64_t k = 0; k < p.n_classes; k++) {
-            FUZZ_CHECK(p.names[k], "class %lld has no name", (long long)k);
-            if (probabilities)
-                FUZZ_CHECK(!(p.probs[k] < 0 || p.probs[k] > 1), "P(class %lld) = %g", (long long)k,
-                           p.probs[k]);
-        }
-        FUZZ_CHECK(p.name == p.names[p.label], "name is not names[label]");
-        cg_prediction_free(&p);
-    } else {
-        FUZZ_CHECK_MESSAGE("cg_model_predict");
-    }
+    predict_on(m, md, x);
     cg_release(x);
 }
 

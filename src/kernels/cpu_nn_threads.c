@@ -1,0 +1,44 @@
+/* The per-call thread choice of the vision kernels: see cpu_nn_threads.h. */
+#include "kernels/cpu_nn_threads.h"
+
+#include <omp.h>
+#include <time.h>
+
+double cg_nn_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int cg_nn_max_threads(void) { return omp_get_max_threads(); }
+
+int cg_nn_tuner_pick(cg_nn_tuner *t, int max_threads, int *arm) {
+    if (max_threads <= 1) {
+        *arm = 0;
+        return 1;
+    }
+    uint64_t k = atomic_fetch_add_explicit(&t->calls, 1, memory_order_relaxed);
+    double one = atomic_load_explicit(&t->ms[0], memory_order_relaxed);
+    double all = atomic_load_explicit(&t->ms[1], memory_order_relaxed);
+    int a;
+    if (one == 0 || all == 0) a = one == 0 && all != 0 ? 0 : 1; /* measure each once first */
+    else {
+        a = all <= one ? 1 : 0;
+        if (k % 16 == 15) a = !a; /* re-measure the other */
+    }
+    *arm = a;
+    return a ? max_threads : 1;
+}
+
+void cg_nn_tuner_record(cg_nn_tuner *t, int arm, double ms) {
+    if (ms <= 0) ms = 1e-6;
+    double old = atomic_load_explicit(&t->ms[arm], memory_order_relaxed);
+    atomic_store_explicit(&t->ms[arm], old == 0 ? ms : 0.5 * old + 0.5 * ms, memory_order_relaxed);
+}
+
+cg_nn_tuner *cg_nn_tuner_for(int kind, int64_t elements) {
+    static cg_nn_tuner tuners[CG_NN_TUNE_KINDS][64];
+    int b = 0;
+    while (b < 63 && ((int64_t)1 << (b + 1)) <= elements) b++;
+    return &tuners[kind][b];
+}

@@ -1,0 +1,88 @@
+/* How many OpenMP threads a vision kernel (conv, batch_norm, pooling) uses.
+ *
+ * The machines cgrad runs on are shared: with another job on one of the two
+ * cores, a 2-thread OpenMP region waits at every barrier for a thread that
+ * is not scheduled, and a 0.5 ms convolution takes 20-40 ms (measured on
+ * the 2-core Xeon while two compilers ran: oneDNN's 64->64 3x3 at 7x7 went
+ * from 1.1 ms to 40 ms, where one thread took 2.1 ms).  A fixed thread
+ * count cannot be right for both a quiet and a loaded machine, and the load
+ * average reacts in minutes, not milliseconds.
+ *
+ * So each call site keeps a cg_nn_tuner: a running estimate of its time on
+ * one thread and on all threads (omp_get_max_threads()).  The first calls
+ * try both; afterwards a call runs on whichever is faster now, and every
+ * 16th call re-measures the other, so the choice follows the load within a
+ * few calls.  Each estimate is an exponential average (weight 1/2 for the
+ * newest time), which forgets an old load quickly.  Small work never gets
+ * here: below CG_NN_PARALLEL_MIN elements a kernel runs on one thread (the
+ * reasoning of cpu_iter.h: a team costs ~1.5 us, more than a small pass).
+ *
+ * Thread safety: the fields are atomics; two threads racing on one tuner
+ * can lose an update, which only delays the estimate by a call. */
+#ifndef CGRAD_CPU_NN_THREADS_H
+#define CGRAD_CPU_NN_THREADS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define CG_NN_PARALLEL_MIN 32768
+
+typedef struct cg_nn_tuner {
+    atomic_uint_fast64_t calls;
+    _Atomic double ms[2]; /* [0]: one thread, [1]: all threads; 0 = not measured */
+} cg_nn_tuner;
+
+/* The thread count for this call (1 or max_threads) and which estimate it
+ * feeds (*arm, to pass to cg_nn_tuner_record). */
+int cg_nn_tuner_pick(cg_nn_tuner *t, int max_threads, int *arm);
+void cg_nn_tuner_record(cg_nn_tuner *t, int arm, double ms);
+
+/* Monotonic milliseconds. */
+double cg_nn_now_ms(void);
+/* omp_get_max_threads(), without making callers include omp.h. */
+int cg_nn_max_threads(void);
+
+/* A tuner for one kernel family at one size class (log2 of the element
+ * count), for the kernels that have no per-shape state of their own. */
+enum { CG_NN_TUNE_BN_FWD, CG_NN_TUNE_BN_BWD, CG_NN_TUNE_POOL_FWD, CG_NN_TUNE_POOL_BWD, CG_NN_TUNE_DROPOUT, CG_NN_TUNE_KINDS };
+cg_nn_tuner *cg_nn_tuner_for(int kind, int64_t elements);
+
+/* Runs `loop` (a for statement with no #pragma inside) on `nt` OpenMP
+ * threads when nt > 1 and as a plain loop otherwise (no libgomp call). */
+#define CG_NN_PARALLEL_FOR(nt, ...)                                          \
+    do {                                                                     \
+        int cg_nt_ = (nt);                                                   \
+        if (cg_nt_ > 1) {                                                    \
+            _Pragma("omp parallel for num_threads(cg_nt_) schedule(static)") \
+            __VA_ARGS__                                                      \
+        } else {                                                             \
+            __VA_ARGS__                                                      \
+        }                                                                    \
+    } while (0)
+
+/* The common pattern: pick a thread count for `elements` of work of one
+ * kind, run `loop`, record its time.  (The #pragma is spelled out here, not
+ * taken from CG_NN_PARALLEL_FOR: gcc misplaces a _Pragma that comes from a
+ * macro expanded inside another macro's expansion.) */
+#define CG_NN_TUNED_FOR(kind, elements, ...)                                 \
+    do {                                                                     \
+        int64_t cg_elems_ = (elements);                                      \
+        int cg_maxt_ = cg_elems_ >= CG_NN_PARALLEL_MIN ? cg_nn_max_threads() : 1; \
+        if (cg_maxt_ <= 1) {                                                 \
+            __VA_ARGS__                                                      \
+        } else {                                                             \
+            cg_nn_tuner *cg_tun_ = cg_nn_tuner_for((kind), cg_elems_);       \
+            int cg_arm_;                                                     \
+            int cg_use_ = cg_nn_tuner_pick(cg_tun_, cg_maxt_, &cg_arm_);     \
+            double cg_t0_ = cg_nn_now_ms();                                  \
+            if (cg_use_ > 1) {                                               \
+                _Pragma("omp parallel for num_threads(cg_use_) schedule(static)") \
+                __VA_ARGS__                                                  \
+            } else {                                                         \
+                __VA_ARGS__                                                  \
+            }                                                                \
+            cg_nn_tuner_record(cg_tun_, cg_arm_, cg_nn_now_ms() - cg_t0_);   \
+        }                                                                    \
+    } while (0)
+
+#endif

@@ -1,0 +1,254 @@
+/* Pooling kernels: max, average and their adaptive forms (nn_kernels.h).
+ *
+ * Every (n,c) plane is pooled on its own, so the fast kernels give OpenMP
+ * threads whole planes (N*C = 64*64 of them at resnet's stem) and compute
+ * each window's clipped row/column range once.  The reference kernels visit
+ * every tap of every (unclipped) window and test it against the input, the
+ * definition as written. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/cpu_nn_threads.h"
+#include "kernels/nn_kernels.h"
+
+static cg_nn_status pool_bad(char *msg, size_t size, const char *what, long long v, const char *rule) {
+    if (msg && size) snprintf(msg, size, "pool2d: %s = %lld %s", what, v, rule);
+    return CG_NN_EINVAL;
+}
+
+static cg_nn_status check_planes(const cg_pool2d_desc *d, char *msg, size_t size) {
+    const struct {
+        const char *name;
+        int64_t v;
+    } f[] = {{"n", d->n}, {"c", d->c}, {"h", d->h}, {"w", d->w}};
+    for (int i = 0; i < 4; i++) {
+        if (f[i].v < 1) return pool_bad(msg, size, f[i].name, f[i].v, "must be >= 1");
+        if (f[i].v > ((int64_t)1 << 30)) return pool_bad(msg, size, f[i].name, f[i].v, "is larger than 2^30");
+    }
+    if (d->n * d->c > ((int64_t)1 << 60) / (d->h * d->w)) return pool_bad(msg, size, "n*c*h*w with n", d->n, "overflows");
+    return CG_NN_OK;
+}
+
+cg_nn_status cg_pool2d_desc_init(cg_pool2d_desc *d, char *msg, size_t msg_size) {
+    cg_nn_status s = check_planes(d, msg, msg_size);
+    if (s) return s;
+    const struct {
+        const char *name;
+        int64_t v;
+    } f[] = {{"kh", d->kh}, {"kw", d->kw}, {"stride_h", d->stride_h}, {"stride_w", d->stride_w}};
+    for (int i = 0; i < 4; i++)
+        if (f[i].v < 1 || f[i].v > ((int64_t)1 << 30)) return pool_bad(msg, msg_size, f[i].name, f[i].v, "must be in [1, 2^30]");
+    if (d->pad_h < 0 || d->pad_h > d->kh / 2)
+        return pool_bad(msg, msg_size, "pad_h", d->pad_h, "must be in [0, kh/2] (PyTorch's rule)");
+    if (d->pad_w < 0 || d->pad_w > d->kw / 2)
+        return pool_bad(msg, msg_size, "pad_w", d->pad_w, "must be in [0, kw/2] (PyTorch's rule)");
+    if (d->kh > d->h + 2 * d->pad_h) return pool_bad(msg, msg_size, "kh", d->kh, "is larger than the padded input");
+    if (d->kw > d->w + 2 * d->pad_w) return pool_bad(msg, msg_size, "kw", d->kw, "is larger than the padded input");
+    d->oh = (d->h + 2 * d->pad_h - d->kh) / d->stride_h + 1;
+    d->ow = (d->w + 2 * d->pad_w - d->kw) / d->stride_w + 1;
+    return CG_NN_OK;
+}
+
+cg_nn_status cg_adaptive_pool2d_desc_init(const cg_pool2d_desc *d, char *msg, size_t msg_size) {
+    cg_nn_status s = check_planes(d, msg, msg_size);
+    if (s) return s;
+    if (d->oh < 1 || d->oh > ((int64_t)1 << 30)) return pool_bad(msg, msg_size, "oh", d->oh, "must be in [1, 2^30]");
+    if (d->ow < 1 || d->ow > ((int64_t)1 << 30)) return pool_bad(msg, msg_size, "ow", d->ow, "must be in [1, 2^30]");
+    return CG_NN_OK;
+}
+
+/* Adaptive window i of `out` over `in`: [floor(i*in/out), ceil((i+1)*in/out)). */
+static inline int64_t adapt_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
+static inline int64_t adapt_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+/* ---- window ranges: fixed windows clipped to the input, or adaptive ---- */
+
+typedef struct win {
+    int64_t h0, h1, w0, w1;
+} win;
+
+static inline win fixed_window(const cg_pool2d_desc *d, int64_t i, int64_t j) {
+    win r;
+    r.h0 = i * d->stride_h - d->pad_h;
+    r.w0 = j * d->stride_w - d->pad_w;
+    r.h1 = r.h0 + d->kh < d->h ? r.h0 + d->kh : d->h;
+    r.w1 = r.w0 + d->kw < d->w ? r.w0 + d->kw : d->w;
+    if (r.h0 < 0) r.h0 = 0;
+    if (r.w0 < 0) r.w0 = 0;
+    return r;
+}
+
+static inline win adaptive_window(const cg_pool2d_desc *d, int64_t i, int64_t j) {
+    win r = {adapt_start(i, d->h, d->oh), adapt_end(i, d->h, d->oh), adapt_start(j, d->w, d->ow),
+             adapt_end(j, d->w, d->ow)};
+    return r;
+}
+
+/* Max over one plane: PyTorch's loop (start at -inf with the window's first
+ * index, take a value if it is larger or NaN). */
+static void max_plane(const cg_pool2d_desc *d, int adaptive, const float *x, float *y, int64_t *idx) {
+    for (int64_t i = 0; i < d->oh; i++)
+        for (int64_t j = 0; j < d->ow; j++) {
+            win r = adaptive ? adaptive_window(d, i, j) : fixed_window(d, i, j);
+            float best = -INFINITY;
+            int64_t at = r.h0 * d->w + r.w0;
+            for (int64_t p = r.h0; p < r.h1; p++)
+                for (int64_t q = r.w0; q < r.w1; q++) {
+                    float v = x[p * d->w + q];
+                    if (v > best || isnan(v)) {
+                        best = v;
+                        at = p * d->w + q;
+                        if (isnan(v)) goto done;
+                    }
+                }
+        done:
+            y[i * d->ow + j] = best;
+            idx[i * d->ow + j] = at;
+        }
+}
+
+#define PLANES(d) ((d)->n * (d)->c)
+#define IN_PLANE(d) ((d)->h * (d)->w)
+#define OUT_PLANE(d) ((d)->oh * (d)->ow)
+
+void cg_max_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx) {
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_FWD, PLANES(d) * IN_PLANE(d),
+                    for (int64_t pl = 0; pl < PLANES(d); pl++)
+                        max_plane(d, 0, x + pl * IN_PLANE(d), y + pl * OUT_PLANE(d), idx + pl * OUT_PLANE(d)););
+}
+
+void cg_adaptive_max_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx) {
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_FWD, PLANES(d) * IN_PLANE(d),
+                    for (int64_t pl = 0; pl < PLANES(d); pl++)
+                        max_plane(d, 1, x + pl * IN_PLANE(d), y + pl * OUT_PLANE(d), idx + pl * OUT_PLANE(d)););
+}
+
+/* Reference max: every tap of the unclipped window, tested against the input. */
+static void max_ref(const cg_pool2d_desc *d, int adaptive, const float *x, float *y, int64_t *idx) {
+    for (int64_t pl = 0; pl < PLANES(d); pl++)
+        for (int64_t i = 0; i < d->oh; i++)
+            for (int64_t j = 0; j < d->ow; j++) {
+                int64_t h0, h1, w0, w1;
+                if (adaptive) {
+                    h0 = adapt_start(i, d->h, d->oh), h1 = adapt_end(i, d->h, d->oh);
+                    w0 = adapt_start(j, d->w, d->ow), w1 = adapt_end(j, d->w, d->ow);
+                } else {
+                    h0 = i * d->stride_h - d->pad_h, h1 = h0 + d->kh;
+                    w0 = j * d->stride_w - d->pad_w, w1 = w0 + d->kw;
+                }
+                float best = -INFINITY;
+                int64_t at = -1;
+                for (int64_t p = h0; p < h1; p++)
+                    for (int64_t q = w0; q < w1; q++) {
+                        if (p < 0 || p >= d->h || q < 0 || q >= d->w) continue;
+                        float v = x[pl * IN_PLANE(d) + p * d->w + q];
+                        if (at < 0 || (!isnan(best) && (v > best || isnan(v)))) best = v, at = p * d->w + q;
+                    }
+                y[pl * OUT_PLANE(d) + i * d->ow + j] = best;
+                idx[pl * OUT_PLANE(d) + i * d->ow + j] = at;
+            }
+}
+
+void cg_max_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx) {
+    max_ref(d, 0, x, y, idx);
+}
+
+void cg_adaptive_max_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx) {
+    max_ref(d, 1, x, y, idx);
+}
+
+void cg_max_pool2d_backward(const cg_pool2d_desc *d, const float *dy, const int64_t *idx, float *dx) {
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_BWD, PLANES(d) * IN_PLANE(d), for (int64_t pl = 0; pl < PLANES(d); pl++) {
+        float *g = dx + pl * IN_PLANE(d);
+        const float *gy = dy + pl * OUT_PLANE(d);
+        const int64_t *ix = idx + pl * OUT_PLANE(d);
+        memset(g, 0, (size_t)IN_PLANE(d) * sizeof *g);
+        for (int64_t k = 0; k < OUT_PLANE(d); k++) g[ix[k]] += gy[k];
+    });
+}
+
+/* ---- average ---- */
+
+static void avg_plane(const cg_pool2d_desc *d, int adaptive, const float *x, float *y) {
+    for (int64_t i = 0; i < d->oh; i++)
+        for (int64_t j = 0; j < d->ow; j++) {
+            win r = adaptive ? adaptive_window(d, i, j) : fixed_window(d, i, j);
+            float s = 0;
+            for (int64_t p = r.h0; p < r.h1; p++)
+                for (int64_t q = r.w0; q < r.w1; q++) s += x[p * d->w + q];
+            /* count_include_pad=True: padded taps count; adaptive: the window's size */
+            int64_t count = adaptive ? (r.h1 - r.h0) * (r.w1 - r.w0) : d->kh * d->kw;
+            y[i * d->ow + j] = s / (float)count;
+        }
+}
+
+static void avg_plane_backward(const cg_pool2d_desc *d, int adaptive, const float *dy, float *dx) {
+    memset(dx, 0, (size_t)IN_PLANE(d) * sizeof *dx);
+    for (int64_t i = 0; i < d->oh; i++)
+        for (int64_t j = 0; j < d->ow; j++) {
+            win r = adaptive ? adaptive_window(d, i, j) : fixed_window(d, i, j);
+            int64_t count = adaptive ? (r.h1 - r.h0) * (r.w1 - r.w0) : d->kh * d->kw;
+            float g = dy[i * d->ow + j] / (float)count;
+            for (int64_t p = r.h0; p < r.h1; p++)
+                for (int64_t q = r.w0; q < r.w1; q++) dx[p * d->w + q] += g;
+        }
+}
+
+void cg_avg_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y) {
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_FWD, PLANES(d) * IN_PLANE(d), for (int64_t pl = 0; pl < PLANES(d); pl++)
+                        avg_plane(d, 0, x + pl * IN_PLANE(d), y + pl * OUT_PLANE(d)););
+}
+
+void cg_adaptive_avg_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y) {
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_FWD, PLANES(d) * IN_PLANE(d), for (int64_t pl = 0; pl < PLANES(d); pl++)
+                        avg_plane(d, 1, x + pl * IN_PLANE(d), y + pl * OUT_PLANE(d)););
+}
+
+void cg_avg_pool2d_backward(const cg_pool2d_desc *d, const float *dy, float *dx) {
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_BWD, PLANES(d) * IN_PLANE(d), for (int64_t pl = 0; pl < PLANES(d); pl++)
+                        avg_plane_backward(d, 0, dy + pl * OUT_PLANE(d), dx + pl * IN_PLANE(d)););
+}
+
+void cg_adaptive_avg_pool2d_backward(const cg_pool2d_desc *d, const float *dy, float *dx) {
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_BWD, PLANES(d) * IN_PLANE(d), for (int64_t pl = 0; pl < PLANES(d); pl++)
+                        avg_plane_backward(d, 1, dy + pl * OUT_PLANE(d), dx + pl * IN_PLANE(d)););
+}
+
+/* Reference average: each tap of the unclipped window; padded taps add 0. */
+static void avg_ref(const cg_pool2d_desc *d, int adaptive, const float *x, float *y, const float *dy, float *dx) {
+    if (dx) memset(dx, 0, (size_t)(PLANES(d) * IN_PLANE(d)) * sizeof *dx);
+    for (int64_t pl = 0; pl < PLANES(d); pl++)
+        for (int64_t i = 0; i < d->oh; i++)
+            for (int64_t j = 0; j < d->ow; j++) {
+                int64_t h0, h1, w0, w1;
+                if (adaptive) {
+                    h0 = adapt_start(i, d->h, d->oh), h1 = adapt_end(i, d->h, d->oh);
+                    w0 = adapt_start(j, d->w, d->ow), w1 = adapt_end(j, d->w, d->ow);
+                } else {
+                    h0 = i * d->stride_h - d->pad_h, h1 = h0 + d->kh;
+                    w0 = j * d->stride_w - d->pad_w, w1 = w0 + d->kw;
+                }
+                double count = (double)((h1 - h0) * (w1 - w0)), s = 0;
+                int64_t o = pl * OUT_PLANE(d) + i * d->ow + j;
+                for (int64_t p = h0; p < h1; p++)
+                    for (int64_t q = w0; q < w1; q++) {
+                        if (p < 0 || p >= d->h || q < 0 || q >= d->w) continue;
+                        int64_t k = pl * IN_PLANE(d) + p * d->w + q;
+                        if (x) s += x[k];
+                        if (dx) dx[k] += (float)(dy[o] / count);
+                    }
+                if (y) y[o] = (float)(s / count);
+            }
+}
+
+void cg_avg_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y) { avg_ref(d, 0, x, y, NULL, NULL); }
+void cg_avg_pool2d_backward_ref(const cg_pool2d_desc *d, const float *dy, float *dx) {
+    avg_ref(d, 0, NULL, NULL, dy, dx);
+}
+void cg_adaptive_avg_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y) {
+    avg_ref(d, 1, x, y, NULL, NULL);
+}
+void cg_adaptive_avg_pool2d_backward_ref(const cg_pool2d_desc *d, const float *dy, float *dx) {
+    avg_ref(d, 1, NULL, NULL, dy, dx);
+}

@@ -1,0 +1,200 @@
+/* Kernels of the vision layers: conv2d, batch_norm, pooling, dropout.
+ *
+ * Floor 1 (kernels).  Everything here sees plain float / int64 / uint8
+ * pointers to contiguous row-major buffers plus a shape descriptor; nothing
+ * includes a cgrad header, so a backend table (or a CUDA sibling) can take
+ * these functions as they are.  Shapes follow PyTorch: x is (N,C,H,W).
+ *
+ * Each op has a reference kernel (`_ref`: plain loops in the order of the
+ * definition, double accumulators, single thread: obviously right, slow)
+ * and a fast kernel, and tests/test_nn_kernels.c holds them to each other.
+ *
+ * Conventions shared by every function below:
+ * - Buffers are contiguous, in the shapes stated, and do not alias unless
+ *   said so.  Outputs are overwritten, never accumulated into: the autograd
+ *   floor adds a returned gradient to .grad itself.
+ * - A descriptor is validated once by its _init function (which also fills
+ *   the output sizes) before any kernel sees it; kernels trust it.  _init
+ *   returns CG_NN_OK or CG_NN_EINVAL with a message naming the field and its
+ *   value written into msg (msg may be NULL).  Nothing here prints, exits or
+ *   aborts.
+ * - Threads: fast kernels run on OpenMP threads when the work pays for it;
+ *   how many is decided per call by cg_nn_threads (cpu_nn_threads.h), which
+ *   measures one thread against all of them as calls go by, so a loaded
+ *   machine is not made slower than one thread would be.  Every function is
+ *   safe to call from several threads at once (the conv primitive cache has
+ *   its own locks).
+ */
+#ifndef CGRAD_NN_KERNELS_H
+#define CGRAD_NN_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum cg_nn_status {
+    CG_NN_OK = 0,
+    CG_NN_EINVAL,  /* a descriptor field out of range (msg names it) */
+    CG_NN_ENOMEM,  /* an allocation failed */
+    CG_NN_EBACKEND /* oneDNN refused the shape or failed (msg has its status) */
+} cg_nn_status;
+
+/* ---- conv2d ---------------------------------------------------------------
+ * PyTorch's F.conv2d: x is (N,C,H,W), w is (OC,C/groups,KH,KW), bias is (OC)
+ * or NULL, y is (N,OC,OH,OW) with
+ *   OH = (H + 2*pad_h - dil_h*(KH-1) - 1) / stride_h + 1   (floor), OW alike,
+ *   y[n,o,i,j] = bias[o] + sum_{c in o's group, a, b}
+ *                w[o,c',a,b] * x[n,c, i*stride_h - pad_h + a*dil_h, j*stride_w - pad_w + b*dil_w]
+ * (terms outside the input are zero; group g = o / (OC/groups) reads input
+ * channels g*C/groups .. (g+1)*C/groups-1, c' = c - g*C/groups). */
+typedef struct cg_conv2d_desc {
+    int64_t n, c, h, w;         /* input (N,C,H,W) */
+    int64_t oc, kh, kw;         /* weight (OC, C/groups, KH, KW) */
+    int64_t stride_h, stride_w; /* >= 1 */
+    int64_t pad_h, pad_w;       /* >= 0, zero padding on both sides */
+    int64_t dil_h, dil_w;       /* >= 1 */
+    int64_t groups;             /* >= 1, divides C and OC */
+    int64_t oh, ow;             /* output size: filled by cg_conv2d_desc_init */
+} cg_conv2d_desc;
+
+/* Checks every field (positive sizes, groups dividing C and OC, a kernel
+ * that fits the padded input, products that fit in int64 and in oneDNN's
+ * dims) and fills oh, ow. */
+cg_nn_status cg_conv2d_desc_init(cg_conv2d_desc *d, char *msg, size_t msg_size);
+
+/* Work of one pass in floating-point operations (2 per multiply-add); the
+ * forward, the data backward and the weight backward each do this much. */
+double cg_conv2d_flops(const cg_conv2d_desc *d);
+
+/* Reference kernels.  Forward: y = conv(x, w) + bias.  Backward data:
+ * dx (N,C,H,W) = the adjoint of the forward applied to dy (N,OC,OH,OW).
+ * Backward weights: dw (OC,C/groups,KH,KW) = sum over n,i,j of dy * x taps,
+ * and dbias (OC) = sum of dy over n,i,j when dbias is not NULL. */
+void cg_conv2d_forward_ref(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
+                           float *y);
+void cg_conv2d_backward_data_ref(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx);
+void cg_conv2d_backward_weights_ref(const cg_conv2d_desc *d, const float *x, const float *dy, float *dw,
+                                    float *dbias);
+
+/* Fast kernels: oneDNN convolution primitives (cpu_conv_dnnl.c), same
+ * inputs and outputs as the reference ones.  What backward needs saved:
+ * the data backward needs w (not x); the weight backward needs x (not w);
+ * neither needs y.  The first call for a shape (and thread count) builds
+ * the primitives, times oneDNN's candidate layouts on that call's data and
+ * keeps the fastest; later calls reuse it (see cpu_conv_dnnl.c for the
+ * layouts and why).  Errors: CG_NN_ENOMEM, CG_NN_EBACKEND, with msg. */
+cg_nn_status cg_conv2d_forward(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
+                               float *y, char *msg, size_t msg_size);
+cg_nn_status cg_conv2d_backward_data(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
+                                     char *msg, size_t msg_size);
+cg_nn_status cg_conv2d_backward_weights(const cg_conv2d_desc *d, const float *x, const float *dy,
+                                        float *dw, float *dbias, char *msg, size_t msg_size);
+
+/* Frees every cached primitive and buffer (call at shutdown, or to bound
+ * memory after many shapes); safe while no conv call is running. */
+void cg_conv2d_cache_clear(void);
+/* Number of cached (shape, pass, threads) entries: for tests. */
+int cg_conv2d_cache_size(void);
+
+/* ---- batch_norm -------------------------------------------------------------
+ * x is (N,C,HW): BatchNorm2d's (N,C,H,W) with HW = H*W, BatchNorm1d's (N,C)
+ * with HW = 1.  Statistics are per channel over the N*HW values.
+ * Training:  mean_c = mean(x_c), var_c = mean((x_c - mean_c)^2) (biased),
+ *            invstd_c = 1/sqrt(var_c + eps),
+ *            y = (x - mean_c) * invstd_c * gamma_c + beta_c,
+ *            running_mean = (1-momentum)*running_mean + momentum*mean_c,
+ *            running_var  = (1-momentum)*running_var + momentum*var_c*M/(M-1),
+ *            M = N*HW (the unbiased variance, as PyTorch).
+ * Eval:      the same y with running_mean and 1/sqrt(running_var + eps). */
+typedef struct cg_batchnorm_desc {
+    int64_t n, c, hw;
+    double eps;      /* PyTorch: 1e-5 */
+    double momentum; /* PyTorch: 0.1 */
+} cg_batchnorm_desc;
+
+/* Checks sizes (n*c*hw fits, c >= 1), eps > 0, momentum in [0,1].
+ * `training` also requires N*HW > 1, as PyTorch ("Expected more than 1
+ * value per channel when training"). */
+cg_nn_status cg_batchnorm_desc_init(const cg_batchnorm_desc *d, bool training, char *msg, size_t msg_size);
+
+/* Training forward.  gamma/beta (C) may be NULL (1 and 0: affine=False).
+ * Writes y (N,C,HW), save_mean (C) and save_invstd (C), which backward
+ * needs (with x and gamma), and updates running_mean/running_var (C) in
+ * place when they are not NULL (track_running_stats=False passes NULL). */
+void cg_batchnorm_forward_train(const cg_batchnorm_desc *d, const float *x, const float *gamma,
+                                const float *beta, float *y, float *save_mean, float *save_invstd,
+                                float *running_mean, float *running_var);
+void cg_batchnorm_forward_train_ref(const cg_batchnorm_desc *d, const float *x, const float *gamma,
+                                    const float *beta, float *y, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var);
+
+/* Eval forward from the running statistics.  Also writes save_mean =
+ * running_mean and save_invstd = 1/sqrt(running_var+eps) when those are not
+ * NULL, so the same backward (with training=false) can run in eval mode. */
+void cg_batchnorm_forward_eval(const cg_batchnorm_desc *d, const float *x, const float *gamma,
+                               const float *beta, const float *running_mean, const float *running_var,
+                               float *y, float *save_mean, float *save_invstd);
+
+/* Backward.  Inputs: dy and x (N,C,HW), gamma (C, NULL = 1), the saved
+ * mean and invstd (C).  Outputs (each may be NULL when not needed):
+ *   dbeta_c  = sum dy,  dgamma_c = sum dy * xhat,  xhat = (x-mean)*invstd,
+ *   dx = gamma*invstd * (dy - dbeta_c/M - xhat*dgamma_c/M)   (training)
+ *   dx = gamma*invstd * dy                                   (eval: the
+ *        statistics are constants there). */
+void cg_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
+                           const float *gamma, const float *save_mean, const float *save_invstd, float *dx,
+                           float *dgamma, float *dbeta);
+void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
+                               const float *gamma, const float *save_mean, const float *save_invstd,
+                               float *dx, float *dgamma, float *dbeta);
+
+/* ---- pooling ------------------------------------------------------------------
+ * x is (N,C,H,W), y is (N,C,OH,OW); every (n,c) plane is pooled alone.
+ * Fixed windows (max_pool2d, avg_pool2d, ceil_mode=False, dilation 1):
+ *   OH = (H + 2*pad_h - KH) / stride_h + 1, window i covers input rows
+ *   i*stride_h - pad_h .. + KH-1 (clipped to the input for max).
+ * Adaptive windows (adaptive_*_pool2d): kh..pad_w unused, oh/ow given,
+ *   window i covers rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1. */
+typedef struct cg_pool2d_desc {
+    int64_t n, c, h, w;
+    int64_t kh, kw, stride_h, stride_w, pad_h, pad_w; /* fixed windows only */
+    int64_t oh, ow; /* filled by cg_pool2d_desc_init; given for adaptive */
+} cg_pool2d_desc;
+
+/* Fixed windows: kernel >= 1, stride >= 1, 0 <= pad <= kernel/2 (PyTorch's
+ * rule), output >= 1; fills oh, ow. */
+cg_nn_status cg_pool2d_desc_init(cg_pool2d_desc *d, char *msg, size_t msg_size);
+/* Adaptive: oh, ow >= 1 set by the caller (H, W >= 1). */
+cg_nn_status cg_adaptive_pool2d_desc_init(const cg_pool2d_desc *d, char *msg, size_t msg_size);
+
+/* Max: y and idx (N,C,OH,OW); idx is PyTorch's flat index h*W + w of the
+ * maximum inside its plane (the first maximum in row-major window order;
+ * NaN wins, as in PyTorch).  Backward needs only idx (and the shapes). */
+void cg_max_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
+void cg_max_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
+void cg_adaptive_max_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
+void cg_adaptive_max_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
+/* Backward of both max pools: dx (N,C,H,W) = 0, then dx[plane][idx] += dy
+ * (overlapping windows add up). */
+void cg_max_pool2d_backward(const cg_pool2d_desc *d, const float *dy, const int64_t *idx, float *dx);
+
+/* Average over the window with count_include_pad=True (PyTorch's default):
+ * the divisor is always KH*KW.  Backward needs nothing saved. */
+void cg_avg_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y);
+void cg_avg_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y);
+void cg_avg_pool2d_backward(const cg_pool2d_desc *d, const float *dy, float *dx);
+void cg_avg_pool2d_backward_ref(const cg_pool2d_desc *d, const float *dy, float *dx);
+/* Adaptive average: divisor is the window's own size. */
+void cg_adaptive_avg_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y);
+void cg_adaptive_avg_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y);
+void cg_adaptive_avg_pool2d_backward(const cg_pool2d_desc *d, const float *dy, float *dx);
+void cg_adaptive_avg_pool2d_backward_ref(const cg_pool2d_desc *d, const float *dy, float *dx);
+
+/* ---- dropout --------------------------------------------------------------------
+ * The ops floor draws mask (n values, 1 = keep, 0 = drop) from cgrad's RNG;
+ * the kernel computes y = x * mask * scale with scale = 1/(1-p).  The
+ * backward is the same call on dy (dx = dy * mask * scale), so only the mask
+ * is saved.  x and y may be the same buffer. */
+void cg_dropout_apply(int64_t n, const float *x, const uint8_t *mask, float scale, float *y);
+
+#endif

@@ -12,8 +12,10 @@
  *     // path = "/home/you/.cgrad/data/mnist_sample", holding train/3, train/7,
  *     // valid/3, valid/7 and labels.csv
  *
- * The first call fetches, verifies and unpacks; every later call only checks a
- * marker file and returns at once.
+ * The first call fetches, verifies and unpacks; every later call checks the
+ * cached copy against what its marker recorded (a stat per file: about 20 ms
+ * of CPU for mnist_sample's 14435 files) and returns.  A copy that fails the
+ * check is reported (CG_GET_REPAIR, saying what is missing) and got again.
  *
  * KNOWN DATASETS (cg_dataset_find / `cgrad data list --known`)
  *   mnist_sample  fastai's 3s and 7s: s3.amazonaws.com/fast-ai-sample/mnist_sample.tgz
@@ -27,6 +29,13 @@
  * untar_data(url) does: the dataset is called after the file name without its
  * extension (".../tiny.tgz" -> "tiny"); with no published checksum or
  * structure to check, only trust on first use protects it (see below).
+ * A registered name is filled only from its registered source, held to its
+ * published checksum: a URL whose file would give a registered name (or a
+ * registered archive's file name) makes a dataset of its own, named
+ * <name>-<first 8 hex digits of the URL's sha256>
+ * (".../mnist_sample.tgz" -> e.g. "mnist_sample-1f0c9a2e"), with its own archive in
+ * <home>/archive; it never replaces or removes the registered one, with force
+ * or not.
  *
  * WHAT IS VERIFIED, PLAINLY
  *   - mnist: the md5 of each .gz against the values published with the files
@@ -46,7 +55,20 @@
  *     good dataset (<home>/archive/<file>.sha256 and the dataset's marker); a
  *     later fetch of the same file name that hashes differently is refused
  *     with CG_ERR_CHECKSUM (trust on first use).  For an archive URL of your
- *     own this is the only content check there is.
+ *     own this is the only content check there is.  (Where a published md5
+ *     exists, it decides, and the record is rewritten to match.)
+ *   - every cached dataset, on every get: its marker is intact (it ends with
+ *     the sha256 of its own fields, so one cut short or edited is damaged),
+ *     was written by this version (older markers list no files: such a copy
+ *     is got again), names this dataset and, for a registered name, the
+ *     registry as its origin; its file list (.cgrad-manifest, whose sha256
+ *     the marker holds) matches it; and every file listed is there with the
+ *     size it had.  That finds deleted, truncated and replaced files, not a
+ *     same-sized change inside a file (hashing 14435 files on every get would
+ *     read the whole dataset each time); files added beside them are ignored.
+ *     Anything else is not cached: the get says what is wrong and gets it
+ *     again ("mnist_sample: 2849 of 14435 files missing (first:
+ *     train/7/10002.png); re-getting").
  *
  * WHERE THINGS GO
  *   home    = opt->home, else $CGRAD_HOME, else $HOME/.cgrad (fastai uses
@@ -58,6 +80,8 @@
  *                            in a local-folder mirror is read in place instead)
  *   <home>/archive/<file>.sha256   its sha256, once it gave a good dataset
  *   <home>/data/<name>/.cgrad-complete   the completion marker (see below)
+ *   <home>/data/<name>/.cgrad-manifest   every file's path and size, as got
+ *   (formats: src/data/dataset_cache.c)
  *
  * MIRRORS: opt->mirror, else $CGRAD_MIRROR ("" means none: use the URLs).
  * A mirror is a local folder, a file:// URL or an http(s):// URL prefix.  For
@@ -74,15 +98,26 @@
  * Tests and CI use exactly this path, with CGRAD_MIRROR=/work/shared/data.
  *
  * ATOMICITY: everything is built in a temp folder beside the final one
- * (<home>/data/.<name>.tmp.<pid>), verified, then the marker is written in it
- * (atomically, last), and the folder is renamed to <home>/data/<name>.  A
+ * (<home>/data/.<name>.tmp.<pid>.<n>), verified, then the file list and the
+ * marker are written in it (atomically, the marker last), and the folder is
+ * renamed to <home>/data/<name>.  A
  * partial download, a wrong checksum, a corrupt archive, a failed check or a
  * cancel removes the temp folder and leaves the cache exactly as it was: with
  * force=true, an older complete copy stays in place until the new one is ready.
- * A folder without the marker is never taken as complete.  Temp folders left by
- * a process that was killed are removed by the next get.  Concurrent gets of
+ * A folder without the marker is never taken as complete.  Concurrent gets of
  * the same dataset (two tests, two processes) are serialised by a lock file
- * (<home>/data/.<name>.lock, flock), so the second waits and finds it done.
+ * (<home>/data/.<name>.lock, flock, holding the holder's pid and deleted as it
+ * unlocks), so the second waits and finds it done.
+ *
+ * LEFTOVERS: every get (and rm) first removes what processes that are no
+ * longer running left in <home>/data and <home>/archive: temp files
+ * (<file>.tmp.<pid>.<n>) and folders (.<name>.tmp.<pid>.<n>, .<name>.old.<pid>.<n>)
+ * whose pid is dead (kill(pid, 0) fails with ESRCH), and lock files no one
+ * holds whose recorded pid is dead or that record none (older cgrad).  Each
+ * removal is reported (CG_GET_CLEAN); what a live process owns is kept.  A
+ * temp folder of a dataset whose lock is held is kept too, and a get that
+ * holds a dataset's lock removes that dataset's own temp folders whatever
+ * their pid, since only a lock holder makes them.
  *
  * ARCHIVES are read with libarchive (tar, tar.gz, zip, ...).  Only regular
  * files and folders are extracted; absolute paths, ".." components, links and
@@ -117,6 +152,11 @@ typedef enum cg_get_stage {
     CG_GET_EXTRACT,  /* archive bytes read (done/total compressed bytes) */
     CG_GET_VERIFY,   /* files checked (done/total files) */
     CG_GET_RETRY,    /* a download failed and will be retried: see message */
+    CG_GET_CLEAN,    /* a leftover of a process no longer running was removed: item is its
+                      * path, message says what it was and whose */
+    CG_GET_REPAIR,   /* the cached copy failed its check and is fetched again: message says
+                      * what is wrong ("mnist_sample: 2849 of 14435 files missing (first:
+                      * train/7/10002.png); re-getting") */
     CG_GET_STAGE_COUNT
 } cg_get_stage;
 
@@ -126,7 +166,8 @@ typedef struct cg_get_progress {
     const char *item;    /* the file being fetched/extracted/checked, or NULL */
     uint64_t done, total;
     int attempt;         /* 1-based download attempt */
-    const char *message; /* CG_GET_RETRY: why, and how long until the next try */
+    const char *message; /* CG_GET_RETRY: why, and how long until the next try;
+                          * CG_GET_CLEAN, CG_GET_REPAIR: what happened (a full sentence) */
 } cg_get_progress;
 
 /* Called often (at most every few ms per stage, and always at 0 and at the

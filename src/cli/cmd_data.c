@@ -84,6 +84,13 @@ static void on_interrupt(int sig) {
 static int print_progress(const cg_get_progress *p, void *user) {
     printer *pr = user;
     if (interrupted) return 1;
+    /* A repaired cache or a removed leftover is news, not progress: said even with --quiet. */
+    if (p->stage == CG_GET_CLEAN || p->stage == CG_GET_REPAIR) {
+        if (pr->line_open) fputc('\n', stderr);
+        pr->line_open = false;
+        fprintf(stderr, "cgrad: %s\n", cli_esc(p->message ? p->message : p->dataset));
+        return 0;
+    }
     if (pr->quiet) return 0;
     if (p->stage == CG_GET_RETRY) {
         if (pr->line_open) fputc('\n', stderr);

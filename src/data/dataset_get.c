@@ -66,9 +66,21 @@ static const char *base_name(const char *path) {
 /* An ad-hoc dataset for an archive URL: named after the file, like fastai. */
 typedef struct adhoc_dataset {
     char name[128];
+    char cache_file[160]; /* its archive in <home>/archive: <name><extension> */
     cg_dataset_file file;
     cg_dataset_info info;
 } adhoc_dataset;
+
+/* A registered dataset's name or archive file, which an ad-hoc URL must not take. */
+static bool is_registered(const char *dataset, const char *file) {
+    for (int i = 0; i < cg_dataset_count_known(); i++) {
+        const cg_dataset_info *info = cg_dataset_at(i);
+        if (!strcmp(info->name, dataset)) return true;
+        for (int j = 0; j < info->n_files; j++)
+            if (!strcmp(base_name(info->files[j].url), file)) return true;
+    }
+    return false;
+}
 
 static cg_status adhoc_from_url(const char *url, adhoc_dataset *ad) {
     static const char *const extensions[] = {".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2",
@@ -82,6 +94,7 @@ static cg_status adhoc_from_url(const char *url, adhoc_dataset *ad) {
             break;
         }
     }
+    size_t ext_len = strcspn(base, "?#") - len;
     if (len == 0 || len >= sizeof ad->name || base[0] == '.')
         return cg_fail(CG_ERR_VALUE, "%s: cannot name a dataset after this URL's file name", url);
     for (size_t i = 0; i < len; i++) {
@@ -91,6 +104,24 @@ static cg_status adhoc_from_url(const char *url, adhoc_dataset *ad) {
     }
     memcpy(ad->name, base, len);
     ad->name[len] = '\0';
+    snprintf(ad->cache_file, sizeof ad->cache_file, "%s%.*s", ad->name, (int)ext_len, base + len);
+    /* A registered name is filled only from its registered source: an
+     * ad-hoc archive that happens to be called mnist_sample.tgz becomes
+     * dataset mnist_sample-<first 8 hex of sha256(url)>, its own folder and
+     * archive, and never replaces (or removes) the verified one. */
+    if (is_registered(ad->name, ad->cache_file)) {
+        char hex[65];
+        cg_digest *d = cg_digest_new("sha256");
+        if (!d) return cg_last_status();
+        cg_digest_update(d, url, strlen(url));
+        cg_status st = cg_digest_finish(d, hex, sizeof hex);
+        if (st != CG_OK) return st;
+        if (len + 9 >= sizeof ad->name) return cg_fail(CG_ERR_VALUE, "%s: the file name is too long for a dataset name", url);
+        snprintf(ad->name + len, sizeof ad->name - len, "-%.8s", hex);
+        snprintf(ad->cache_file, sizeof ad->cache_file, "%s%.*s", ad->name, (int)ext_len, base + len);
+    }
+    if (cg_is_temp_name(ad->name) || cg_is_temp_name(ad->cache_file))
+        return cg_fail(CG_ERR_VALUE, "%s: a dataset cannot be named like a temp file (%s)", url, ad->name);
     ad->file = (cg_dataset_file){.url = url, .md5 = NULL, .is_archive = true};
     ad->info = (cg_dataset_info){.name = ad->name, .description = url, .files = &ad->file, .n_files = 1};
     return CG_OK;
@@ -156,6 +187,9 @@ typedef struct build {
     char source[PATH_CAP];      /* for the marker: where it came from */
     char sha256[65];            /* of the (last) archive, for the marker */
     char tofu_path[PATH_CAP];   /* <archive>.sha256 to record once verified, or "" */
+    bool tofu_rewrite;          /* a published checksum vouched for it: replace any other record */
+    const char *origin;         /* for the marker: CG_ORIGIN_REGISTRY or the ad-hoc URL */
+    const char *cache_file;     /* an ad-hoc archive's name in <home>/archive, or NULL: the URL's */
 } build;
 
 static cg_status join(char *out, const char *a, const char *b) {
@@ -165,13 +199,16 @@ static cg_status join(char *out, const char *a, const char *b) {
 
 /* Trust on first use: the sha256 of an archive that once gave a good dataset is
  * kept beside it; the same file name hashing differently later is refused. */
-static cg_status check_recorded_sha256(build *b, const char *archive_name, const char *sha256) {
+static cg_status check_recorded_sha256(build *b, const char *archive_name, const char *sha256, bool published) {
     char path[PATH_CAP], *recorded = NULL;
     size_t len;
     if (snprintf(path, sizeof path, "%s/%s.sha256", b->archive_dir, archive_name) >= (int)sizeof path)
         return cg_fail(CG_ERR_VALUE, "%s: path too long", b->archive_dir);
     snprintf(b->tofu_path, sizeof b->tofu_path, "%s", path);
-    if (!is_file(path)) return CG_OK;
+    /* A published checksum outranks our own record, which an older cgrad may
+     * have written for a look-alike archive of the same name. */
+    b->tofu_rewrite = published;
+    if (published || !is_file(path)) return CG_OK;
     if (cg_read_file(path, (void **)&recorded, &len) != CG_OK) return cg_last_status();
     cg_status st = CG_OK;
     if (len < 64 || strncmp(recorded, sha256, 64) != 0)
@@ -181,38 +218,12 @@ static cg_status check_recorded_sha256(build *b, const char *archive_name, const
     return st;
 }
 
-/* True when `s` is "<digits>.<digits>" (pid.counter) and nothing else, so
- * dataset "a" never takes ".a.tmp.tmp.1.0" (a temp of dataset "a.tmp") for its own. */
-static bool is_pid_suffix(const char *s) {
-    int dots = 0, digits = 0;
-    for (; *s; s++) {
-        if (*s == '.' && digits > 0 && dots == 0) dots++, digits = 0;
-        else if (*s >= '0' && *s <= '9') digits++;
-        else return false;
-    }
-    return dots == 1 && digits > 0;
-}
-
-/* Removes <archive_dir>/<fname>.tmp.*: downloads of a process killed midway
- * (the atomic writer's temp files).  Called with the dataset's lock held. */
-static void remove_partial_downloads(const char *archive_dir, const char *fname) {
-    DIR *d = opendir(archive_dir);
-    if (!d) return;
-    char prefix[512], path[PATH_CAP];
-    snprintf(prefix, sizeof prefix, "%s.tmp.", fname);
-    size_t pl = strlen(prefix);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, pl) && is_pid_suffix(e->d_name + pl) && join(path, archive_dir, e->d_name) == CG_OK)
-            unlink(path);
-    closedir(d);
-}
-
 /* Gets one file of the dataset: an archive is fetched into <home>/archive (or
  * read in place from a local mirror) and extracted into tmp; a plain file is
  * fetched straight into tmp. */
 static cg_status get_file(build *b, const cg_dataset_file *file, bool force) {
-    const char *fname = base_name(file->url);
+    const char *fname = base_name(file->url);                       /* its name in a mirror */
+    const char *cname = b->cache_file ? b->cache_file : fname;      /* its name in <home>/archive */
     char src[PATH_CAP], dest[PATH_CAP];
     cg_fetched got = {0};
     cg_status st;
@@ -242,8 +253,7 @@ static cg_status get_file(build *b, const cg_dataset_file *file, bool force) {
     const char *archive = src;
     bool downloaded_now = false;
     if (!local) {
-        if ((st = join(dest, b->archive_dir, fname)) != CG_OK) return st;
-        remove_partial_downloads(b->archive_dir, fname);
+        if ((st = join(dest, b->archive_dir, cname)) != CG_OK) return st;
         if (force || !is_file(dest)) { /* else fetched before: re-extracting needs no download */
             if ((st = cg_fetch_url(&b->ctx, src, dest, &got)) != CG_OK) return st;
             downloaded_now = true;
@@ -264,7 +274,7 @@ static cg_status get_file(build *b, const cg_dataset_file *file, bool force) {
     else if (file->md5 && strcmp(got.md5, file->md5) != 0)
         st = cg_fail(CG_ERR_CHECKSUM, "%s: md5 %s, expected %s", src, got.md5, file->md5);
     else
-        st = check_recorded_sha256(b, fname, got.sha256);
+        st = check_recorded_sha256(b, cname, got.sha256, file->md5 != NULL);
     if (st == CG_OK) {
         snprintf(b->sha256, sizeof b->sha256, "%s", got.sha256);
         st = cg_extract_archive(&b->ctx, archive, b->tmp);
@@ -378,7 +388,7 @@ static cg_status build_dataset(build *b, bool force) {
         else if ((st = find_root(b)) != CG_OK) return st;
     }
     if ((st = verify(b)) != CG_OK) return st;
-    if ((st = cg_marker_write(&b->ctx, b->root, b->info->name, b->source, b->sha256)) != CG_OK) return st;
+    if ((st = cg_marker_write(&b->ctx, b->root, b->info->name, b->origin, b->source, b->sha256)) != CG_OK) return st;
     /* Everything written so far without its own fsync (thousands of extracted
      * or copied files) reaches the disk before the rename publishes it. */
     int fd = open(b->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -422,131 +432,118 @@ static cg_status publish(const char *data_dir, const char *name, const char *roo
     return st;
 }
 
-/* Removes what a killed process left: .<name>.tmp.* and .<name>.old.* folders.
- * Called with the dataset's lock held, so no live process is using them. */
-static void remove_leftovers(const char *data_dir, const char *name) {
-    DIR *d = opendir(data_dir);
-    if (!d) return;
-    char tmp_prefix[256], old_prefix[256], path[PATH_CAP];
-    snprintf(tmp_prefix, sizeof tmp_prefix, ".%s.tmp.", name);
-    snprintf(old_prefix, sizeof old_prefix, ".%s.old.", name);
-    size_t tl = strlen(tmp_prefix), ol = strlen(old_prefix);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        bool ours = (!strncmp(e->d_name, tmp_prefix, tl) && is_pid_suffix(e->d_name + tl)) ||
-                    (!strncmp(e->d_name, old_prefix, ol) && is_pid_suffix(e->d_name + ol));
-        if (ours && join(path, data_dir, e->d_name) == CG_OK) cg_remove_tree(path);
-    }
-    closedir(d);
-}
-
-static int lock_dataset(const char *data_dir, const char *name) {
-    char path[PATH_CAP];
-    if (snprintf(path, sizeof path, "%s/.%s.lock", data_dir, name) >= (int)sizeof path) {
-        cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
-        return -1;
-    }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        cg_fail(CG_ERR_IO, "%s: cannot open lock file: %s", path, strerror(errno));
-        return -1;
-    }
-    while (flock(fd, LOCK_EX) != 0) {
-        if (errno == EINTR) continue;
-        cg_fail(CG_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void unlock_dataset(int fd) {
-    flock(fd, LOCK_UN);
-    close(fd);
-}
-
 /* ---- the public calls ------------------------------------------------------------------ */
 
-static cg_status resolve(const char *name, const cg_get_options *opt, adhoc_dataset *ad,
-                         const cg_dataset_info **info, char *home, char *data_dir) {
+/* Where dataset `name` goes, and what its marker must say it came from. */
+typedef struct resolved {
+    adhoc_dataset ad;
+    const cg_dataset_info *info;
+    const char *origin;     /* CG_ORIGIN_REGISTRY, or the URL */
+    const char *cache_file; /* the ad-hoc archive's name in <home>/archive, or NULL */
+    char home[PATH_CAP], data_dir[PATH_CAP], archive_dir[PATH_CAP], final[PATH_CAP];
+} resolved;
+
+static cg_status resolve(const char *name, const cg_get_options *opt, resolved *r) {
     if (!name || !*name) return cg_fail(CG_ERR_VALUE, "dataset: empty name");
+    cg_status st;
     if (strstr(name, "://")) {
-        cg_status st = adhoc_from_url(name, ad);
-        if (st != CG_OK) return st;
-        *info = &ad->info;
-    } else if (!(*info = cg_dataset_find(name))) {
+        if ((st = adhoc_from_url(name, &r->ad)) != CG_OK) return st;
+        r->info = &r->ad.info;
+        r->origin = name;
+        r->cache_file = r->ad.cache_file;
+    } else if ((r->info = cg_dataset_find(name))) {
+        r->origin = CG_ORIGIN_REGISTRY;
+        r->cache_file = NULL;
+    } else {
         return cg_last_status();
     }
-    cg_status st = cg_data_home(opt, home, PATH_CAP);
-    if (st != CG_OK) return st;
-    return join(data_dir, home, "data");
+    if ((st = cg_data_home(opt, r->home, PATH_CAP)) != CG_OK || (st = join(r->data_dir, r->home, "data")) != CG_OK ||
+        (st = join(r->archive_dir, r->home, "archive")) != CG_OK)
+        return st;
+    return join(r->final, r->data_dir, r->info->name);
+}
+
+/* The names of the dataset's archives in <home>/archive. */
+static int archive_names(const resolved *r, const char **names, int cap) {
+    int n = 0;
+    for (int i = 0; i < r->info->n_files && n < cap; i++)
+        if (r->info->files[i].is_archive) names[n++] = r->cache_file ? r->cache_file : base_name(r->info->files[i].url);
+    return n;
+}
+
+/* Builds the dataset into a temp folder and swaps it in; the lock is held. */
+static cg_status get_locked(build *b, const resolved *r, bool force) {
+    cg_status st;
+    const char *archives[8];
+    int n_archives = archive_names(r, archives, 8);
+    if ((st = cg_leftovers_remove_own(&b->ctx, r->data_dir, r->info->name, r->archive_dir, archives, n_archives)) != CG_OK)
+        return st;
+    if (snprintf(b->tmp, sizeof b->tmp, "%s/.%s.tmp.%ld.%u", r->data_dir, r->info->name, (long)getpid(),
+                 atomic_fetch_add(&tmp_counter, 1u)) >= (int)sizeof b->tmp)
+        return cg_fail(CG_ERR_VALUE, "%s: path too long", r->data_dir);
+    if (mkdir(b->tmp, 0777) != 0) return cg_fail(CG_ERR_IO, "%s: cannot create temp folder: %s", b->tmp, strerror(errno));
+    st = build_dataset(b, force);
+    if (st == CG_OK) st = publish(r->data_dir, r->info->name, b->root, r->final);
+    if (st == CG_OK && b->sha256[0] && b->tofu_path[0] && (b->tofu_rewrite || !is_file(b->tofu_path))) {
+        char line[80];
+        int len = snprintf(line, sizeof line, "%s\n", b->sha256);
+        cg_atomic_write_file(b->tofu_path, line, (size_t)len); /* best effort: the dataset is in place */
+    }
+    /* Whatever is left of the temp folder goes: all of it on failure, the
+     * empty wrapper of an archive's top folder on success. */
+    cg_status keep = cg_last_status();
+    char keep_msg[1024];
+    snprintf(keep_msg, sizeof keep_msg, "%s", cg_last_error());
+    cg_remove_tree(b->tmp);
+    if (st != CG_OK) cg_fail(keep, "%s", keep_msg);
+    return st;
 }
 
 cg_status cg_dataset_get(const char *name, const cg_get_options *opt_in, char *path_out, size_t n) {
     if (!path_out || n == 0) return cg_fail(CG_ERR_VALUE, "dataset get: no output buffer");
     path_out[0] = '\0';
     cg_get_options opt = with_defaults(opt_in);
-    adhoc_dataset ad;
-    const cg_dataset_info *info;
-    char home[PATH_CAP], data_dir[PATH_CAP], final[PATH_CAP];
-    cg_status st = resolve(name, &opt, &ad, &info, home, data_dir);
-    if (st != CG_OK) return st;
-    if ((st = join(final, data_dir, info->name)) != CG_OK) return st;
-    if (strlen(final) >= n) return cg_fail(CG_ERR_VALUE, "%s: path needs %zu bytes, buffer has %zu", final, strlen(final) + 1, n);
-
-    /* The fast path: a marker means complete, since it is written last. */
-    if (!opt.force && cg_marker_exists(final)) {
-        snprintf(path_out, n, "%s", final);
-        return CG_OK;
-    }
-
     build *b = calloc(1, sizeof *b);
-    if (!b) return cg_fail(CG_ERR_NOMEM, "dataset %s: out of memory", info->name);
-    b->ctx = (cg_fetch_ctx){.opt = &opt, .dataset = info->name, .last_stage = CG_GET_STAGE_COUNT};
-    b->info = info;
-    if ((st = mirror_parse(opt.mirror, &b->mirror)) != CG_OK ||
-        (st = join(b->archive_dir, home, "archive")) != CG_OK ||
-        (st = cg_mkdirs(data_dir)) != CG_OK || (st = cg_mkdirs(b->archive_dir)) != CG_OK) {
-        free(b);
-        return st;
+    resolved *r = calloc(1, sizeof *r);
+    char *why = malloc(PATH_CAP);
+    cg_status st = b && r && why ? CG_OK : cg_fail(CG_ERR_NOMEM, "dataset %s: out of memory", name ? name : "");
+    if (st == CG_OK) st = resolve(name, &opt, r);
+    if (st == CG_OK && strlen(r->final) >= n)
+        st = cg_fail(CG_ERR_VALUE, "%s: path needs %zu bytes, buffer has %zu", r->final, strlen(r->final) + 1, n);
+    if (st != CG_OK) goto done;
+    b->ctx = (cg_fetch_ctx){.opt = &opt, .dataset = r->info->name, .last_stage = CG_GET_STAGE_COUNT};
+    b->info = r->info;
+    b->origin = r->origin;
+    b->cache_file = r->cache_file;
+    snprintf(b->archive_dir, sizeof b->archive_dir, "%s", r->archive_dir);
+
+    /* What killed processes left goes first, whichever dataset it was for. */
+    if ((st = cg_leftovers_sweep(&b->ctx, r->data_dir, r->archive_dir)) != CG_OK) goto done;
+
+    /* The fast path: the marker is intact and every file it lists is there
+     * with its size (a stat each: mnist_sample's 14435 in a few ms). */
+    cg_cache_state state = opt.force ? CG_CACHE_BROKEN : cg_cache_check(r->final, r->info->name, r->origin, why, PATH_CAP);
+    if (state == CG_CACHE_GOOD) goto done;
+
+    if ((st = mirror_parse(opt.mirror, &b->mirror)) != CG_OK || (st = cg_mkdirs(r->data_dir)) != CG_OK ||
+        (st = cg_mkdirs(r->archive_dir)) != CG_OK)
+        goto done;
+    cg_dataset_lock lock;
+    if ((st = cg_dataset_lock_take(r->data_dir, r->info->name, &lock)) != CG_OK) goto done;
+    /* Someone else may have finished (or repaired) it while we waited. */
+    if (!opt.force) state = cg_cache_check(r->final, r->info->name, r->origin, why, PATH_CAP);
+    if (!opt.force && state == CG_CACHE_BROKEN) {
+        size_t len = strlen(why);
+        snprintf(why + len, PATH_CAP - len, "; re-getting");
+        st = cg_fetch_report_message(&b->ctx, CG_GET_REPAIR, r->final, why);
     }
-    int lock = lock_dataset(data_dir, info->name);
-    if (lock < 0) {
-        free(b);
-        return cg_last_status();
-    }
-    /* Someone else may have finished it while we waited for the lock. */
-    if (!opt.force && cg_marker_exists(final)) {
-        unlock_dataset(lock);
-        free(b);
-        snprintf(path_out, n, "%s", final);
-        return CG_OK;
-    }
-    remove_leftovers(data_dir, info->name);
-    if (snprintf(b->tmp, sizeof b->tmp, "%s/.%s.tmp.%ld.%u", data_dir, info->name, (long)getpid(),
-                 atomic_fetch_add(&tmp_counter, 1u)) >= (int)sizeof b->tmp)
-        st = cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
-    else if (mkdir(b->tmp, 0777) != 0)
-        st = cg_fail(CG_ERR_IO, "%s: cannot create temp folder: %s", b->tmp, strerror(errno));
-    else {
-        st = build_dataset(b, opt.force);
-        if (st == CG_OK) st = publish(data_dir, info->name, b->root, final);
-        if (st == CG_OK && b->sha256[0] && b->tofu_path[0] && !is_file(b->tofu_path)) {
-            char line[80];
-            int len = snprintf(line, sizeof line, "%s\n", b->sha256);
-            cg_atomic_write_file(b->tofu_path, line, (size_t)len); /* best effort: the dataset is in place */
-        }
-        /* Whatever is left of the temp folder goes: all of it on failure, the
-         * empty wrapper of an archive's top folder on success. */
-        cg_status keep = cg_last_status();
-        char keep_msg[1024];
-        snprintf(keep_msg, sizeof keep_msg, "%s", cg_last_error());
-        cg_remove_tree(b->tmp);
-        if (st != CG_OK) cg_fail(keep, "%s", keep_msg);
-    }
-    unlock_dataset(lock);
+    if (st == CG_OK && (opt.force || state != CG_CACHE_GOOD)) st = get_locked(b, r, opt.force);
+    cg_dataset_unlock(&lock);
+done:
+    if (st == CG_OK) snprintf(path_out, n, "%s", r->final);
     free(b);
-    if (st == CG_OK) snprintf(path_out, n, "%s", final);
+    free(r);
+    free(why);
     return st;
 }
 
@@ -556,30 +553,37 @@ cg_status cg_untar_data(const char *name, char *path_out, size_t n) {
 
 cg_status cg_dataset_remove(const char *name, const cg_get_options *opt_in) {
     cg_get_options opt = with_defaults(opt_in);
-    adhoc_dataset ad;
-    const cg_dataset_info *info;
-    char home[PATH_CAP], data_dir[PATH_CAP], final[PATH_CAP], aside[PATH_CAP], archive[PATH_CAP];
-    cg_status st = resolve(name, &opt, &ad, &info, home, data_dir);
-    if (st != CG_OK) return st;
-    if ((st = join(final, data_dir, info->name)) != CG_OK) return st;
-    if (!is_dir(data_dir)) return CG_OK;
-    int lock = lock_dataset(data_dir, info->name);
-    if (lock < 0) return cg_last_status();
+    resolved *r = calloc(1, sizeof *r);
+    if (!r) return cg_fail(CG_ERR_NOMEM, "dataset %s: out of memory", name ? name : "");
+    char aside[PATH_CAP], archive[PATH_CAP];
+    cg_status st = resolve(name, &opt, r);
+    if (st != CG_OK || !is_dir(r->data_dir)) {
+        free(r);
+        return st;
+    }
+    cg_fetch_ctx ctx = {.opt = &opt, .dataset = r->info->name, .last_stage = CG_GET_STAGE_COUNT};
+    cg_dataset_lock lock;
+    if ((st = cg_leftovers_sweep(&ctx, r->data_dir, r->archive_dir)) != CG_OK ||
+        (st = cg_dataset_lock_take(r->data_dir, r->info->name, &lock)) != CG_OK) {
+        free(r);
+        return st;
+    }
     /* Rename first: the marker disappears from <name> in one step, then the
      * slow delete happens out of sight. */
-    if (snprintf(aside, sizeof aside, "%s/.%s.old.%ld.%u", data_dir, info->name, (long)getpid(),
+    if (snprintf(aside, sizeof aside, "%s/.%s.old.%ld.%u", r->data_dir, r->info->name, (long)getpid(),
                  atomic_fetch_add(&tmp_counter, 1u)) >= (int)sizeof aside)
-        st = cg_fail(CG_ERR_VALUE, "%s: path too long", data_dir);
-    else if (rename(final, aside) == 0) st = cg_remove_tree(aside);
-    else if (errno != ENOENT) st = cg_fail(CG_ERR_IO, "%s: cannot remove: %s", final, strerror(errno));
-    for (int i = 0; st == CG_OK && i < info->n_files; i++) {
-        if (!info->files[i].is_archive) continue;
-        if (snprintf(archive, sizeof archive, "%s/archive/%s", home, base_name(info->files[i].url)) >= (int)sizeof archive)
-            continue;
+        st = cg_fail(CG_ERR_VALUE, "%s: path too long", r->data_dir);
+    else if (rename(r->final, aside) == 0) st = cg_remove_tree(aside);
+    else if (errno != ENOENT) st = cg_fail(CG_ERR_IO, "%s: cannot remove: %s", r->final, strerror(errno));
+    const char *archives[8];
+    int n_archives = archive_names(r, archives, 8);
+    for (int i = 0; st == CG_OK && i < n_archives; i++) {
+        if (join(archive, r->archive_dir, archives[i]) != CG_OK) continue;
         unlink(archive);
         strncat(archive, ".sha256", sizeof archive - strlen(archive) - 1);
         unlink(archive);
     }
-    unlock_dataset(lock);
+    cg_dataset_unlock(&lock);
+    free(r);
     return st;
 }

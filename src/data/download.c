@@ -55,14 +55,21 @@ cg_status cg_fetch_report(cg_fetch_ctx *ctx, cg_get_stage stage, const char *ite
     return CG_OK;
 }
 
-cg_status cg_fetch_report_retry(cg_fetch_ctx *ctx, const char *item, const char *message) {
+cg_status cg_fetch_report_message(cg_fetch_ctx *ctx, cg_get_stage stage, const char *item, const char *message) {
     if (!ctx->opt->progress) return CG_OK;
-    cg_get_progress p = {.dataset = ctx->dataset, .stage = CG_GET_RETRY, .item = item,
+    cg_get_progress p = {.dataset = ctx->dataset, .stage = stage, .item = item,
                          .attempt = ctx->attempt, .message = message};
     if (ctx->opt->progress(&p, ctx->opt->progress_user) != 0)
-        return cg_fail(CG_ERR_CANCELLED, "%s: cancelled by the progress callback before retrying %s",
-                       ctx->dataset, item ? item : "");
+        return cg_fail(CG_ERR_CANCELLED, "%s: cancelled by the progress callback %s %s", ctx->dataset,
+                       stage == CG_GET_RETRY   ? "before retrying"
+                       : stage == CG_GET_CLEAN ? "while removing leftovers:"
+                                               : "before getting it again:",
+                       item ? item : "");
     return CG_OK;
+}
+
+cg_status cg_fetch_report_retry(cg_fetch_ctx *ctx, const char *item, const char *message) {
+    return cg_fetch_report_message(ctx, CG_GET_RETRY, item, message);
 }
 
 /* ---- the sink both paths write through ------------------------------------ */

@@ -58,5 +58,53 @@ check "corrupted mirror file exits non-zero" test "$rc" -ne 0
 check "corrupted mirror file: checksum message" grep -q "md5 .*expected ec29112dd5afa0611ce80d1b7f02629c" "$tmp/err4"
 check "corrupted mirror file: nothing cached" test ! -e "$tmp/home/data/mnist"
 
+# ---- a broken cache is never reported as fine (own home: the build's stays intact)
+home="$tmp/home-cache"
+[ -w /dev/shm ] && home=$(mktemp -d /dev/shm/cgrad-cli-data-XXXXXX) && trap 'rm -rf "$tmp" "$home"' EXIT
+reg=$("$cgrad" data get mnist_sample --home "$home" --quiet 2>/dev/null)
+check "own home: get mnist_sample" test "$reg" = "$home/data/mnist_sample"
+first=$(cd "$reg/train/7" && LC_ALL=C ls | grep '\.png$' | head -1)
+(cd "$reg/train/7" && LC_ALL=C ls | grep '\.png$' | head -2849 | xargs rm -f)
+check "2849 sevens deleted" test "$(ls "$reg/train/7" | grep -c '\.png$')" -eq 3416
+out=$("$cgrad" data get mnist_sample --home "$home" --quiet 2>"$tmp/err5"); rc=$?
+check "get after deleting PNGs exits 0" test "$rc" -eq 0 -a "$out" = "$reg"
+check "it says what is missing, even with --quiet" \
+    grep -qx "cgrad: mnist_sample: 2849 of 14435 files missing (first: train/7/$first); re-getting" "$tmp/err5"
+check "all 6265 sevens are back" test "$(ls "$reg/train/7" | grep -c '\.png$')" -eq 6265
+
+# the marker edited: damaged means not cached, so it is got again
+sed -i 's/^files=14435$/files=14434/' "$reg/.cgrad-complete"
+"$cgrad" data get mnist_sample --home "$home" >/dev/null 2>"$tmp/err6"; rc=$?
+check "get after editing the marker exits 0" test "$rc" -eq 0
+check "it says the marker is damaged" grep -q "^cgrad: mnist_sample: its marker is damaged.*; re-getting$" "$tmp/err6"
+check "the marker is whole again" grep -qx "files=14435" "$reg/.cgrad-complete"
+
+# an ad-hoc archive called mnist_sample.tgz: its own dataset, even with --force
+mkdir -p "$tmp/fake/mnist_sample/train/3" "$tmp/fakesrc"
+printf 'name,label\ntrain/3/x.png,3\n' >"$tmp/fake/mnist_sample/labels.csv"
+printf 'not a png' >"$tmp/fake/mnist_sample/train/3/x.png"
+tar czf "$tmp/fakesrc/mnist_sample.tgz" -C "$tmp/fake" mnist_sample
+cp "$reg/.cgrad-complete" "$tmp/marker-before"
+adhoc=$("$cgrad" data get "file://$tmp/fakesrc/mnist_sample.tgz" --home "$home" --mirror "" --force --quiet 2>&1); rc=$?
+check "ad-hoc mnist_sample.tgz exits 0" test "$rc" -eq 0
+check "it becomes mnist_sample-<8 hex>, not mnist_sample" \
+    bash -c '[[ "$1" =~ ^"$2"/data/mnist_sample-[0-9a-f]{8}$ ]]' _ "$adhoc" "$home"
+check "the registered copy is untouched" cmp -s "$reg/.cgrad-complete" "$tmp/marker-before"
+check "the registered copy keeps its 6131 threes" test "$(ls "$reg/train/3" | grep -c '\.png$')" -eq 6131
+out=$("$cgrad" data get mnist_sample --home "$home" 2>"$tmp/err7")
+check "mnist_sample still names the registered copy, silently" test "$out" = "$reg" -a ! -s "$tmp/err7"
+
+# leftovers: a dead process's temp folder goes and is reported; a live one's stays
+sh -c 'exit 0' & dead=$!; wait "$dead"
+sleep 60 & live=$!
+mkdir -p "$home/data/.mnist.tmp.$dead.0/x" "$home/data/.mnist.tmp.$live.1"
+printf '%s\n' "$dead" >"$home/data/.ghost.lock"
+"$cgrad" data get mnist_sample --home "$home" >/dev/null 2>"$tmp/err8"
+check "a dead process's temp folder is removed" test ! -e "$home/data/.mnist.tmp.$dead.0"
+check "and reported" grep -qx "cgrad: removed $home/data/.mnist.tmp.$dead.0, a temp folder left by process $dead (no longer running)" "$tmp/err8"
+check "a dead process's lock file is removed" test ! -e "$home/data/.ghost.lock"
+check "a live process's temp folder is kept" test -d "$home/data/.mnist.tmp.$live.1"
+kill "$live"; wait "$live" 2>/dev/null
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -35,6 +35,14 @@ extern "C" {
 #define CG_FONT_ADVANCE 6 /* cell width, glyph + 1 px gap */
 #define CG_FONT_LINE 8    /* cell height */
 
+/* The largest canvas the library builds (show_image, show_grid): 2^26 pixels,
+ * 8192 x 8192, 192 MiB in RGB.  Above it CG_ERR_VALUE names the size, so a
+ * flag like `show --scale 2000` cannot allocate gigabytes. */
+#define CG_CANVAS_MAX_PIXELS ((int64_t)1 << 26)
+/* CG_OK when a canvas of height x width x channels fits the cap; else a
+ * message naming op and the size (overflow-checked). */
+cg_status cg_canvas_check(const char *op, int64_t channels, int64_t height, int64_t width);
+
 /* Width and height in pixels of text drawn at scale (no trailing gap). */
 int64_t cg_text_width(const char *text, int scale);
 int64_t cg_text_height(int scale);

@@ -8,6 +8,7 @@
 #include "cgrad/autograd.h"
 #include "cgrad/ops.h"
 #include "cgrad/tensor.h"
+#include "core/shape_check.h" /* cg_shape_numel_checked, cg_mul_overflow_size */
 
 /* A reference-counted buffer.  `data` comes from the pool (core/pool.c). */
 struct cg_storage {

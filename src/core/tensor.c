@@ -226,8 +226,17 @@ cg_tensor *cg_tensor_new(cg_dtype dt, int ndim, const int64_t *shape) {
         return NULL;
     }
     if (check_shape("tensor", ndim, shape) != CG_OK) return NULL;
+    /* Sizes come from files and flags: the element count and the byte size
+     * are checked before allocating, never wrapped around (shape_check.h). */
+    size_t nbytes;
+    if (!cg_shape_bytes_checked(ndim, shape, cg_dtype_size(dt), &nbytes)) {
+        char dims[CG_MAX_DIMS * 24 + 4];
+        cg_fail(CG_ERR_SHAPE, "tensor: shape %s of %s is too large (its size overflows, or exceeds %zu bytes)",
+                cg_dims_str(ndim, shape, dims, sizeof dims), cg_dtype_name(dt), (size_t)CG_MAX_ALLOC_BYTES);
+        return NULL;
+    }
     int64_t n = cg_shape_numel(ndim, shape);
-    cg_storage *s = cg_storage_new((size_t)n * cg_dtype_size(dt));
+    cg_storage *s = cg_storage_new(nbytes);
     if (!s) {
         cg_fail(CG_ERR_NOMEM, "out of memory allocating %lld elements of %s", (long long)n,
                 cg_dtype_name(dt));

@@ -27,6 +27,7 @@
 
 #include "cgrad/dataloader.h"
 #include "cgrad/random.h"
+#include "core/shape_check.h"
 
 #define MAX_WORKERS 256
 
@@ -303,8 +304,12 @@ cg_dataloader *cg_dataloader_new(cg_dataset *ds, const cg_dataloader_options *op
     if (!dl) goto nomem;
     dl->opts = o;
     dl->n = n;
-    dl->nbatches = o.drop_last ? n / o.batch_size : (n + o.batch_size - 1) / o.batch_size;
-    dl->order = malloc((size_t)(n ? n : 1) * sizeof *dl->order);
+    /* (n + bs - 1) / bs would overflow for a batch size near INT64_MAX; this
+     * cannot, and b * bs < n for every batch b, so make_batch cannot either. */
+    dl->nbatches = o.drop_last ? n / o.batch_size : n == 0 ? 0 : (n - 1) / o.batch_size + 1;
+    size_t order_bytes;
+    if (!cg_mul_overflow_size((size_t)(n ? n : 1), sizeof *dl->order, &order_bytes)) goto nomem;
+    dl->order = malloc(order_bytes);
     if (!dl->order) goto nomem;
     if (o.num_workers > 0) {
         dl->nslots = o.num_workers * o.prefetch_factor;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cgrad/draw.h"
+#include "core/shape_check.h"
 
 /* The glyphs of printable ASCII (32..126), 7 rows each, top to bottom; in each
  * row bit 4 is the leftmost of the 5 columns (0x11 = "#...#").  Drawn pixel by
@@ -117,6 +118,15 @@ static const uint8_t *glyph(char ch) {
 }
 
 /* ---- the canvas ---------------------------------------------------------- */
+
+cg_status cg_canvas_check(const char *op, int64_t channels, int64_t height, int64_t width) {
+    int64_t pixels, bytes;
+    if (channels < 1 || height < 0 || width < 0 || !cg_mul_overflow_i64(height, width, &pixels) ||
+        !cg_mul_overflow_i64(pixels, channels, &bytes) || pixels > CG_CANVAS_MAX_PIXELS)
+        return cg_fail(CG_ERR_VALUE, "%s: a %lld x %lld canvas is larger than the %lld-pixel limit",
+                       op, (long long)height, (long long)width, (long long)CG_CANVAS_MAX_PIXELS);
+    return CG_OK;
+}
 
 typedef struct canvas {
     uint8_t *data;

@@ -13,6 +13,7 @@
 
 #include "cgrad/draw.h"
 #include "cgrad/image.h"
+#include "core/shape_check.h"
 
 /* ---- reading any tensor as doubles --------------------------------------- */
 
@@ -105,7 +106,10 @@ cg_tensor *cg_show_image(const cg_tensor *t, int scale) {
         cg_fail(CG_ERR_VALUE, "show_image: scale must be >= 1, got %d", scale);
         return NULL;
     }
-    int64_t h = t->shape[t->ndim - 2] * scale, w = t->shape[t->ndim - 1] * scale;
+    int64_t h, w; /* overflow-checked, then capped before allocating */
+    if (!cg_mul_overflow_i64(t->shape[t->ndim - 2], scale, &h) || !cg_mul_overflow_i64(t->shape[t->ndim - 1], scale, &w))
+        h = w = INT64_MAX;
+    if (cg_canvas_check("show_image", is_single_channel(t) ? 1 : 3, h, w)) return NULL;
     cg_tensor *out = is_single_channel(t) ? cg_empty(CG_UINT8, CG_SHAPE(h, w))
                                           : cg_empty(CG_UINT8, CG_SHAPE(3, h, w));
     if (out) paint_image(out, 0, 0, t, scale);
@@ -145,12 +149,20 @@ cg_tensor *cg_show_grid(const cg_tensor *images, const char *const *titles, int 
     /* fastai's get_grid: a square grid, ceil(sqrt(n)) columns (3x3 for 9 images). */
     if (ncols <= 0) ncols = (int)ceil(sqrt((double)n));
     int64_t nrows = (n + ncols - 1) / ncols;
-    int64_t cell_h = images->shape[images->ndim - 2] * scale;
-    int64_t cell_w = images->shape[images->ndim - 1] * scale;
+    int64_t cell_h, cell_w;
     const int pad = 8, text_scale = scale >= 4 ? 2 : 1;
     int64_t title_h = titles ? cg_text_height(text_scale) + 6 : 0;
-    int64_t width = pad + ncols * (cell_w + pad);
-    int64_t height = pad + nrows * (title_h + cell_h + pad);
+    int64_t width, height; /* pad + ncols * (cell_w + pad), pad + nrows * (title_h + cell_h + pad) */
+    if (!cg_mul_overflow_i64(images->shape[images->ndim - 2], scale, &cell_h) ||
+        !cg_mul_overflow_i64(images->shape[images->ndim - 1], scale, &cell_w) || cell_h > INT64_MAX / 2 ||
+        cell_w > INT64_MAX / 2 ||
+        !cg_mul_overflow_i64(ncols, cell_w + pad, &width) ||
+        !cg_mul_overflow_i64(nrows, title_h + cell_h + pad, &height) || width > INT64_MAX - pad ||
+        height > INT64_MAX - pad)
+        width = height = INT64_MAX;
+    else
+        width += pad, height += pad;
+    if (cg_canvas_check("show_grid", 3, height, width)) return NULL;
 
     cg_scope_begin();
     cg_tensor *canvas = cg_full(CG_UINT8, CG_SHAPE(3, height, width), 255);

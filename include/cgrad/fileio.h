@@ -35,6 +35,7 @@
 #define CGRAD_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cgrad/status.h"
@@ -74,6 +75,28 @@ cg_status cg_atomic_write_file(const char *path, const void *data, size_t len);
 /* Reads a whole file into a new malloc'd buffer (NUL-terminated one byte past
  * *len, so text can be used as a C string).  The caller frees *data. */
 cg_status cg_read_file(const char *path, void **data, size_t *len);
+
+/* ---- reading files that may not be what they say (src/data/file_read.c) ---
+ * Every reader opens named files through these.  The open never blocks
+ * (O_NONBLOCK, so a FIFO does not wait for a writer), the descriptor is
+ * fstat'ed, and anything but a regular file (a FIFO, a device such as
+ * /dev/zero, a directory, a socket) is refused: CG_ERR_IO, "WHAT: PATH: is a
+ * FIFO (named pipe), not a regular file".  Reads stop at max_bytes (what the
+ * format allows; a larger file is CG_ERR_FORMAT) and at the size fstat gave.
+ * `what` prefixes messages ("png", "idx"; NULL for none). */
+/* An open descriptor (O_CLOEXEC, blocking again) of a regular file and its
+ * size; the caller closes *fd. */
+cg_status cg_open_regular(const char *path, const char *what, int *fd, uint64_t *size);
+/* The whole file in a new malloc'd buffer, NUL-terminated one past *len. */
+cg_status cg_read_file_bounded(const char *path, const char *what, size_t max_bytes, void **data,
+                               size_t *len);
+/* The same without cg_fail, for worker threads (cg_last_error is per thread):
+ * the status is returned and the reason written into msg (without the path). */
+cg_status cg_open_regular_msg(const char *path, int *fd, uint64_t *size, char *msg, size_t msg_size);
+cg_status cg_read_fd_msg(int fd, uint64_t file_size, size_t max_bytes, void **data, size_t *len,
+                         char *msg, size_t msg_size);
+cg_status cg_read_file_bounded_msg(const char *path, size_t max_bytes, void **data, size_t *len,
+                                   char *msg, size_t msg_size);
 
 /* mkdir -p: creates `path` and any missing parents (mode 0777 & ~umask).
  * An existing directory is fine; an existing non-directory is CG_ERR_IO. */

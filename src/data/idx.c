@@ -11,8 +11,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include "cgrad/fileio.h"
 
 #include "cgrad/image.h"
 
@@ -37,9 +42,14 @@ static const char *gz_reason(gzFile f) {
     return code == Z_ERRNO ? strerror(errno) : msg;
 }
 
-/* Reads header and data from an open file; the tensor it makes is owned by
- * the scope the caller opened, so every failure just returns NULL. */
-static cg_tensor *read_idx(gzFile f, const char *path) {
+/* Deflate expands at most 1032:1 (zlib's technical details), so a gzip file
+ * of N bytes holds at most this many; a plain file holds exactly N. */
+#define GZIP_MAX_RATIO 1032
+
+/* Reads header and data from an open file of file_size bytes (gzip or not);
+ * the tensor it makes is owned by the scope the caller opened, so every
+ * failure just returns NULL. */
+static cg_tensor *read_idx(gzFile f, const char *path, uint64_t file_size, bool gzipped) {
     uint8_t magic[4];
     int64_t got = read_fully(f, magic, 4);
     if (got < 0) {
@@ -86,6 +96,25 @@ static cg_tensor *read_idx(gzFile f, const char *path) {
         }
         numel *= shape[d];
     }
+    /* The header's sizes are checked against what the file can hold before
+     * anything is allocated: a 16-byte file may not ask for 2^32 x 2^32 bytes. */
+    uint64_t plain_data = file_size > (uint64_t)header_bytes ? file_size - (uint64_t)header_bytes : 0;
+    uint64_t can_hold = !gzipped ? plain_data
+                        : file_size > UINT64_MAX / GZIP_MAX_RATIO ? UINT64_MAX : file_size * GZIP_MAX_RATIO;
+    if ((uint64_t)numel > can_hold) {
+        char dims[CG_MAX_DIMS * 24] = "";
+        size_t used = 0;
+        for (int d = 0; d < ndim && used < sizeof dims; d++)
+            used += (size_t)snprintf(dims + used, sizeof dims - used, d ? ", %lld" : "%lld", (long long)shape[d]);
+        if (!gzipped)
+            cg_fail(CG_ERR_FORMAT, "idx: %s: file length %llu bytes, header [%s] says %lld", path,
+                    (unsigned long long)file_size, dims, (long long)(header_bytes + numel));
+        else
+            cg_fail(CG_ERR_FORMAT,
+                    "idx: %s: header [%s] needs %lld data bytes, more than the %llu-byte gzip file can hold (%llu)",
+                    path, dims, (long long)numel, (unsigned long long)file_size, (unsigned long long)can_hold);
+        return NULL;
+    }
     cg_tensor *t = cg_empty(CG_UINT8, ndim, shape);
     if (!t) return NULL;
     char shape_buf[64];
@@ -121,15 +150,23 @@ cg_tensor *cg_idx_read(const char *path) {
         cg_fail(CG_ERR_VALUE, "idx: NULL path");
         return NULL;
     }
+    /* Our own non-blocking open and regular-file check (a FIFO or /dev/zero
+     * is refused), then zlib on that descriptor. */
+    int fd;
+    uint64_t file_size;
+    if (cg_open_regular(path, "idx", &fd, &file_size)) return NULL;
+    unsigned char magic[2] = {0, 0};
+    bool gzipped = pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     errno = 0;
-    gzFile f = gzopen(path, "rb");
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
-        cg_fail(errno ? CG_ERR_IO : CG_ERR_NOMEM, "idx: %s: %s", path, errno ? strerror(errno) : "out of memory");
+        close(fd);
+        cg_fail(CG_ERR_NOMEM, "idx: %s: out of memory", path);
         return NULL;
     }
     gzbuffer(f, 1 << 17);
     cg_scope_begin();
-    cg_tensor *t = read_idx(f, path);
+    cg_tensor *t = read_idx(f, path, file_size, gzipped);
     if (t) cg_keep(t);
     cg_scope_end();
     gzclose(f);

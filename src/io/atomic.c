@@ -172,40 +172,9 @@ cg_status cg_atomic_write_file(const char *path, const void *data, size_t len) {
 }
 
 cg_status cg_read_file(const char *path, void **data, size_t *len) {
-    if (!path || !data || !len) return cg_fail(CG_ERR_VALUE, "read file: NULL argument");
-    *data = NULL;
-    *len = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return cg_fail(CG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, size = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fclose(fp);
-        return cg_fail(CG_ERR_NOMEM, "%s: out of memory reading", path);
-    }
-    for (;;) {
-        size_t got = fread(buf + size, 1, cap - size, fp);
-        size += got;
-        if (size < cap) break;
-        char *bigger = realloc(buf, cap * 2 + 1);
-        if (!bigger) {
-            free(buf);
-            fclose(fp);
-            return cg_fail(CG_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, cap * 2);
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    bool bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return cg_fail(CG_ERR_IO, "%s: read failed after %zu bytes", path, size);
-    }
-    buf[size] = '\0';
-    *data = buf;
-    *len = size;
-    return CG_OK;
+    /* Regular files only (a FIFO or /dev/zero is refused, not waited on or
+     * read forever): the shared open-and-check of data/file_read.c. */
+    return cg_read_file_bounded(path, NULL, (size_t)PTRDIFF_MAX - 1, data, len);
 }
 
 cg_status cg_mkdirs(const char *path) {

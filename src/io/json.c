@@ -14,6 +14,7 @@ typedef struct parser {
     char *err;
     size_t err_size;
     bool failed;
+    size_t values; /* parsed so far, against CG_JSON_MAX_VALUES */
 } parser;
 
 static bool fail(parser *p, const char *fmt, ...)
@@ -256,6 +257,42 @@ static bool parse_array(parser *p, cg_json *v, int depth) {
     }
 }
 
+typedef struct key_ref {
+    const char *key;
+    int index;
+} key_ref;
+
+static int compare_keys(const void *a, const void *b) {
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Duplicate keys make an object ambiguous (which value wins differs between
+ * readers), so they are refused.  Sorting the key indices finds them in
+ * O(n log n) whatever the keys are; comparing each new key with all earlier
+ * ones (what safetensors.c did) took minutes for 200,000 keys. */
+static bool check_duplicates(parser *p, const cg_json *v) {
+    if (v->n < 2) return true;
+    if (v->n <= 8) {
+        for (int i = 1; i < v->n; i++)
+            for (int j = 0; j < i; j++)
+                if (!strcmp(v->keys[i], v->keys[j]))
+                    return fail(p, "key '%.200s' appears twice in the object ending", v->keys[i]);
+        return true;
+    }
+    key_ref *order = malloc((size_t)v->n * sizeof *order);
+    if (!order) return fail(p, "out of memory");
+    for (int i = 0; i < v->n; i++) order[i] = (key_ref){v->keys[i], i};
+    qsort(order, (size_t)v->n, sizeof *order, compare_keys);
+    bool ok = true;
+    for (int i = 1; ok && i < v->n; i++)
+        if (!strcmp(order[i].key, order[i - 1].key))
+            ok = fail(p, "key '%.200s' appears twice in the object ending", order[i].key);
+    free(order);
+    return ok;
+}
+
 static bool parse_object(parser *p, cg_json *v, int depth) {
     v->type = CG_JSON_OBJECT;
     p->pos++; /* { */
@@ -282,7 +319,7 @@ static bool parse_object(parser *p, cg_json *v, int depth) {
         skip_ws(p);
         if (p->pos >= p->len) return fail(p, "unterminated object");
         char c = p->s[p->pos++];
-        if (c == '}') return true;
+        if (c == '}') return check_duplicates(p, v);
         if (c != ',') {
             p->pos--;
             return fail(p, "expected ',' or '}' in object");
@@ -292,6 +329,9 @@ static bool parse_object(parser *p, cg_json *v, int depth) {
 
 static bool parse_value(parser *p, cg_json *v, int depth) {
     if (depth > CG_JSON_MAX_DEPTH) return fail(p, "nesting deeper than %d", CG_JSON_MAX_DEPTH);
+    /* Each value costs a cg_json (~80 bytes) for as little as 2 input bytes:
+     * the count is capped so a 100 MB header cannot take gigabytes. */
+    if (++p->values > CG_JSON_MAX_VALUES) return fail(p, "more than %d values", CG_JSON_MAX_VALUES);
     skip_ws(p);
     if (p->pos >= p->len) return fail(p, "unexpected end of input");
     char c = p->s[p->pos];

@@ -2,8 +2,11 @@
  *
  * Enough JSON for safetensors headers: RFC 8259 syntax (objects, arrays,
  * strings with every escape including \uXXXX surrogate pairs, numbers, true,
- * false, null), nesting limited to CG_JSON_MAX_DEPTH, nothing after the value
- * but whitespace.  Errors name the byte offset: "expected ':' at byte 17". */
+ * false, null), nesting limited to CG_JSON_MAX_DEPTH, at most CG_JSON_MAX_VALUES
+ * values, no key twice in one object, nothing after the value but whitespace.
+ * Linear time in the input's size (duplicate keys are found by sorting, so
+ * O(n log n) in an object's key count).  Errors name the byte offset:
+ * "expected ':' at byte 17". */
 #ifndef CGRAD_IO_JSON_H
 #define CGRAD_IO_JSON_H
 
@@ -12,6 +15,9 @@
 #include <stdint.h>
 
 #define CG_JSON_MAX_DEPTH 64
+/* At most this many values in one document (objects, arrays, strings, numbers,
+ * literals all count): 4M, about 320 MB of parsed values at worst. */
+#define CG_JSON_MAX_VALUES (1 << 22)
 
 typedef enum cg_json_type {
     CG_JSON_NULL,

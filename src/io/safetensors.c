@@ -9,6 +9,7 @@
  * the data is aligned. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgrad/fileio.h"
 #include "cgrad/weights.h"
@@ -296,16 +297,27 @@ static cg_status check_entry(const char *what, const char *name, const cg_json *
     return CG_OK;
 }
 
-static cg_status read_metadata(const char *what, const cg_json *v, cg_metadata *md) {
+static cg_status read_metadata(const char *what, cg_json *v, cg_metadata *md) {
     if (v->type != CG_JSON_OBJECT)
         return cg_fail(CG_ERR_FORMAT, "%s: __metadata__ is a %s, expected an object of strings", what,
                        cg_json_type_name(v->type));
-    for (int i = 0; i < v->n; i++) {
+    /* The parser refused duplicate keys, so the entries go in as they are:
+     * cg_metadata_set would look each key up first, n^2 for n keys. */
+    for (int i = 0; i < v->n; i++)
         if (v->items[i].type != CG_JSON_STRING)
-            return cg_fail(CG_ERR_FORMAT, "%s: __metadata__ value of '%s' is a %s, expected a string",
+            return cg_fail(CG_ERR_FORMAT, "%s: __metadata__ value of '%.200s' is a %s, expected a string",
                            what, v->keys[i], cg_json_type_name(v->items[i].type));
-        cg_status st = cg_metadata_set(md, v->keys[i], v->items[i].string);
-        if (st) return st;
+    if (v->n <= 0) return CG_OK;
+    md->keys = calloc((size_t)v->n, sizeof *md->keys);
+    md->values = calloc((size_t)v->n, sizeof *md->values);
+    if (!md->keys || !md->values) return cg_fail(CG_ERR_NOMEM, "%s: out of memory", what);
+    for (int i = 0; i < v->n; i++) {
+        /* Taken over from the parsed tree, which then frees NULLs. */
+        md->keys[i] = v->keys[i];
+        md->values[i] = v->items[i].string;
+        v->keys[i] = NULL;
+        v->items[i].string = NULL;
+        md->n++;
     }
     return CG_OK;
 }
@@ -345,11 +357,8 @@ cg_status cg_safetensors_parse(const unsigned char *bytes, size_t size, const ch
     if (!st && root->type != CG_JSON_OBJECT)
         st = cg_fail(CG_ERR_FORMAT, "%s: the header is a JSON %s, expected an object", what,
                      cg_json_type_name(root->type));
+    /* (cg_json_parse refused a key appearing twice.) */
     for (int i = 0; !st && i < root->n; i++) {
-        for (int j = 0; !st && j < i; j++)
-            if (!strcmp(root->keys[i], root->keys[j]))
-                st = cg_fail(CG_ERR_FORMAT, "%s: '%s' appears twice in the header", what, root->keys[i]);
-        if (st) break;
         if (!strcmp(root->keys[i], "__metadata__"))
             st = read_metadata(what, &root->items[i], &out->metadata);
         else
@@ -421,11 +430,38 @@ cg_status cg_safetensors_parse(const unsigned char *bytes, size_t size, const ch
 cg_status cg_safetensors_load(const char *path, cg_safetensors *out) {
     if (out) memset(out, 0, sizeof *out);
     if (!path) return cg_fail(CG_ERR_VALUE, "safetensors: NULL path");
-    void *bytes = NULL;
-    size_t size = 0;
-    cg_status st = cg_read_file(path, &bytes, &size);
+    if (!out) return cg_fail(CG_ERR_VALUE, "%s: NULL output", path);
+    /* A regular file only (a FIFO or /dev/zero is refused without blocking).
+     * The 8-byte header length is checked against the file's size and the
+     * header limit before anything else is read or allocated. */
+    int fd;
+    uint64_t size;
+    cg_status st = cg_open_regular(path, NULL, &fd, &size);
     if (st) return st;
-    st = cg_safetensors_parse(bytes, size, path, out);
+    unsigned char len8[8];
+    if (size >= 8 && pread(fd, len8, 8, 0) == 8) {
+        uint64_t n_header = 0;
+        for (int i = 7; i >= 0; i--) n_header = (n_header << 8) | len8[i];
+        if (n_header > size - 8) {
+            close(fd);
+            return cg_fail(CG_ERR_FORMAT,
+                           "%s: header length %llu is larger than the %llu bytes after it (truncated or "
+                           "not a safetensors file)",
+                           path, (unsigned long long)n_header, (unsigned long long)(size - 8));
+        }
+        if (n_header > MAX_HEADER_BYTES) {
+            close(fd);
+            return cg_fail(CG_ERR_FORMAT, "%s: header length %llu exceeds the %u-byte limit", path,
+                           (unsigned long long)n_header, MAX_HEADER_BYTES);
+        }
+    }
+    void *bytes = NULL;
+    size_t len = 0;
+    char msg[256];
+    st = cg_read_fd_msg(fd, size, (size_t)PTRDIFF_MAX - 1, &bytes, &len, msg, sizeof msg);
+    close(fd);
+    if (st) return cg_fail(st, "%s: %s", path, msg);
+    st = cg_safetensors_parse(bytes, len, path, out);
     free(bytes);
     return st;
 }

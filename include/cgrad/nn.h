@@ -189,6 +189,28 @@ const cg_loss *cg_losses(int *n);
  * Weights are initialised as PyTorch does (default generator). */
 cg_module *cg_model_create(const char *arch, int64_t n_in, int64_t n_out);
 
+/* Bounds on what an architecture name may ask for (a model file's metadata is
+ * untrusted): n_in, n_out and hidden widths at most CG_MODEL_MAX_FEATURES
+ * (2^24), at most CG_MODEL_MAX_PARAMS parameters in all (2^28, 1 GiB of
+ * float32), a name of at most CG_MODEL_MAX_ARCH_LEN printable bytes.
+ * cg_model_create fails (CG_ERR_VALUE) before allocating anything above them. */
+#define CG_MODEL_MAX_FEATURES (1 << 24)
+#define CG_MODEL_MAX_PARAMS ((int64_t)1 << 28)
+#define CG_MODEL_MAX_ARCH_LEN 64
+#define CG_MODEL_MAX_TENSORS 8
+
+/* One tensor of an architecture's state_dict: name and shape. */
+typedef struct cg_param_shape {
+    const char *name; /* static */
+    int ndim;
+    int64_t shape[2];
+} cg_param_shape;
+/* The state_dict cg_model_create(arch, n_in, n_out) would hold, without
+ * building it: out[0..*n) (room for CG_MODEL_MAX_TENSORS), checked against
+ * the bounds above.  cg_model_load compares a file's header with it first. */
+cg_status cg_model_param_shapes(const char *arch, int64_t n_in, int64_t n_out, cg_param_shape *out,
+                                int *n);
+
 #ifdef __cplusplus
 }
 #endif

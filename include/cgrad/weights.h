@@ -23,9 +23,11 @@
  *     "n_in"    "784"          input features after flattening
  *     "n_out"   "1"            outputs (1 for mnist_loss/bce, C for cross_entropy)
  *     "loss"    "mnist_loss"   its activation turns outputs into probabilities
- *     "classes" "7,3"          class names by label index, comma separated:
+ *     "classes" "[\"7\",\"3\"]"  class names by label index, a JSON array of
+ *                              strings (any name round-trips; files from before
+ *                              hold "7,3", comma separated, and still load):
  *                              with one output, sigmoid(out) is P(label 1) — in
- *                              the chapter label 1 is a "3", so classes is "7,3"
+ *                              the chapter label 1 is a "3", so classes is 7, 3
  *     "input"   "gray:28x28"   how to turn an image file into the model's input:
  *                              gray 28x28, bytes/255, flattened to n_in
  * Any other keys (epochs, lr, accuracy, ...) are kept and ignored. */
@@ -93,9 +95,19 @@ cg_module *cg_model_load(const char *path, cg_metadata *md_out);
 
 /* Fills md with the model-file keys above (a NULL string leaves its key out):
  *     cg_model_metadata(&md, "simple_net", 784, 1, "mnist_loss", "7,3", "gray:28x28");
- * so `cgrad train --save` and `cgrad predict` agree on the spelling. */
+ * so `cgrad train --save` and `cgrad predict` agree on the spelling.  classes
+ * here is a comma-separated shorthand (stored as the JSON array); names that
+ * may hold a comma go through cg_model_set_classes. */
 cg_status cg_model_metadata(cg_metadata *md, const char *arch, int64_t n_in, int64_t n_out,
                             const char *loss, const char *classes, const char *input);
+
+/* Sets "classes" to names[0..n) as a JSON array of strings. */
+cg_status cg_model_set_classes(cg_metadata *md, int64_t n, const char *const *names);
+/* The class names of "classes" (the JSON array, or the older comma-separated
+ * form) as n malloc'd strings; *n 0 and *names NULL when absent.  A JSON
+ * entry that is not a string (or holds a NUL byte) is CG_ERR_FORMAT. */
+cg_status cg_model_classes(const cg_metadata *md, int64_t *n, char ***names);
+void cg_model_classes_free(int64_t n, char **names);
 
 /* ---- predicting (fastai's learn.predict) --------------------------------- */
 /* An image file as the model's input batch of one, following metadata "input":

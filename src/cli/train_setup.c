@@ -173,15 +173,24 @@ static cg_status gather(cg_dataset *ds, cg_tensor **x, cg_tensor **y, int64_t *h
     return st;
 }
 
-static cg_status join_classes(cg_dataset *ds, char *out, size_t size) {
+/* *out = the "classes" metadata value for names[0..n): a JSON array, so any
+ * name (a comma, a quote, any length) round-trips to `cgrad predict`. */
+static cg_status classes_json(int64_t n, const char *const *names, char **out) {
+    cg_metadata md = {0};
+    cg_status st = cg_model_set_classes(&md, n, names);
+    if (st == CG_OK) { /* take the value over */
+        *out = md.values[0];
+        md.values[0] = NULL;
+    }
+    cg_metadata_free(&md);
+    return st;
+}
+
+static cg_status join_classes(cg_dataset *ds, char **out) {
     int64_t n = 0;
     const char *const *names = cg_dataset_classes(ds, &n);
-    out[0] = '\0';
-    for (int64_t i = 0; i < n; i++) {
-        size_t len = strlen(out);
-        snprintf(out + len, size - len, "%s%s", i ? "," : "", names[i]);
-    }
-    return n > 0 ? CG_OK : cg_fail(CG_ERR_FORMAT, "train: the dataset has no class names");
+    if (n <= 0) return cg_fail(CG_ERR_FORMAT, "train: the dataset has no class names");
+    return classes_json(n, names, out);
 }
 
 static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n_classes) {
@@ -209,13 +218,13 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     if (st == CG_OK && (h != vh || w != vw))
         st = cg_fail(CG_ERR_SHAPE, "train: %s has %lldx%lld training images but %lldx%lld valid ones",
                      a->data, (long long)h, (long long)w, (long long)vh, (long long)vw);
-    if (st == CG_OK) st = join_classes(train, s->classes, sizeof s->classes);
+    if (st == CG_OK) st = join_classes(train, &s->classes);
     if (st == CG_OK) {
-        cg_dataset_classes(train, n_classes);
+        const char *const *names = cg_dataset_classes(train, n_classes);
         /* one class would train to a loss of 0 and a model that always says it */
         if (*n_classes < 2)
             st = cg_fail(CG_ERR_VALUE, "train: the training data of %s has %lld class%s (%s); a classifier needs at least 2",
-                         a->data, (long long)*n_classes, *n_classes == 1 ? "" : "es", s->classes);
+                         a->data, (long long)*n_classes, *n_classes == 1 ? "" : "es", *n_classes == 1 ? names[0] : "");
     }
     if (st == CG_OK) {
         s->n_in = h * w;
@@ -267,7 +276,11 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
         s->train_x = d.train_x, s->train_y = d.train_y;
         s->valid_x = d.valid_x, s->valid_y = d.valid_y;
         s->n_in = 28 * 28;
-        snprintf(s->classes, sizeof s->classes, "7,3"); /* label 1 = a three */
+        st = classes_json(2, (const char *const[]){"7", "3"}, &s->classes); /* label 1 = a three */
+        if (st != CG_OK) {
+            train_setup_free(s);
+            return st;
+        }
         snprintf(s->input, sizeof s->input, "gray:28x28");
     } else {
         st = load_split_pair(a, s, &n_classes);
@@ -321,5 +334,6 @@ void train_setup_free(train_setup *s) {
     cg_release(s->train_y);
     cg_release(s->valid_x);
     cg_release(s->valid_y);
+    free(s->classes);
     memset(s, 0, sizeof *s);
 }

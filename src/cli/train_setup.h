@@ -44,7 +44,8 @@ typedef struct train_setup {
     cg_learner *learn;
     const cg_loss *loss;
     int64_t n_in, n_out;
-    char classes[1024]; /* "7,3": class names by label index */
+    char *classes;      /* ["7","3"]: class names by label index, the JSON array of
+                         * cg_model_set_classes (malloc'd, freed by train_setup_free) */
     char input[64];     /* "gray:28x28" */
 } train_setup;
 

@@ -84,24 +84,25 @@ void cg_prediction_free(cg_prediction *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* Class names from "7,3" (or "0","1",... when absent). */
+/* Class names from "classes" (cg_model_classes: the JSON array or the older
+ * "7,3"), or "0","1",... when absent.  The count must be the model's. */
 static cg_status class_names(const cg_metadata *md, cg_prediction *p) {
-    const char *classes = cg_metadata_get(md, "classes");
+    int64_t n = 0;
+    char **names = NULL;
+    cg_status st = cg_model_classes(md, &n, &names);
+    if (st) return st;
+    if (names && n != p->n_classes) {
+        cg_model_classes_free(n, names);
+        return cg_fail(CG_ERR_FORMAT, "predict: metadata \"classes\" names %lld classes, the model has %lld",
+                       (long long)n, (long long)p->n_classes);
+    }
+    if (names) {
+        p->names = names;
+        return CG_OK;
+    }
     p->names = calloc((size_t)p->n_classes, sizeof *p->names);
     if (!p->names) return cg_fail(CG_ERR_NOMEM, "predict: out of memory");
-    int64_t k = 0;
-    const char *s = classes;
-    while (s && k < p->n_classes) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (!(p->names[k] = strndup(s, len))) return cg_fail(CG_ERR_NOMEM, "predict: out of memory");
-        k++;
-        s = comma ? comma + 1 : NULL;
-    }
-    if (classes && (k != p->n_classes || s))
-        return cg_fail(CG_ERR_FORMAT, "predict: metadata classes \"%s\" does not name the model's %lld classes",
-                       classes, (long long)p->n_classes);
-    for (; k < p->n_classes; k++) {
+    for (int64_t k = 0; k < p->n_classes; k++) {
         char buf[24];
         snprintf(buf, sizeof buf, "%lld", (long long)k);
         if (!(p->names[k] = strdup(buf))) return cg_fail(CG_ERR_NOMEM, "predict: out of memory");

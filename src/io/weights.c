@@ -7,6 +7,7 @@
 
 #include "cgrad/autograd.h"
 #include "cgrad/weights.h"
+#include "io/json.h"
 
 cg_status cg_module_save(const cg_module *m, const char *path, const cg_metadata *md) {
     if (!m || !path) return cg_fail(CG_ERR_VALUE, "save: NULL module or path");
@@ -106,9 +107,49 @@ static cg_status meta_int(const char *path, const cg_metadata *md, const char *k
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (errno || end == v || *end || x <= 0)
-        return cg_fail(CG_ERR_FORMAT, "%s: metadata \"%s\" is \"%s\", expected a positive integer", path,
+        return cg_fail(CG_ERR_FORMAT, "%s: metadata \"%s\" is \"%.64s\", expected a positive integer", path,
                        key, v);
     *out = x;
+    return CG_OK;
+}
+
+/* "[30, 784]" */
+static const char *dims_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < ndim && used < n; d++)
+        used += (size_t)snprintf(buf + used, n - used, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (used < n) snprintf(buf + used, n - used, "]");
+    return buf;
+}
+
+/* The file holds every tensor arch(n_in, n_out) needs, with its dtype and
+ * shape (extra tensors are caught by the strict load afterwards). */
+static cg_status check_against_arch(const char *path, const cg_safetensors *st, const char *arch,
+                                    int64_t n_in, int64_t n_out) {
+    cg_param_shape want[CG_MODEL_MAX_TENSORS];
+    int n = 0;
+    if (cg_model_param_shapes(arch, n_in, n_out, want, &n)) {
+        char cause[512];
+        snprintf(cause, sizeof cause, "%s", cg_last_error());
+        return cg_fail(CG_ERR_FORMAT, "%s: %s", path, cause);
+    }
+    for (int i = 0; i < n; i++) {
+        const cg_tensor *t = cg_safetensors_get(st, want[i].name);
+        char a[96], b[96];
+        if (!t)
+            return cg_fail(CG_ERR_FORMAT, "%s: model '%.64s' needs tensor '%s' %s, which the file does not have",
+                           path, arch, want[i].name, dims_str(want[i].ndim, want[i].shape, b, sizeof b));
+        if (t->dtype != CG_FLOAT32)
+            return cg_fail(CG_ERR_DTYPE, "%s: tensor '%s' is %s in the file, model '%.64s' needs float32", path,
+                           want[i].name, cg_dtype_name(t->dtype), arch);
+        bool same = t->ndim == want[i].ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == want[i].shape[d];
+        if (!same)
+            return cg_fail(CG_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file, but model '%.64s' with n_in %lld "
+                           "and n_out %lld needs %s",
+                           path, want[i].name, cg_shape_str(t, a, sizeof a), arch, (long long)n_in,
+                           (long long)n_out, dims_str(want[i].ndim, want[i].shape, b, sizeof b));
+    }
     return CG_OK;
 }
 
@@ -132,6 +173,10 @@ cg_module *cg_model_load(const char *path, cg_metadata *md_out) {
         rc = cg_fail(CG_ERR_FORMAT, "%s: model file has no \"arch\" in its metadata", path);
     if (!rc) rc = meta_int(path, md, "n_in", &n_in);
     if (!rc) rc = meta_int(path, md, "n_out", &n_out);
+    /* The metadata is untrusted: the architecture's tensors are checked
+     * against the header before the model is built, so a file cannot make
+     * us allocate more than it holds. */
+    if (!rc) rc = check_against_arch(path, &st, arch, n_in, n_out);
     if (!rc) {
         m = cg_model_create(arch, n_in, n_out);
         if (!m) {
@@ -153,6 +198,86 @@ cg_module *cg_model_load(const char *path, cg_metadata *md_out) {
     return m;
 }
 
+/* ---- class names ----------------------------------------------------------
+ * "classes" is a JSON array of strings, written and read by io/json.c, so any
+ * name (commas, quotes, newlines, any length) and any number of them
+ * round-trips.  Files written before that hold the names comma-separated
+ * ("7,3"); they still load. */
+
+cg_status cg_model_set_classes(cg_metadata *md, int64_t n, const char *const *names) {
+    if (!md || n < 0 || (n > 0 && !names)) return cg_fail(CG_ERR_VALUE, "model classes: NULL or negative argument");
+    cg_strbuf b = {0};
+    bool ok = cg_strbuf_append(&b, "[", 1);
+    for (int64_t i = 0; ok && i < n; i++) {
+        if (!names[i]) {
+            free(b.data);
+            return cg_fail(CG_ERR_VALUE, "model classes: name %lld is NULL", (long long)i);
+        }
+        ok = (i == 0 || cg_strbuf_append(&b, ",", 1)) && cg_json_write_string(&b, names[i]);
+    }
+    ok = ok && cg_strbuf_append(&b, "]", 1);
+    cg_status st = ok ? cg_metadata_set(md, "classes", b.data)
+                      : cg_fail(CG_ERR_NOMEM, "model classes: out of memory");
+    free(b.data);
+    return st;
+}
+
+void cg_model_classes_free(int64_t n, char **names) {
+    for (int64_t i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* The older form: names separated by commas (a name could not hold one). */
+static cg_status split_commas(const char *s, int64_t *n, char ***names) {
+    int64_t count = 1;
+    for (const char *c = s; *c; c++) count += *c == ',';
+    char **out = calloc((size_t)count, sizeof *out);
+    if (!out) return cg_fail(CG_ERR_NOMEM, "model classes: out of memory");
+    for (int64_t k = 0; k < count; k++) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (!(out[k] = strndup(s, len))) {
+            cg_model_classes_free(count, out);
+            return cg_fail(CG_ERR_NOMEM, "model classes: out of memory");
+        }
+        s = comma ? comma + 1 : s + len;
+    }
+    *n = count;
+    *names = out;
+    return CG_OK;
+}
+
+cg_status cg_model_classes(const cg_metadata *md, int64_t *n, char ***names) {
+    if (!n || !names) return cg_fail(CG_ERR_VALUE, "model classes: NULL output");
+    *n = 0;
+    *names = NULL;
+    const char *v = cg_metadata_get(md, "classes");
+    if (!v) return CG_OK;
+    if (v[0] != '[') return split_commas(v, n, names);
+    char err[160];
+    cg_json *arr = cg_json_parse(v, strlen(v), err, sizeof err);
+    if (!arr) /* "[a,b": an old comma list whose first name starts with '[' */
+        return split_commas(v, n, names);
+    cg_status st = CG_OK;
+    if (arr->type != CG_JSON_ARRAY) st = cg_fail(CG_ERR_FORMAT, "model metadata \"classes\" is not an array of strings");
+    for (int i = 0; !st && i < arr->n; i++)
+        if (arr->items[i].type != CG_JSON_STRING || strlen(arr->items[i].string) != arr->items[i].length)
+            st = cg_fail(CG_ERR_FORMAT, "model metadata \"classes\": entry %d is not a string without NUL bytes", i);
+    char **out = NULL;
+    if (!st && arr->n > 0 && !(out = calloc((size_t)arr->n, sizeof *out)))
+        st = cg_fail(CG_ERR_NOMEM, "model classes: out of memory");
+    for (int i = 0; !st && i < arr->n; i++) { /* taken over from the parsed tree */
+        out[i] = arr->items[i].string;
+        arr->items[i].string = NULL;
+    }
+    if (!st) {
+        *n = arr->n;
+        *names = out;
+    }
+    cg_json_free(arr);
+    return st;
+}
+
 cg_status cg_model_metadata(cg_metadata *md, const char *arch, int64_t n_in, int64_t n_out,
                             const char *loss, const char *classes, const char *input) {
     if (!md) return cg_fail(CG_ERR_VALUE, "model metadata: NULL output");
@@ -164,7 +289,13 @@ cg_status cg_model_metadata(cg_metadata *md, const char *arch, int64_t n_in, int
     if (!st) st = cg_metadata_set(md, "n_in", n_in_s);
     if (!st) st = cg_metadata_set(md, "n_out", n_out_s);
     if (!st && loss) st = cg_metadata_set(md, "loss", loss);
-    if (!st && classes) st = cg_metadata_set(md, "classes", classes);
+    if (!st && classes) { /* "7,3" -> ["7","3"] */
+        int64_t n = 0;
+        char **names = NULL;
+        st = split_commas(classes, &n, &names);
+        if (!st) st = cg_model_set_classes(md, n, (const char *const *)names);
+        cg_model_classes_free(n, names);
+    }
     if (!st && input) st = cg_metadata_set(md, "input", input);
     return st;
 }

@@ -139,6 +139,9 @@ static const conv_case conv_cases[] = {
     {"7x7 stride 2 pad 3 (stem)", 2, 3, 28, 28, 8, 7, 7, 2, 2, 3, 3, 1, 1, 1},
     {"3x5 kernel, stride (2,1), pad (1,2), groups 3, dilation (1,2)", 2, 6, 9, 11, 9, 3, 5, 2, 1, 1, 2, 1, 2, 3},
     {"depthwise (groups = C)", 2, 4, 6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 4},
+    /* resnet's deep layers: 3x3 pad 1 on 2x2 and 1x1 maps (taps that read only padding) */
+    {"3x3 pad 1 on 1x1", 4, 16, 1, 1, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {"3x3 stride 2 pad 1 on 2x2", 3, 8, 2, 2, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1},
 };
 
 static void test_conv_fast_matches_reference(void **state) {
@@ -184,6 +187,25 @@ static void test_conv_fast_matches_reference(void **state) {
                 }
             }
         }
+        /* the batch-GEMM kernel on its own (oneDNN may have been chosen above) */
+        float *work = malloc((size_t)cg_conv2d_gemm_workspace(&d) * sizeof *work);
+        assert_non_null(work);
+        for (int threads = 1; threads <= 2; threads++) {
+            snprintf(what, sizeof what, "%s: gemm forward, %d thread(s)", t->name, threads);
+            assert_int_equal(cg_conv2d_forward_gemm(&d, x, w, b, y, work, threads), CG_NN_OK);
+            cg_conv2d_forward_ref(&d, x, w, b, y_ref);
+            assert_close_f(what, y, y_ref, ny, 1e-4, 1e-3);
+            snprintf(what, sizeof what, "%s: gemm backward data, %d thread(s)", t->name, threads);
+            memset(dx, 0xff, (size_t)nx * sizeof *dx); /* overwritten, not accumulated into */
+            assert_int_equal(cg_conv2d_backward_data_gemm(&d, dy, w, dx, work, threads), CG_NN_OK);
+            assert_close_f(what, dx, dx_ref, nx, 1e-4, 1e-3);
+            snprintf(what, sizeof what, "%s: gemm backward weights, %d thread(s)", t->name, threads);
+            memset(dw, 0xff, (size_t)nw * sizeof *dw);
+            assert_int_equal(cg_conv2d_backward_weights_gemm(&d, x, dy, dw, db, work, threads), CG_NN_OK);
+            assert_close_f(what, dw, dw_ref, nw, 1e-4, 1e-3);
+            assert_close_f(what, db, db_ref, d.oc, 1e-4, 1e-3);
+        }
+        free(work);
         free(x), free(w), free(b), free(dy), free(y), free(y_ref), free(dx), free(dx_ref);
         free(dw), free(dw_ref), free(db), free(db_ref);
     }

@@ -15,10 +15,14 @@
  * The blocked layout (format_tag_any: nChw16c on AVX-512) is 3x faster than
  * plain NCHW even when the reorders from and to cgrad's NCHW buffers are
  * paid on every call, but not on every shape: the 7x7 stem's data backward
- * is fastest plain.  So the layout is chosen by measurement, per shape: the
- * first call builds the three candidates (plain, blocked, NHWC; each with
- * the reorders it needs), times each on that call's own data (one warm-up,
- * best of two), keeps the fastest and frees the others.
+ * is fastest plain, and on resnet's 4x4, 2x2 and 1x1 maps every oneDNN
+ * layout is slow (the weight backward of 3x3 512->512 at 1x1: 28-55 ms),
+ * where one batch-wide SGEMM without the all-padding taps (cpu_conv_gemm.c)
+ * takes 2-3 ms.  So the kernel is chosen by measurement, per shape: the
+ * first call builds the four candidates (oneDNN plain, blocked and NHWC,
+ * each with the reorders it needs, and the batch GEMM), times each on that
+ * call's own data (one warm-up, best of two), keeps the fastest and frees
+ * the others.
  *
  * Cache: one entry per (descriptor, pass, bias or not), found in a linked
  * list under a global mutex; each entry has its own mutex held while it
@@ -42,7 +46,11 @@
 #include "kernels/nn_kernels.h"
 
 enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS };
-enum { LAYOUT_PLAIN, LAYOUT_BLOCKED, LAYOUT_NHWC, LAYOUT_COUNT };
+enum { LAYOUT_PLAIN, LAYOUT_BLOCKED, LAYOUT_NHWC, LAYOUT_GEMM, LAYOUT_COUNT };
+
+/* The batch-GEMM candidate (cpu_conv_gemm.c) only where its workspace stays
+ * modest (it holds the whole batch's patches) and OpenBLAS's int sizes hold. */
+#define GEMM_MAX_WORKSPACE ((int64_t)1 << 25) /* floats: 128 MiB */
 
 /* One argument of a primitive: cgrad's buffer (user) and, when oneDNN wants
  * another layout, its own buffer and the reorder between them. */
@@ -59,6 +67,9 @@ typedef struct conv_plan {
     conv_arg args[4];
     int nargs;
     int layout;
+    int pass, bias;
+    const cg_conv2d_desc *d;
+    float *work; /* LAYOUT_GEMM's workspace */
 } conv_plan;
 
 typedef struct conv_entry {
@@ -95,6 +106,7 @@ static void plan_free(conv_plan *p) {
         if (p->args[i].user) dnnl_memory_destroy(p->args[i].user);
     }
     if (p->prim) dnnl_primitive_destroy(p->prim);
+    free(p->work);
     free(p);
 }
 
@@ -133,7 +145,17 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
         return NULL;
     }
     p->layout = layout;
+    p->pass = pass, p->bias = bias, p->d = d;
     dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
+    if (layout == LAYOUT_GEMM) {
+        int64_t size = cg_conv2d_gemm_workspace(d);
+        if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS || size > GEMM_MAX_WORKSPACE ||
+            !(p->work = malloc((size_t)size * sizeof *p->work))) {
+            free(p);
+            return NULL; /* not a candidate here; oneDNN's layouts remain */
+        }
+        return p;
+    }
     int64_t g = d->groups;
     dnnl_dims_t xd = {d->n, d->c, d->h, d->w}, yd = {d->n, d->oc, d->oh, d->ow}, bd = {d->oc};
     dnnl_dims_t wd = {d->oc, d->c, d->kh, d->kw}, gwd = {g, d->oc / g, d->c / g, d->kh, d->kw};
@@ -197,6 +219,15 @@ fail:
 
 /* Runs plan p on the caller's buffers (ptrs in the order of p->args). */
 static int plan_run(conv_plan *p, dnnl_stream_t stream, void *const *ptrs, char *msg, size_t msg_size) {
+    if (p->layout == LAYOUT_GEMM) {
+        int threads = omp_get_max_threads();
+        if (p->pass == PASS_FWD)
+            return cg_conv2d_forward_gemm(p->d, ptrs[0], ptrs[1], p->bias ? ptrs[2] : NULL, ptrs[p->bias ? 3 : 2],
+                                          p->work, threads) ? -1 : 0;
+        if (p->pass == PASS_BWD_DATA) return cg_conv2d_backward_data_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->work, threads) ? -1 : 0;
+        return cg_conv2d_backward_weights_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL, p->work,
+                                               threads) ? -1 : 0;
+    }
     dnnl_exec_arg_t exec[4];
     for (int i = 0; i < p->nargs; i++) {
         conv_arg *a = &p->args[i];

@@ -80,15 +80,32 @@ void cg_conv2d_backward_weights_ref(const cg_conv2d_desc *d, const float *x, con
  * inputs and outputs as the reference ones.  What backward needs saved:
  * the data backward needs w (not x); the weight backward needs x (not w);
  * neither needs y.  The first call for a shape (and thread count) builds
- * the primitives, times oneDNN's candidate layouts on that call's data and
- * keeps the fastest; later calls reuse it (see cpu_conv_dnnl.c for the
- * layouts and why).  Errors: CG_NN_ENOMEM, CG_NN_EBACKEND, with msg. */
+ * the candidates (oneDNN's plain, blocked and NHWC layouts, and the batch
+ * GEMM below), times them on that call's data and keeps the fastest; later
+ * calls reuse it (cpu_conv_dnnl.c says why).  Errors: CG_NN_ENOMEM,
+ * CG_NN_EBACKEND, with msg. */
 cg_nn_status cg_conv2d_forward(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
                                float *y, char *msg, size_t msg_size);
 cg_nn_status cg_conv2d_backward_data(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                      char *msg, size_t msg_size);
 cg_nn_status cg_conv2d_backward_weights(const cg_conv2d_desc *d, const float *x, const float *dy,
                                         float *dw, float *dbias, char *msg, size_t msg_size);
+
+/* The second fast path: the whole batch as one SGEMM per group, with the
+ * taps that read only padding dropped (cpu_conv_gemm.c; it wins on small
+ * feature maps).  cg_conv2d_forward & co. time it beside oneDNN on a
+ * shape's first call; these entry points let tests hold it to the
+ * reference.  work holds cg_conv2d_gemm_workspace(d) floats; threads is the
+ * OpenMP team for the packing loops (OpenBLAS threads the GEMM itself).
+ * CG_NN_EINVAL for kernels of more than CG_CONV2D_GEMM_MAX_TAPS taps. */
+#define CG_CONV2D_GEMM_MAX_TAPS 256
+int64_t cg_conv2d_gemm_workspace(const cg_conv2d_desc *d);
+cg_nn_status cg_conv2d_forward_gemm(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
+                                    float *y, float *work, int threads);
+cg_nn_status cg_conv2d_backward_data_gemm(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
+                                          float *work, int threads);
+cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const float *x, const float *dy,
+                                             float *dw, float *dbias, float *work, int threads);
 
 /* Frees every cached primitive and buffer (call at shutdown, or to bound
  * memory after many shapes); safe while no conv call is running. */

@@ -23,7 +23,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -lt 1 ]]; then
   echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2
   exit 2
 fi
-all_targets=(png idx safetensors labels_csv cli_number)
+all_targets=(png image idx safetensors labels_csv cli_number)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 
@@ -39,7 +39,7 @@ work=${FUZZ_WORK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/cgrad-fuzz.XXXXXX")}
 mkdir -p "$work"
 # The longest input each target is given: enough for its formats' interesting
 # cases, small enough that a run stays fast.
-declare -A max_len=([png]=16384 [idx]=4096 [safetensors]=16384 [labels_csv]=4096 [cli_number]=128)
+declare -A max_len=([png]=16384 [image]=16384 [idx]=4096 [safetensors]=16384 [labels_csv]=4096 [cli_number]=128)
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:allocator_may_return_null=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -270,19 +270,27 @@ static cg_status check_size(int64_t c, int64_t oh, int64_t ow, const char *who) 
     return CG_OK;
 }
 
-/* A new image shaped like img ([H,W] or [C,H,W]) with size oh x ow. */
+/* A new image shaped like img ([H,W] or [C,H,W]) with size oh x ow.  Made in a
+ * scope of our own and retained, so that this file owns it whatever scopes the
+ * caller has open, and finish() may release it. */
 static cg_tensor *image_like(const cg_tensor *img, int64_t c, int64_t oh, int64_t ow) {
-    return img->ndim == 2 ? cg_empty(CG_UINT8, 2, (int64_t[]){oh, ow})
-                          : cg_empty(CG_UINT8, 3, (int64_t[]){c, oh, ow});
+    cg_scope_begin();
+    cg_tensor *t = img->ndim == 2 ? cg_empty(CG_UINT8, 2, (int64_t[]){oh, ow})
+                                  : cg_empty(CG_UINT8, 3, (int64_t[]){c, oh, ow});
+    if (t) cg_retain(t);
+    cg_scope_end();
+    return t;
 }
 
+/* Releases src; on failure releases out too, else hands it to the caller (its
+ * innermost scope, when one is open, as for any tensor a call returns). */
 static cg_tensor *finish(cg_tensor *out, cg_tensor *src, cg_status st) {
     cg_release(src);
     if (st != CG_OK) {
         cg_release(out);
         return NULL;
     }
-    return out;
+    return cg_scope_adopt(out);
 }
 
 cg_tensor *cg_image_resize(const cg_tensor *img, int64_t height, int64_t width) {

@@ -75,6 +75,33 @@ def interlaced_rgb_3x3():
     return png(3, 3, 8, 2, rows, interlace=1)
 
 
+# ---- any image file (fuzz_image): JPEGs made with PIL when it is there -------
+def images(gray_png):
+    put("image", "ok-gray8-2x2-png", gray_png)
+    put("image", "ok-rgb-adam7-3x3-png", interlaced_rgb_3x3())
+    put("image", "bad-neither", b"GIF89a" + bytes(20))
+    try:
+        from PIL import Image  # Debian's python3-pil: /usr/bin/python3
+    except ImportError:
+        print("make_corpus: no PIL, JPEG seeds of corpus/image/ kept as they are")
+        return
+    import io
+
+    def jpeg(img, **kw):
+        out = io.BytesIO()
+        img.save(out, "JPEG", **kw)
+        return out.getvalue()
+    gray = Image.frombytes("L", (8, 8), bytes((x * 37 + y * 11) & 255 for y in range(8) for x in range(8)))
+    rgb = Image.frombytes("RGB", (16, 9), bytes((i * 29) & 255 for i in range(16 * 9 * 3)))
+    put("image", "ok-gray-8x8-jpeg", jpeg(gray, quality=75))
+    put("image", "ok-rgb420-16x9-jpeg", jpeg(rgb, quality=50, subsampling=2))
+    put("image", "ok-rgb444-progressive-16x9-jpeg", jpeg(rgb, quality=90, subsampling=0, progressive=True))
+    put("image", "ok-rgb-restart-16x9-jpeg", jpeg(rgb, quality=60, restart_marker_blocks=1))
+    put("image", "bad-cmyk-4x4-jpeg", jpeg(Image.new("CMYK", (4, 4), (10, 20, 30, 40))))
+    whole = jpeg(rgb, quality=50)
+    put("image", "near-truncated-jpeg", whole[: len(whole) * 2 // 3])
+
+
 # ---- IDX (the target's first byte: 0 as given, 1 gzipped by the target) ------
 def idx(sizes, data):
     return bytes([0, 0, 8, len(sizes)]) + b"".join(struct.pack(">I", s) for s in sizes) + bytes(data)
@@ -180,7 +207,7 @@ def safetensors(make_seeds):
 
 
 if __name__ == "__main__":
-    pngs()
+    images(pngs())
     idxs()
     csvs()
     numbers()

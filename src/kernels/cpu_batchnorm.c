@@ -135,9 +135,58 @@ static void train_channel(const cg_batchnorm_desc *d, int64_t c, const float *x,
     update_running(d, c, mean, var, running_mean, running_var);
 }
 
+/* Small maps (HW < SMALL_HW: BatchNorm1d, resnet's 4x4..1x1): a channel's
+ * values are short runs C*HW apart, so walking one channel at a time reads
+ * memory in strides; these passes walk x in order instead and keep the
+ * per-channel sums in arrays (the 512x1x1 forward: 0.23 -> ~0.03 ms).  One
+ * thread: at these sizes (N*C*HW <= 64*512*16) a team costs more than it
+ * saves. */
+#define SMALL_HW 32
+#define SMALL_MAX_C 1024
+
+static void train_small(const cg_batchnorm_desc *d, const float *x, const float *gamma, const float *beta,
+                        float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var) {
+    const int64_t C = d->c, HW = d->hw;
+    double sum[SMALL_MAX_C], sq[SMALL_MAX_C], m = (double)(d->n * HW);
+    float scale[SMALL_MAX_C], shift[SMALL_MAX_C];
+    for (int64_t c = 0; c < C; c++) sum[c] = 0, sq[c] = 0;
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *xr = x + (n * C + c) * HW;
+            float a = 0;
+            for (int64_t k = 0; k < HW; k++) a += xr[k];
+            sum[c] += a;
+        }
+    for (int64_t c = 0; c < C; c++) save_mean[c] = (float)(sum[c] / m);
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *xr = x + (n * C + c) * HW;
+            float a = 0, mu = save_mean[c];
+            for (int64_t k = 0; k < HW; k++) a += (xr[k] - mu) * (xr[k] - mu);
+            sq[c] += a;
+        }
+    for (int64_t c = 0; c < C; c++) {
+        double mean = sum[c] / m, var = sq[c] / m, invstd = 1 / sqrt(var + d->eps);
+        scale[c] = (float)(invstd * (gamma ? gamma[c] : 1));
+        shift[c] = (float)((beta ? beta[c] : 0) - mean * scale[c]);
+        save_invstd[c] = (float)invstd;
+        update_running(d, c, mean, var, running_mean, running_var);
+    }
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *xr = x + (n * C + c) * HW;
+            float *yr = y + (n * C + c) * HW;
+            for (int64_t k = 0; k < HW; k++) yr[k] = xr[k] * scale[c] + shift[c];
+        }
+}
+
 void cg_batchnorm_forward_train(const cg_batchnorm_desc *d, const float *x, const float *gamma,
                                 const float *beta, float *y, float *save_mean, float *save_invstd,
                                 float *running_mean, float *running_var) {
+    if (d->hw < SMALL_HW && d->c <= SMALL_MAX_C && d->n * d->c * d->hw <= 64 * 512 * 16) {
+        train_small(d, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
+        return;
+    }
     CG_NN_TUNED_FOR(CG_NN_TUNE_BN_FWD, d->n * d->c * d->hw,
                     for (int64_t c = 0; c < d->c; c++)
                         train_channel(d, c, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var););
@@ -202,9 +251,45 @@ static void backward_channel(const cg_batchnorm_desc *d, int64_t c, bool trainin
     }
 }
 
+static void backward_small(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
+                           const float *gamma, const float *save_mean, const float *save_invstd, float *dx,
+                           float *dgamma, float *dbeta) {
+    const int64_t C = d->c, HW = d->hw;
+    double sdy[SMALL_MAX_C], sdyx[SMALL_MAX_C], m = (double)(d->n * HW);
+    float k[SMALL_MAX_C], a[SMALL_MAX_C], b[SMALL_MAX_C];
+    for (int64_t c = 0; c < C; c++) sdy[c] = 0, sdyx[c] = 0;
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
+            float u = 0, v = 0, mu = save_mean[c];
+            for (int64_t j = 0; j < HW; j++) u += gr[j], v += gr[j] * (xr[j] - mu);
+            sdy[c] += u;
+            sdyx[c] += v;
+        }
+    for (int64_t c = 0; c < C; c++) {
+        double invstd = save_invstd[c], g = gamma ? gamma[c] : 1, s1 = sdyx[c] * invstd;
+        if (dbeta) dbeta[c] = (float)sdy[c];
+        if (dgamma) dgamma[c] = (float)s1;
+        k[c] = (float)(g * invstd);
+        a[c] = training ? (float)(-g * invstd * invstd * s1 / m) : 0.0f;
+        b[c] = training ? (float)(-g * invstd * sdy[c] / m - (double)a[c] * save_mean[c]) : 0.0f;
+    }
+    if (!dx) return;
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
+            float *dr = dx + (n * C + c) * HW;
+            for (int64_t j = 0; j < HW; j++) dr[j] = k[c] * gr[j] + a[c] * xr[j] + b[c];
+        }
+}
+
 void cg_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
                            const float *gamma, const float *save_mean, const float *save_invstd, float *dx,
                            float *dgamma, float *dbeta) {
+    if (d->hw < SMALL_HW && d->c <= SMALL_MAX_C && d->n * d->c * d->hw <= 64 * 512 * 16) {
+        backward_small(d, training, dy, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+        return;
+    }
     CG_NN_TUNED_FOR(CG_NN_TUNE_BN_BWD, d->n * d->c * d->hw,
                     for (int64_t c = 0; c < d->c; c++) backward_channel(d, c, training, dy, x, gamma, save_mean,
                                                                         save_invstd, dx, dgamma, dbeta););

@@ -2,12 +2,14 @@
  * checksums, sha256 for what we record of archives ourselves.  See
  * cg_file_digest in include/cgrad/datasets.h. */
 #include "cgrad/datasets.h"
+#include "cgrad/fileio.h"
 #include "data/fetch_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -70,8 +72,15 @@ cg_status cg_file_digest(const char *path, const char *algo, char *hex_out, size
     if (!path || !hex_out) return cg_fail(CG_ERR_VALUE, "digest: NULL argument");
     cg_digest *d = cg_digest_new(algo);
     if (!d) return cg_last_status();
-    FILE *fp = fopen(path, "rb");
+    /* The readers' shared open: a FIFO or /dev/zero is refused, not read forever. */
+    int fd;
+    if (cg_open_regular(path, NULL, &fd, NULL) != CG_OK) {
+        cg_digest_free(d);
+        return cg_last_status();
+    }
+    FILE *fp = fdopen(fd, "rb");
     if (!fp) {
+        close(fd);
         cg_digest_free(d);
         return cg_fail(CG_ERR_IO, "%s: cannot open to checksum: %s", path, strerror(errno));
     }

@@ -135,8 +135,14 @@ static const char *base_name(const char *path) {
 /* ---- local copies ---------------------------------------------------------- */
 
 cg_status cg_fetch_copy_file(cg_fetch_ctx *ctx, const char *src, const char *dest, cg_fetched *out) {
-    FILE *fp = fopen(src, "rb");
-    if (!fp) return cg_fail(CG_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
+    /* The readers' shared open: a FIFO or a device as the source is refused, not waited on. */
+    int fd;
+    if (cg_open_regular(src, NULL, &fd, NULL) != CG_OK) return cg_last_status();
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return cg_fail(CG_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
+    }
     sink s;
     cg_status st = sink_open(&s, ctx, base_name(src), dest);
     if (st != CG_OK) {
@@ -161,8 +167,8 @@ cg_status cg_fetch_copy_file(cg_fetch_ctx *ctx, const char *src, const char *des
 /* A plain copy, no fsync: for the thousands of files of a folder mirror,
  * which are made durable together (syncfs) before the dataset is published. */
 static cg_status copy_plain(const char *src, const char *dest, unsigned char *buf, size_t cap) {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0) return cg_fail(CG_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
+    int in;
+    if (cg_open_regular(src, NULL, &in, NULL) != CG_OK) return cg_last_status();
     int out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (out < 0) {
         close(in);

@@ -9,54 +9,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgrad/fileio.h"
 #include "cgrad/image.h"
 #include "data/image_item.h"
 
 cg_status cg_image_slurp(const char *path, const char *who, uint8_t **data, size_t *size) {
-    *data = NULL;
-    *size = 0;
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
-     * refuses anything that is not a regular file. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return cg_fail(CG_ERR_IO, "%s: %s: %s", who, path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        cg_status s = cg_fail(CG_ERR_IO, "%s: %s: %s", who, path, strerror(errno));
-        close(fd);
-        return s;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return cg_fail(CG_ERR_IO, "%s: %s: not a regular file", who, path);
-    }
-    if (st.st_size > CG_IMAGE_MAX_FILE) {
-        close(fd);
-        return cg_fail(CG_ERR_FORMAT, "%s: %s: %lld bytes is over the %lld-byte limit of an image file",
-                       who, path, (long long)st.st_size, (long long)CG_IMAGE_MAX_FILE);
-    }
-    size_t want = (size_t)st.st_size;
-    uint8_t *buf = malloc(want ? want : 1);
-    if (!buf) {
-        close(fd);
-        return cg_fail(CG_ERR_NOMEM, "%s: %s: out of memory reading %zu bytes", who, path, want);
-    }
-    size_t got = 0;
-    while (got < want) { /* never more than fstat said: a growing file is read to that size */
-        ssize_t n = read(fd, buf + got, want - got);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    int read_errno = errno;
-    close(fd);
-    if (got != want) {
-        free(buf);
-        return cg_fail(CG_ERR_IO, "%s: %s: read %zu of %zu bytes%s%s", who, path, got, want,
-                       read_errno ? ": " : "", read_errno ? strerror(read_errno) : "");
-    }
-    *data = buf;
-    *size = got;
-    return CG_OK;
+    /* The readers' shared open (data/file_read.c): O_NONBLOCK so a FIFO does
+     * not wait for a writer, fstat refusing anything but a regular file, and
+     * never more than CG_IMAGE_MAX_FILE bytes or what fstat said. */
+    void *bytes = NULL;
+    cg_status st = cg_read_file_bounded(path, who, (size_t)CG_IMAGE_MAX_FILE, &bytes, size);
+    *data = bytes;
+    return st;
 }
 
 /* PIL's convert('L'): ITU-R 601-2 luma in 16.16 fixed point, rounded. */

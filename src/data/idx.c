@@ -137,6 +137,15 @@ static cg_tensor *read_idx(gzFile f, const char *path, uint64_t file_size, bool 
         cg_fail(CG_ERR_FORMAT, "idx: %s: %s", path, gz_reason(f));
         return NULL;
     }
+    /* A gzip stream cut after its data (CRC and length trailer missing) reads
+     * to the end with only a note, "unexpected end of file": its CRC was never
+     * checked, so its bytes can't be trusted. */
+    int zcode;
+    const char *zmsg = gzerror(f, &zcode);
+    if (zcode == Z_BUF_ERROR) {
+        cg_fail(CG_ERR_FORMAT, "idx: %s: truncated gzip file (%s)", path, zmsg);
+        return NULL;
+    }
     if (more > 0) {
         cg_fail(CG_ERR_FORMAT, "idx: %s: file length %lld bytes, header %s says %lld",
                 path, (long long)(header_bytes + numel + more), shape_buf, (long long)(header_bytes + numel));

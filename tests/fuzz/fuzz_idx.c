@@ -40,23 +40,24 @@ static uint32_t be32(const uint8_t *p) {
 }
 
 /* The format's rule, independently: is idx[0, n) a valid uint8 IDX file?
- * 1 yes, 0 no, -1 either answer is fine: a zero size after sizes whose product
- * passes 2^62 ([4294967295, 4294967295, 0]) is empty, but a reader may refuse
- * such a shape. */
+ * 1 yes, 0 no, -1 either answer is fine: an empty shape whose other sizes
+ * multiply past 2^62 ([0, 4294967295, 4294967295]) holds no bytes, but a reader
+ * may refuse a shape whose strides would overflow. */
 static int idx_is_valid(const uint8_t *idx, size_t n) {
     if (n < 4 || idx[0] != 0 || idx[1] != 0 || idx[2] != 0x08 || idx[3] < 1 || idx[3] > CG_MAX_DIMS)
         return 0;
     size_t header = 4 + 4 * (size_t)idx[3];
     if (n < header) return 0;
-    unsigned __int128 numel = 1; /* each step stays below 2^62 * 2^32 */
-    int huge = 0;
+    unsigned __int128 nonzero = 1; /* the product of the non-zero sizes, capped past 2^62 */
+    int zero = 0;
     for (int d = 0; d < idx[3]; d++) {
         uint32_t s = be32(idx + 4 + 4 * d);
-        if (s == 0) return n == header ? (huge ? -1 : 1) : 0;
-        if (!huge) numel *= s;
-        if (numel > ((unsigned __int128)1 << 62)) huge = 1;
+        if (s == 0) zero = 1;
+        else if (nonzero <= ((unsigned __int128)1 << 62)) nonzero *= s;
     }
-    return !huge && numel == n - header;
+    int huge = nonzero > ((unsigned __int128)1 << 62);
+    if (zero) return n != header ? 0 : huge ? -1 : 1;
+    return !huge && nonzero == n - header;
 }
 
 int fuzz_run(const uint8_t *data, size_t size) {

@@ -120,8 +120,8 @@ def idxs():
     put("idx", "bad-raw-magic-type", b"\x00" + b"\x00\x00\x0d\x01" + images[4:])
     put("idx", "bad-raw-9-dims", b"\x00" + b"\x00\x00\x08\x09" + b"\x00\x00\x00\x01" * 9)
     # the deflate data is whole, 6 of the 8 trailer bytes (CRC, length) are cut:
-    # zlib reports "unexpected end of file", the reader should refuse it
-    put("idx", "near-gzip-no-trailer", b"\x00" + gzip.compress(images, mtime=0)[:-6])
+    # zlib only notes "unexpected end of file", and the CRC is never checked
+    put("idx", "bad-gzip-no-trailer", b"\x00" + gzip.compress(images, mtime=0)[:-6])
 
 
 # ---- labels.csv --------------------------------------------------------------

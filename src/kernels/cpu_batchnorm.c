@@ -150,21 +150,37 @@ static void train_small(const cg_batchnorm_desc *d, const float *x, const float 
     double sum[SMALL_MAX_C], sq[SMALL_MAX_C], m = (double)(d->n * HW);
     float scale[SMALL_MAX_C], shift[SMALL_MAX_C];
     for (int64_t c = 0; c < C; c++) sum[c] = 0, sq[c] = 0;
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t c = 0; c < C; c++) {
-            const float *xr = x + (n * C + c) * HW;
-            float a = 0;
-            for (int64_t k = 0; k < HW; k++) a += xr[k];
-            sum[c] += a;
+    if (HW == 1) { /* (N, C): rows of C, vectorised across channels */
+        for (int64_t n = 0; n < d->n; n++) {
+            const float *xr = x + n * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) sum[c] += xr[c];
         }
+    } else {
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t c = 0; c < C; c++) {
+                const float *xr = x + (n * C + c) * HW;
+                float a = 0;
+                for (int64_t k = 0; k < HW; k++) a += xr[k];
+                sum[c] += a;
+            }
+    }
     for (int64_t c = 0; c < C; c++) save_mean[c] = (float)(sum[c] / m);
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t c = 0; c < C; c++) {
-            const float *xr = x + (n * C + c) * HW;
-            float a = 0, mu = save_mean[c];
-            for (int64_t k = 0; k < HW; k++) a += (xr[k] - mu) * (xr[k] - mu);
-            sq[c] += a;
+    if (HW == 1) {
+        for (int64_t n = 0; n < d->n; n++) {
+            const float *xr = x + n * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) sq[c] += (xr[c] - save_mean[c]) * (xr[c] - save_mean[c]);
         }
+    } else {
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t c = 0; c < C; c++) {
+                const float *xr = x + (n * C + c) * HW;
+                float a = 0, mu = save_mean[c];
+                for (int64_t k = 0; k < HW; k++) a += (xr[k] - mu) * (xr[k] - mu);
+                sq[c] += a;
+            }
+    }
     for (int64_t c = 0; c < C; c++) {
         double mean = sum[c] / m, var = sq[c] / m, invstd = 1 / sqrt(var + d->eps);
         scale[c] = (float)(invstd * (gamma ? gamma[c] : 1));
@@ -172,12 +188,18 @@ static void train_small(const cg_batchnorm_desc *d, const float *x, const float 
         save_invstd[c] = (float)invstd;
         update_running(d, c, mean, var, running_mean, running_var);
     }
-    for (int64_t n = 0; n < d->n; n++)
+    for (int64_t n = 0; n < d->n; n++) {
+        if (HW == 1) {
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) y[n * C + c] = x[n * C + c] * scale[c] + shift[c];
+            continue;
+        }
         for (int64_t c = 0; c < C; c++) {
             const float *xr = x + (n * C + c) * HW;
             float *yr = y + (n * C + c) * HW;
             for (int64_t k = 0; k < HW; k++) yr[k] = xr[k] * scale[c] + shift[c];
         }
+    }
 }
 
 void cg_batchnorm_forward_train(const cg_batchnorm_desc *d, const float *x, const float *gamma,
@@ -258,7 +280,15 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
     double sdy[SMALL_MAX_C], sdyx[SMALL_MAX_C], m = (double)(d->n * HW);
     float k[SMALL_MAX_C], a[SMALL_MAX_C], b[SMALL_MAX_C];
     for (int64_t c = 0; c < C; c++) sdy[c] = 0, sdyx[c] = 0;
-    for (int64_t n = 0; n < d->n; n++)
+    for (int64_t n = 0; n < d->n && HW == 1; n++) {
+        const float *xr = x + n * C, *gr = dy + n * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) {
+            sdy[c] += gr[c];
+            sdyx[c] += gr[c] * (xr[c] - save_mean[c]);
+        }
+    }
+    for (int64_t n = 0; n < d->n && HW > 1; n++)
         for (int64_t c = 0; c < C; c++) {
             const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
             float u = 0, v = 0, mu = save_mean[c];
@@ -275,7 +305,13 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
         b[c] = training ? (float)(-g * invstd * sdy[c] / m - (double)a[c] * save_mean[c]) : 0.0f;
     }
     if (!dx) return;
-    for (int64_t n = 0; n < d->n; n++)
+    for (int64_t n = 0; n < d->n && HW == 1; n++) {
+        const float *xr = x + n * C, *gr = dy + n * C;
+        float *dr = dx + n * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) dr[c] = k[c] * gr[c] + a[c] * xr[c] + b[c];
+    }
+    for (int64_t n = 0; n < d->n && HW > 1; n++)
         for (int64_t c = 0; c < C; c++) {
             const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
             float *dr = dx + (n * C + c) * HW;

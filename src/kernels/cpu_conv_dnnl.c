@@ -21,7 +21,8 @@
  * takes 2-3 ms.  So the kernel is chosen by measurement, per shape: the
  * first call builds the four candidates (oneDNN plain, blocked and NHWC,
  * each with the reorders it needs, and the batch GEMM), times each on that
- * call's own data (one warm-up, best of two), keeps the fastest and frees
+ * call's own data (one warm-up, best of three: on a shared machine load
+ * only ever adds time), keeps the fastest and frees
  * the others.
  *
  * Cache: one entry per (descriptor, pass, bias or not), found in a linked
@@ -263,14 +264,14 @@ static conv_plan *plan_choose(conv_entry *e, void *const *ptrs, char *msg, size_
         conv_plan *p = plan_build(&e->d, e->pass, e->bias, layout, msg, msg_size);
         if (!p) continue;
         double ms = 0;
-        for (int rep = 0; rep < 3; rep++) {
+        for (int rep = 0; rep < 4; rep++) {
             double t0 = cg_nn_now_ms();
             if (plan_run(p, e->stream, ptrs, msg, msg_size)) {
                 ms = -1;
                 break;
             }
             double t = cg_nn_now_ms() - t0;
-            if (rep == 1 || (rep == 2 && t < ms)) ms = t; /* rep 0 warms up */
+            if (rep == 1 || (rep > 1 && t < ms)) ms = t; /* rep 0 warms up; the best of 3 */
         }
         if (ms < 0) {
             plan_free(p);

@@ -12,7 +12,11 @@
 #
 # Protocol for a new bench: the C program prints `RESULT<TAB>op<TAB>ms`
 # lines (and `NOTE<TAB>text` lines); the torch script prints the same op
-# names.  Build in Release for meaningful numbers:
+# names.  A RESULT line may add a 4th field, the op's work in GFLOP: the
+# table then shows cgrad's GFLOP/s and, when the program also printed
+# `PEAK<TAB>GFLOP/s` (a peak it measured in the same run, e.g. bench_conv's
+# SGEMM), the fraction of that peak.  Tables with ratios end with their
+# geometric mean.  Build in Release for meaningful numbers:
 #   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2
 #   bench/run.sh build
 set -euo pipefail
@@ -56,19 +60,33 @@ for bin in "${bins[@]}"; do
     # The table: cgrad's ops in order, torch's time joined by op name.
     awk -F'\t' '
         FNR == NR { if ($1 == "RESULT" && (!($2 in torch) || $3 < torch[$2])) torch[$2] = $3; next }
+        $1 == "PEAK" { if ($2 > peak) peak = $2 }
         $1 == "RESULT" {
             if (!($2 in best)) order[n++] = $2
             if (!($2 in best) || $3 < best[$2]) best[$2] = $3
+            if (NF >= 4) { work[$2] = $4; nwork++ }
         }
         END {
-            printf "%-38s %12s %12s %8s\n", "op", "cgrad ms", "torch ms", "ratio"
+            printf "%-38s %12s %12s %8s", "op", "cgrad ms", "torch ms", "ratio"
+            if (nwork) printf " %9s%s", "GFLOP/s", peak ? sprintf(" %7s", "peak") : ""
+            printf "\n"
             for (i = 0; i < n; i++) {
                 op = order[i]
-                if (op in torch && torch[op] > 0)
-                    printf "%-38s %12.3f %12.3f %8.2f\n", op, best[op], torch[op], best[op] / torch[op]
-                else
-                    printf "%-38s %12.3f %12s %8s\n", op, best[op], "-", "-"
+                if (op in torch && torch[op] > 0) {
+                    r = best[op] / torch[op]
+                    printf "%-38s %12.3f %12.3f %8.2f", op, best[op], torch[op], r
+                    logsum += log(r); rows++
+                } else
+                    printf "%-38s %12.3f %12s %8s", op, best[op], "-", "-"
+                if (op in work) {
+                    g = work[op] / (best[op] / 1e3)
+                    printf " %9.1f", g
+                    if (peak) printf " %6.0f%%", 100 * g / peak
+                }
+                printf "\n"
             }
+            if (rows) printf "%-38s %12s %12s %8.2f\n", "geometric mean of ratios", "", "", exp(logsum / rows)
+            if (peak) printf "(peak: %.1f GFLOP/s, measured by this run)\n", peak
         }' <(printf '%s' "$t_all") <(printf '%s' "$c_all")
     printf '%s\n' "$c_out" | awk -F'\t' '$1 == "NOTE" { print "  cgrad: " $2 }'
     printf '%s\n' "$t_out" | awk -F'\t' '$1 == "NOTE" { print "  torch: " $2 }'

@@ -1,0 +1,235 @@
+/* bench_conv — the vision kernels at the shapes resnet18 meets on 28x28
+ * MNIST (batch 64) and at the shapes of `--model cnn`.
+ *
+ * Rows (bench/conv_torch.py prints the same op names for PyTorch):
+ *   conv <shape> fwd | bwd data | bwd weight    cg_conv2d_* (oneDNN, cached)
+ *   batchnorm <shape> fwd train | bwd           cg_batchnorm_*
+ *   maxpool / adaptive pools                    cg_*_pool2d_*
+ * Each prints RESULT<TAB>op<TAB>fastest ms[<TAB>GFLOP of work]; the work
+ * column lets bench/run.sh print GFLOP/s and the fraction of this machine's
+ * measured peak, which is the first row: one 2048^3 cblas_sgemm (OpenBLAS,
+ * the best dense float throughput available here), printed as
+ * `PEAK<TAB>GFLOP/s`.
+ *
+ * Method, as bench_core and the torch script: 3 warm-up calls (the first
+ * call of a conv shape builds and chooses its primitive), then repeat until
+ * 0.4 s have passed (at least 5, at most 1000 runs) and keep the fastest.
+ * Threads: OMP_NUM_THREADS (run.sh sets it for both sides). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "../src/kernels/nn_kernels.h"
+
+#define N 64
+
+typedef struct conv_shape {
+    const char *name;
+    int c, oc, h, k, s, p;
+} conv_shape;
+
+/* The same table as bench/conv_torch.py. */
+static const conv_shape convs[] = {
+    {"stem 7x7s2 3->64 28", 3, 64, 28, 7, 2, 3},
+    {"3x3 64->64 7", 64, 64, 7, 3, 1, 1},
+    {"3x3s2 64->128 7", 64, 128, 7, 3, 2, 1},
+    {"1x1s2 64->128 7", 64, 128, 7, 1, 2, 0},
+    {"3x3 128->128 4", 128, 128, 4, 3, 1, 1},
+    {"3x3s2 128->256 4", 128, 256, 4, 3, 2, 1},
+    {"1x1s2 128->256 4", 128, 256, 4, 1, 2, 0},
+    {"3x3 256->256 2", 256, 256, 2, 3, 1, 1},
+    {"3x3s2 256->512 2", 256, 512, 2, 3, 2, 1},
+    {"1x1s2 256->512 2", 256, 512, 2, 1, 2, 0},
+    {"3x3 512->512 1", 512, 512, 1, 3, 1, 1},
+    {"cnn 3x3 1->32 28", 1, 32, 28, 3, 1, 1},
+    {"cnn 3x3s2 32->64 28", 32, 64, 28, 3, 2, 1},
+    {"cnn 3x3s2 64->128 14", 64, 128, 14, 3, 2, 1},
+    {"cnn 3x3s2 128->256 7", 128, 256, 7, 3, 2, 1},
+};
+
+typedef struct bn_shape {
+    const char *name;
+    int c, h;
+} bn_shape;
+
+static const bn_shape bns[] = {
+    {"64x14x14", 64, 14}, {"64x7x7", 64, 7}, {"128x4x4", 128, 4}, {"256x2x2", 256, 2},
+    {"512x1x1", 512, 1}, {"cnn 32x28x28", 32, 28}, {"cnn 128x7x7", 128, 7},
+};
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* What one timed call runs. */
+typedef struct job {
+    int kind;
+    cg_conv2d_desc cd;
+    cg_batchnorm_desc bd;
+    cg_pool2d_desc pd;
+    float *a, *b, *c, *d, *e, *f, *g;
+    int64_t *idx;
+    int sgemm_n;
+} job;
+
+enum { J_CONV_FWD, J_CONV_BWD_DATA, J_CONV_BWD_WEIGHT, J_BN_FWD, J_BN_BWD, J_MAXPOOL_FWD, J_MAXPOOL_BWD,
+       J_ADAPTIVE_AVG, J_ADAPTIVE_MAX, J_SGEMM };
+
+static char msg[512];
+
+static int run(const job *j) {
+    switch (j->kind) {
+    case J_CONV_FWD: return cg_conv2d_forward(&j->cd, j->a, j->b, NULL, j->c, msg, sizeof msg);
+    case J_CONV_BWD_DATA: return cg_conv2d_backward_data(&j->cd, j->c, j->b, j->a, msg, sizeof msg);
+    case J_CONV_BWD_WEIGHT: return cg_conv2d_backward_weights(&j->cd, j->a, j->c, j->b, NULL, msg, sizeof msg);
+    case J_BN_FWD:
+        cg_batchnorm_forward_train(&j->bd, j->a, j->d, j->e, j->b, j->f, j->g, j->f + 512, j->g + 512);
+        return 0;
+    case J_BN_BWD: cg_batchnorm_backward(&j->bd, true, j->c, j->a, j->d, j->f, j->g, j->b, j->e, j->e + 512); return 0;
+    case J_MAXPOOL_FWD: cg_max_pool2d_forward(&j->pd, j->a, j->b, j->idx); return 0;
+    case J_MAXPOOL_BWD: cg_max_pool2d_backward(&j->pd, j->b, j->idx, j->a); return 0;
+    case J_ADAPTIVE_AVG: cg_adaptive_avg_pool2d_forward(&j->pd, j->a, j->b); return 0;
+    case J_ADAPTIVE_MAX: cg_adaptive_max_pool2d_forward(&j->pd, j->a, j->b, j->idx); return 0;
+    case J_SGEMM:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->sgemm_n, j->sgemm_n, j->sgemm_n, 1.0f, j->a,
+                    j->sgemm_n, j->b, j->sgemm_n, 0.0f, j->c, j->sgemm_n);
+        return 0;
+    }
+    return -1;
+}
+
+/* Fastest milliseconds of one call; -1 if it failed. */
+static double time_job(const job *j) {
+    enum { MAX_RUNS = 1000 };
+    static double times[MAX_RUNS];
+    for (int i = 0; i < 3; i++)
+        if (run(j)) return -1;
+    int n = 0;
+    double start = now_ms();
+    while (n < MAX_RUNS && (n < 5 || now_ms() - start < 400)) {
+        double t0 = now_ms();
+        run(j);
+        times[n++] = now_ms() - t0;
+    }
+    qsort(times, (size_t)n, sizeof *times, cmp_double);
+    return times[0];
+}
+
+static float *filled(int64_t n, double a) {
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        fprintf(stderr, "bench_conv: out of memory\n");
+        exit(1);
+    }
+    for (int64_t i = 0; i < n; i++) v[i] = (float)sin(a * (double)i);
+    return v;
+}
+
+static int report(const char *op, const job *j, double gflop) {
+    double ms = time_job(j);
+    if (ms < 0) {
+        fprintf(stderr, "bench_conv: %s failed: %s\n", op, msg);
+        return 1;
+    }
+    if (gflop > 0) printf("RESULT\t%s\t%.4f\t%.6f\n", op, ms, gflop);
+    else printf("RESULT\t%s\t%.4f\n", op, ms);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: bench_conv\nTimes conv2d, batch_norm and pooling kernels at resnet18's and the cnn's\n"
+               "MNIST shapes; prints RESULT<TAB>op<TAB>ms<TAB>GFLOP lines and the measured SGEMM PEAK\n"
+               "(bench/run.sh pairs them with bench/conv_torch.py).\n");
+        return 0;
+    }
+    int status = 0;
+    char op[128];
+
+    /* The machine's peak, measured now: one 2048^3 SGEMM. */
+    job sg = {.kind = J_SGEMM, .sgemm_n = 2048};
+    sg.a = filled(2048 * 2048, 0.1), sg.b = filled(2048 * 2048, 0.2), sg.c = filled(2048 * 2048, 0.3);
+    double gemm_gflop = 2.0 * 2048.0 * 2048.0 * 2048.0 / 1e9, gemm_ms = time_job(&sg);
+    printf("PEAK\t%.1f\n", gemm_gflop / (gemm_ms / 1e3));
+    printf("RESULT\tsgemm 2048^3 (peak)\t%.4f\t%.6f\n", gemm_ms, gemm_gflop);
+    free(sg.a), free(sg.b), free(sg.c);
+
+    for (size_t i = 0; i < sizeof convs / sizeof *convs; i++) {
+        const conv_shape *s = &convs[i];
+        job j = {.cd = {.n = N, .c = s->c, .h = s->h, .w = s->h, .oc = s->oc, .kh = s->k, .kw = s->k,
+                        .stride_h = s->s, .stride_w = s->s, .pad_h = s->p, .pad_w = s->p, .dil_h = 1, .dil_w = 1,
+                        .groups = 1}};
+        if (cg_conv2d_desc_init(&j.cd, msg, sizeof msg)) {
+            fprintf(stderr, "bench_conv: %s\n", msg);
+            return 1;
+        }
+        int64_t nx = (int64_t)N * s->c * s->h * s->h, nw = (int64_t)s->oc * s->c * s->k * s->k;
+        int64_t ny = (int64_t)N * s->oc * j.cd.oh * j.cd.ow;
+        j.a = filled(nx, 0.37), j.b = filled(nw, 0.11), j.c = filled(ny, 0.53);
+        double gflop = cg_conv2d_flops(&j.cd) / 1e9;
+        const char *pass[3] = {"fwd", "bwd data", "bwd weight"};
+        for (int k = 0; k < 3; k++) {
+            j.kind = J_CONV_FWD + k;
+            snprintf(op, sizeof op, "conv %s %s", s->name, pass[k]);
+            status |= report(op, &j, gflop);
+        }
+        free(j.a), free(j.b), free(j.c);
+    }
+
+    for (size_t i = 0; i < sizeof bns / sizeof *bns; i++) {
+        const bn_shape *s = &bns[i];
+        job j = {.bd = {.n = N, .c = s->c, .hw = (int64_t)s->h * s->h, .eps = 1e-5, .momentum = 0.1}};
+        int64_t nx = j.bd.n * j.bd.c * j.bd.hw;
+        j.a = filled(nx, 0.37), j.b = filled(nx, 0.1), j.c = filled(nx, 0.53);
+        j.d = filled(512, 0.2), j.e = filled(1024, 0.3), j.f = filled(1024, 0.0), j.g = filled(1024, 0.0);
+        for (int c = 0; c < 1024; c++) j.g[c] = 1;
+        j.kind = J_BN_FWD;
+        snprintf(op, sizeof op, "batchnorm %s fwd train", s->name);
+        status |= report(op, &j, 0);
+        j.kind = J_BN_BWD;
+        snprintf(op, sizeof op, "batchnorm %s bwd", s->name);
+        status |= report(op, &j, 0);
+        free(j.a), free(j.b), free(j.c), free(j.d), free(j.e), free(j.f), free(j.g);
+    }
+
+    {
+        job j = {.pd = {.n = N, .c = 64, .h = 14, .w = 14, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                        .pad_h = 1, .pad_w = 1}};
+        if (cg_pool2d_desc_init(&j.pd, msg, sizeof msg)) return 1;
+        j.a = filled((int64_t)N * 64 * 14 * 14, 0.37), j.b = filled((int64_t)N * 64 * 7 * 7, 0.2);
+        j.idx = malloc((size_t)N * 64 * 7 * 7 * sizeof *j.idx);
+        if (!j.idx) return 1;
+        j.kind = J_MAXPOOL_FWD;
+        status |= report("maxpool 3x3s2p1 64x14->7 fwd", &j, 0);
+        j.kind = J_MAXPOOL_BWD;
+        status |= report("maxpool 3x3s2p1 64x14->7 bwd", &j, 0);
+        free(j.a), free(j.b), free(j.idx);
+    }
+    {
+        job j = {.pd = {.n = N, .c = 256, .h = 4, .w = 4, .oh = 1, .ow = 1}};
+        j.a = filled((int64_t)N * 256 * 16, 0.37), j.b = filled((int64_t)N * 256, 0.2);
+        j.idx = malloc((size_t)N * 256 * sizeof *j.idx);
+        if (!j.idx) return 1;
+        j.kind = J_ADAPTIVE_AVG;
+        status |= report("adaptive avgpool 256x4->1 fwd", &j, 0);
+        j.kind = J_ADAPTIVE_MAX;
+        status |= report("adaptive maxpool 256x4->1 fwd", &j, 0);
+        free(j.a), free(j.b), free(j.idx);
+    }
+    printf("NOTE\t%d cached conv primitives (shape x pass); threads chosen per call by cg_nn_tuner\n",
+           cg_conv2d_cache_size());
+    cg_conv2d_cache_clear();
+    return status;
+}

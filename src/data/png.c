@@ -30,6 +30,7 @@
 /* A PNG holding PIL's largest image (MAX_PIXELS RGBA) stored uncompressed is
  * about 716 MB; no valid input we can decode is larger than 1 GiB. */
 #define MAX_FILE_BYTES ((size_t)1 << 30)
+#define MAX_DEFLATE_RATIO 1032
 
 /* ---- decoding ------------------------------------------------------------ */
 
@@ -91,6 +92,16 @@ static void decode_body(png_read_job *job) {
     /* A 100-byte file can declare a 10^6 x 10^6 image; refuse what PIL refuses
      * (DecompressionBombError above 2 x 89,478,485 pixels) before allocating. */
     if ((uint64_t)job->height * job->width > MAX_PIXELS) png_error(png, "image too large (over 178956970 pixels, PIL's limit)");
+    /* Deflate expands at most 1032:1 (zlib's technical details), so a file of N
+     * bytes holds at most about 1032 N bytes of image data: a 60-byte file that
+     * declares 13000x13000 RGBA is refused before 676 MB are allocated for it. */
+    uint64_t least_bytes = ((uint64_t)job->height * job->width * (uint64_t)(depth * png_get_channels(png, info)) + 7) / 8;
+    if (least_bytes > (uint64_t)job->size * MAX_DEFLATE_RATIO + 1024) {
+        char what[160];
+        snprintf(what, sizeof what, "a %ux%u image needs %llu bytes of data, more than a %zu-byte file can hold",
+                 job->width, job->height, (unsigned long long)least_bytes, job->size);
+        png_error(png, what);
+    }
 
     if (depth == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_PALETTE) {
@@ -130,6 +141,14 @@ static int run_decode(png_read_job *job) {
         snprintf(job->msg, MSG_LEN, "out of memory");
         return -1;
     }
+    /* Only the chunks that make the pixels are read (IHDR, PLTE, IDAT, IEND,
+     * and tRNS); every other one is skipped unread.  Text, ICC profiles, eXIf
+     * and the like change no pixel without a transform we never ask for, and
+     * libpng allocates some of them at the length their header claims (eXIf:
+     * up to 2 GiB for a 45-byte file) before reading them. */
+    static const png_byte pixel_chunks[] = {'t', 'R', 'N', 'S', '\0'};
+    png_set_keep_unknown_chunks(job->png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_keep_unknown_chunks(job->png, PNG_HANDLE_CHUNK_AS_DEFAULT, pixel_chunks, 1);
     int failed = 0;
     if (setjmp(png_jmpbuf(job->png)))
         failed = 1;

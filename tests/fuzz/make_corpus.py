@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of tests/fuzz/corpus/<target>/ (small hand-made files).
+"""Writes the seed corpus of tests/fuzz/corpus/<target>/ (small hand-made files)
+and the crash inputs of tests/fuzz/regressions/<target>/.
 
     python3 tests/fuzz/make_corpus.py [build/tests/fuzz/fuzz_make_model_seeds]
 
@@ -206,9 +207,47 @@ def safetensors(make_seeds):
     put("safetensors", "bad-overlap.safetensors", safetensors_file(h, bytes(8)))
 
 
+# ---- regressions/<target>/: inputs that once crashed or misled a reader ------
+# Replayed like the corpus (fuzz_replay_<target>), but never fuzzed from.  Under
+# ASan an allocation over 256 MB fails the replay, which is how the memory bombs
+# below fail on the code before their fix.
+def put_regression(target, name, data):
+    folder = os.path.join(HERE, "regressions", target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+def regressions():
+    # libpng allocated an eXIf chunk's claimed length (1 GiB) before reading it (fixed in png.c:
+    # only the chunks that make the pixels are read)
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    put_regression("png", "bad-exif-claims-1gib",
+                   b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + struct.pack(">I", 1 << 30) + b"eXIf" + bytes(4))
+    # 676 MB of pixels allocated for a 66-byte file before any image data was read (fixed in
+    # png.c: deflate expands at most 1032:1)
+    put_regression("png", "bad-13000x13000-rgba-in-66-bytes", png(13000, 13000, 8, 6, b"\x00"))
+    # a 13-byte IDX whose header asks for 65535 x 65535 bytes: 4 GiB allocated before the length
+    # check (fixed in idx.c: sizes against what the file can hold)
+    put_regression("idx", "bad-header-claims-4gib", b"\x00" + idx([65535, 65535], []))
+    # an empty shape whose other sizes overflow int64: signed overflow in the contiguous strides
+    # (fixed in core/shape_check.c); refusing it or returning it empty are both right
+    put_regression("idx", "zero-then-huge-dims", b"\x00" + idx([0, 0xFFFFFFFF, 0xFFFFFFFF], []))
+    put_regression("safetensors", "zero-then-huge-shape", safetensors_file(
+        {"t": {"dtype": "F32", "shape": [0, 1 << 32, 1 << 32], "data_offsets": [0, 0]}}))
+    # model files whose metadata built a 1.6 GB mlp:100000000 or a 4 GB linear (n_in 10^9) before
+    # any tensor shape was checked (fixed in weights.c: cg_model_param_shapes first)
+    header, data = read_safetensors(os.path.join(CORPUS, "safetensors", "ok-linear.safetensors"))
+    header["__metadata__"]["arch"] = "mlp:100000000"
+    put_regression("safetensors", "bad-model-hidden-1e8", safetensors_file(header, data))
+    header["__metadata__"].update(arch="linear", n_in="1000000000")
+    put_regression("safetensors", "bad-model-n_in-1e9", safetensors_file(header, data))
+
+
 if __name__ == "__main__":
     images(pngs())
     idxs()
     csvs()
     numbers()
     safetensors(sys.argv[1] if len(sys.argv) > 1 else None)
+    regressions()

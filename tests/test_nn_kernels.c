@@ -553,6 +553,18 @@ static void test_max_pool_by_hand(void **state) {
         assert_true(isnan(ty[1]) && ti[1] == 3);
     }
 
+    /* several NaNs: the last one wins (torch 1.13: max_pool2d([nan,1,nan,2], (1,4))
+     * gives index 2, and [3,nan,5,nan] index 3) */
+    const float nans[8] = {NAN, 1, NAN, 2, 3, NAN, 5, NAN};
+    cg_pool2d_desc row = {.n = 1, .c = 2, .h = 1, .w = 4, .kh = 1, .kw = 4, .stride_h = 1, .stride_w = 1};
+    assert_int_equal(cg_pool2d_desc_init(&row, NULL, 0), CG_NN_OK);
+    for (int fast = 0; fast < 2; fast++) {
+        (fast ? cg_max_pool2d_forward : cg_max_pool2d_forward_ref)(&row, nans, ty, ti);
+        assert_true(isnan(ty[0]) && isnan(ty[1]));
+        assert_int_equal(ti[0], 2);
+        assert_int_equal(ti[1], 3);
+    }
+
     char msg[256];
     cg_pool2d_desc bad = d;
     bad.pad_h = 2; /* more than kernel/2 */

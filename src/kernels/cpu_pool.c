@@ -86,25 +86,27 @@ static inline win adaptive_window(const cg_pool2d_desc *d, int64_t i, int64_t j)
 }
 
 /* Max over one plane: PyTorch's loop (start at -inf with the window's first
- * index, take a value if it is larger or NaN). */
+ * index, take a value if it is larger or NaN, so the last NaN wins), with
+ * selects instead of data-dependent branches. */
 static void max_plane(const cg_pool2d_desc *d, int adaptive, const float *x, float *y, int64_t *idx) {
-    for (int64_t i = 0; i < d->oh; i++)
-        for (int64_t j = 0; j < d->ow; j++) {
+    /* The sizes in locals: idx is int64_t like the descriptor's fields, so
+     * without them every store through idx would force d's fields to be
+     * reloaded (the compiler cannot rule out aliasing). */
+    const int64_t W = d->w, OH = d->oh, OW = d->ow;
+    for (int64_t i = 0; i < OH; i++)
+        for (int64_t j = 0; j < OW; j++) {
             win r = adaptive ? adaptive_window(d, i, j) : fixed_window(d, i, j);
             float best = -INFINITY;
-            int64_t at = r.h0 * d->w + r.w0;
+            int64_t at = r.h0 * W + r.w0;
             for (int64_t p = r.h0; p < r.h1; p++)
                 for (int64_t q = r.w0; q < r.w1; q++) {
-                    float v = x[p * d->w + q];
-                    if (v > best || isnan(v)) {
-                        best = v;
-                        at = p * d->w + q;
-                        if (isnan(v)) goto done;
-                    }
+                    float v = x[p * W + q];
+                    int take = (v > best) | (v != v);
+                    best = take ? v : best;
+                    at = take ? p * W + q : at;
                 }
-        done:
-            y[i * d->ow + j] = best;
-            idx[i * d->ow + j] = at;
+            y[i * OW + j] = best;
+            idx[i * OW + j] = at;
         }
 }
 
@@ -143,7 +145,7 @@ static void max_ref(const cg_pool2d_desc *d, int adaptive, const float *x, float
                     for (int64_t q = w0; q < w1; q++) {
                         if (p < 0 || p >= d->h || q < 0 || q >= d->w) continue;
                         float v = x[pl * IN_PLANE(d) + p * d->w + q];
-                        if (at < 0 || (!isnan(best) && (v > best || isnan(v)))) best = v, at = p * d->w + q;
+                        if (at < 0 || v > best || isnan(v)) best = v, at = p * d->w + q;
                     }
                 y[pl * OUT_PLANE(d) + i * d->ow + j] = best;
                 idx[pl * OUT_PLANE(d) + i * d->ow + j] = at;

@@ -186,7 +186,7 @@ cg_nn_status cg_adaptive_pool2d_desc_init(const cg_pool2d_desc *d, char *msg, si
 
 /* Max: y and idx (N,C,OH,OW); idx is PyTorch's flat index h*W + w of the
  * maximum inside its plane (the first maximum in row-major window order;
- * NaN wins, as in PyTorch).  Backward needs only idx (and the shapes). */
+ * a NaN wins, the last of several NaNs, as in PyTorch's CPU kernel).  Backward needs only idx (and the shapes). */
 void cg_max_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
 void cg_max_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
 void cg_adaptive_max_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);

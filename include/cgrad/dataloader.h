@@ -174,6 +174,11 @@ typedef struct cg_image_folder_options {
 cg_image_folder_options cg_image_folder_defaults(void);
 cg_dataloaders *cg_image_folder_dataloaders(const char *root, const cg_image_folder_options *opts,
                                             cg_strlist *empty_dirs);
+/* The two datasets those loaders batch (new references; NULL on failure), for
+ * a caller that makes its own loaders: the training one with Resize's random
+ * boxes, the validation one with the centre. */
+cg_status cg_image_folder_datasets(const char *root, const cg_image_folder_options *opts,
+                                   cg_strlist *empty_dirs, cg_dataset **train, cg_dataset **valid);
 
 /* ImageDataLoaders.from_folder(path): root/train and root/valid image folders,
  * RGB float items (cg_image_item_defaults), batch_size 64 (bs <= 0 means 64),

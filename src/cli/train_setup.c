@@ -5,12 +5,18 @@
  *                 for a three (classes "7,3"); default loss mnist_loss
  *   mnist         full MNIST from the IDX files (60000 / 10000), 10 classes;
  *                 default loss cross_entropy
- *   PATH          a folder with train/<class>/ and valid/<class>/ PNG files,
- *                 read as gray; default loss cross_entropy
- * Every image becomes a row of H*W floats in [0,1]; the whole split is one
- * tensor.  The training batches are shuffled (seeded by --seed) like fastai's
- * ImageDataLoaders, except for mnist_sample, whose DataLoader is the
- * chapter's: in order, threes then sevens (--shuffle / --no-shuffle override). */
+ *   mnist_png     full MNIST as PNG folders (training/, testing/)
+ *   PATH          a folder with train/<class>/ and valid/<class>/ PNG or JPEG
+ *                 files (--train/--valid name others; --valid-pct splits every
+ *                 image of PATH at random), or MNIST's four IDX files; read
+ *                 as gray; default loss cross_entropy
+ * Except for mnist_sample (the chapter's float tensors), the images are held
+ * as uint8 and every batch becomes rows of H*W floats in [0,1] when it is made
+ * (--size resizes them first, as fastai's Resize: a random box on the training
+ * set, the centre on valid).  The training batches are shuffled (seeded by
+ * --seed) like fastai's ImageDataLoaders, except for mnist_sample, whose
+ * DataLoader is the chapter's: in order, threes then sevens (--shuffle /
+ * --no-shuffle override). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,8 +33,17 @@
 void train_args_help(FILE *f) {
     fprintf(f,
             "  --data NAME|PATH  mnist_sample (the chapter's 3s and 7s), mnist (all ten digits),\n"
-            "                    or a folder with train/<class>/ and valid/<class>/ PNGs\n"
-            "                    (at least two classes)\n"
+            "                    mnist_png (the same as PNG folders), a folder with\n"
+            "                    train/<class>/ and valid/<class>/ PNGs or JPEGs (at least two\n"
+            "                    classes), or a folder holding MNIST's four IDX files\n"
+            "  --train NAME, --valid NAME  the folders of the two splits (default train and\n"
+            "                    valid; training and testing for mnist_png)\n"
+            "  --valid-pct P     no valid folder: every image of the data, split at random\n"
+            "                    (fastai's RandomSplitter, seeded by --seed), 0 < P < 1\n"
+            "  --size N          fastai's Resize(N) on every image, 1..%d\n"
+            "  --resize-method crop|pad|squish  (squash too) Resize's method (default crop:\n"
+            "                    a random crop on the training set, the centre on valid)\n"
+            "  --strict          an empty class folder is an error (default: a warning)\n"
             "  --model NAME      linear, linear1 (the chapter's init_params xb@weights+bias),\n"
             "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out, HIDDEN 1..%d)\n"
             "  --loss NAME       mnist_loss, bce, cross_entropy, mse, l1 (default: mnist_loss\n"
@@ -43,13 +58,14 @@ void train_args_help(FILE *f) {
             "                    for mnist_sample, whose DataLoader is the chapter's, in order)\n"
             "  --threads N       OpenMP/OpenBLAS threads, 1..%d (same seed + threads = same numbers)\n"
             "  --                ends the options\n",
-            TRAIN_HIDDEN_MAX, TRAIN_BS_MAX, TRAIN_THREADS_MAX);
+            TRAIN_SIZE_MAX, TRAIN_HIDDEN_MAX, TRAIN_BS_MAX, TRAIN_THREADS_MAX);
 }
 
 /* The options of train and lr-find; the ones marked train-only are unknown to lr-find. */
 enum {
     OPT_HELP, OPT_H, OPT_ONE_CYCLE, OPT_JSON, OPT_SHUFFLE, OPT_NO_SHUFFLE, OPT_DATA, OPT_MODEL, OPT_OPT,
     OPT_LOSS, OPT_SAVE, OPT_CSV, OPT_PLOT, OPT_EPOCHS, OPT_LR, OPT_WD, OPT_BS, OPT_SEED, OPT_THREADS,
+    OPT_SIZE, OPT_RESIZE_METHOD, OPT_VALID_PCT, OPT_TRAIN, OPT_VALID, OPT_STRICT,
     OPT_COUNT
 };
 static const cli_option train_options[OPT_COUNT] = {
@@ -63,6 +79,9 @@ static const cli_option train_options[OPT_COUNT] = {
     [OPT_LR] = {"--lr", true},          [OPT_WD] = {"--wd", true},
     [OPT_BS] = {"--bs", true},          [OPT_SEED] = {"--seed", true},
     [OPT_THREADS] = {"--threads", true},
+    [OPT_SIZE] = {"--size", true},      [OPT_RESIZE_METHOD] = {"--resize-method", true},
+    [OPT_VALID_PCT] = {"--valid-pct", true}, [OPT_TRAIN] = {"--train", true},
+    [OPT_VALID] = {"--valid", true},    [OPT_STRICT] = {"--strict", false},
 };
 /* lr-find's: the same table less --one-cycle, --save, --csv, --epochs, --lr
  * (lr-find sweeps the rate itself) */
@@ -134,6 +153,21 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
             bad = cli_parse_int64("--threads", v, 1, TRAIN_THREADS_MAX, &n, msg, sizeof msg);
             a->threads = (int)n;
             break;
+        case OPT_SIZE: bad = cli_parse_int64("--size", v, 1, TRAIN_SIZE_MAX, &a->size, msg, sizeof msg); break;
+        case OPT_RESIZE_METHOD:
+            if (cg_resize_method_parse(v, &a->resize_method) != CG_OK)
+                return cli_usage_error(cmd, usage, "--resize-method must be crop, pad or squish (squash), "
+                                       "got '%s'", cli_esc(v));
+            break;
+        case OPT_VALID_PCT:
+            bad = cli_parse_double("--valid-pct", v, 0, 1, true, &a->valid_pct, msg, sizeof msg);
+            if (!bad && !(a->valid_pct < 1))
+                return cli_usage_error(cmd, usage, "--valid-pct must be between 0 and 1 (exclusive), got %s",
+                                       cli_esc(v));
+            break;
+        case OPT_TRAIN: a->train_dir = v; break;
+        case OPT_VALID: a->valid_dir = v; break;
+        case OPT_STRICT: a->strict = true; break;
         default: break;
         }
         if (bad) return cli_usage_error(cmd, usage, "%s", msg);
@@ -149,27 +183,66 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
 
 /* ---- data ----------------------------------------------------------------- */
 
-/* Every item of ds as x [n, H*W] float and y [n] int64 (owned, no scope). */
-static cg_status gather(cg_dataset *ds, cg_tensor **x, cg_tensor **y, int64_t *h, int64_t *w) {
-    int64_t n = cg_dataset_len(ds);
-    if (n < 1) return cg_fail(CG_ERR_FORMAT, "train: the %s dataset is empty", cg_dataset_kind(ds));
-    int64_t *idx = malloc((size_t)n * sizeof *idx);
-    if (!idx) return cg_fail(CG_ERR_NOMEM, "train: no memory for %lld indices", (long long)n);
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    cg_tensor *xb = NULL, *yb = NULL;
-    cg_status st = cg_dataset_batch(ds, idx, n, &xb, &yb);
-    free(idx);
-    if (st == CG_OK && (!yb || xb->ndim < 3))
-        st = cg_fail(CG_ERR_FORMAT, "train: the data has no labels or no image shape");
-    if (st == CG_OK) {
-        *h = xb->shape[xb->ndim - 2];
-        *w = xb->shape[xb->ndim - 1];
-        *x = cg_reshape(xb, CG_SHAPE(n, -1));
-        *y = cg_flatten(yb, 0, -1);
-        if (!*x || !*y) st = cg_last_status();
+/* The chapter's models take flat rows: a dataset over another one whose
+ * batches are x [n, C*H*W] (a view of the batch) and y [n], or y [n,1] for the
+ * one-output losses (the chapter's train_y.unsqueeze(1)). */
+typedef struct flat_ctx {
+    cg_dataset *inner;
+    bool column_y;
+} flat_ctx;
+
+static int64_t flat_len(void *ctx) { return cg_dataset_len(((flat_ctx *)ctx)->inner); }
+
+static cg_status flat_get(void *ctx, int64_t i, cg_tensor **x, cg_tensor **y) {
+    flat_ctx *c = ctx;
+    cg_status st = cg_dataset_item(c->inner, i, x, y);
+    if (st != CG_OK) return st;
+    *x = cg_flatten(*x, 0, -1);
+    *y = c->column_y ? cg_unsqueeze(*y, 0) : *y;
+    return *x && *y ? CG_OK : cg_last_status();
+}
+
+static cg_status flat_get_batch(void *ctx, const int64_t *idx, int64_t n, cg_tensor **xb, cg_tensor **yb) {
+    flat_ctx *c = ctx;
+    cg_status st = cg_dataset_batch(c->inner, idx, n, xb, yb);
+    if (st != CG_OK) return st;
+    *xb = cg_flatten(*xb, 1, -1);
+    *yb = c->column_y ? cg_unsqueeze(*yb, 1) : *yb;
+    return *xb && *yb ? CG_OK : cg_last_status();
+}
+
+static void flat_free(void *ctx) {
+    cg_dataset_release(((flat_ctx *)ctx)->inner);
+    free(ctx);
+}
+
+/* Takes over the reference to inner (released on failure too). */
+static cg_dataset *flat_rows(cg_dataset *inner, bool column_y) {
+    flat_ctx *c = inner ? malloc(sizeof *c) : NULL;
+    if (!c) {
+        if (inner) cg_fail(CG_ERR_NOMEM, "train: out of memory");
+        cg_dataset_release(inner);
+        return NULL;
     }
-    cg_release(xb);
-    cg_release(yb);
+    *c = (flat_ctx){inner, column_y};
+    static const cg_dataset_ops ops = {flat_len, flat_get, flat_get_batch, flat_free};
+    cg_dataset *ds = cg_dataset_new(cg_dataset_kind(inner), &ops, c);
+    int64_t n = 0;
+    const char *const *names = cg_dataset_classes(inner, &n);
+    if (ds && n) cg_dataset_set_classes(ds, names, n);
+    if (ds) cg_dataset_set_nbytes(ds, cg_dataset_nbytes(inner));
+    if (!ds) flat_free(c);
+    return ds;
+}
+
+/* The [C,H,W] shape of ds's items (its first). */
+static cg_status item_hw(cg_dataset *ds, int64_t *h, int64_t *w) {
+    cg_tensor *x = NULL, *y = NULL;
+    cg_status st = cg_dataset_item(ds, 0, &x, &y);
+    if (st == CG_OK && x->ndim != 3) st = cg_fail(CG_ERR_FORMAT, "train: items are not images [C,H,W]");
+    if (st == CG_OK) *h = x->shape[1], *w = x->shape[2];
+    cg_release(x);
+    cg_release(y);
     return st;
 }
 
@@ -193,31 +266,47 @@ static cg_status join_classes(cg_dataset *ds, char **out) {
     return classes_json(n, names, out);
 }
 
+static bool is_binary_loss(const char *name);
+static const char *loss_name_of(const train_args *a);
+
+/* The training and validation datasets of --data as ImageDataLoaders.from_folder
+ * reads them (gray, uint8 in memory, --size/--train/--valid/--valid-pct), as
+ * flat rows, and their DataLoaders; empty class folders are warned about. */
 static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n_classes) {
     char root[4096];
-    cg_status st;
-    cg_dataset *train = NULL, *valid = NULL;
-    cg_image_item_options gray = {.channels = 1, .to_float = true};
-    if (!strcmp(a->data, "mnist")) {
-        st = cg_dataset_get("mnist", NULL, root, sizeof root);
+    const char *data = a->data;
+    cg_image_folder_options o = cg_image_folder_defaults();
+    o.item = (cg_image_item_options){.channels = 1, .to_float = true};
+    if (a->size) o.item.resize = (cg_resize_options){.height = a->size, .width = a->size,
+                                                     .method = a->resize_method};
+    o.train = a->train_dir, o.valid = a->valid_dir;
+    o.valid_pct = a->valid_pct;
+    o.seeded = true, o.seed = a->seed;
+    o.strict = a->strict;
+    cg_status st = CG_OK;
+    if (!strcmp(data, "mnist") || !strcmp(data, "mnist_png")) {
+        st = cg_dataset_get(data, NULL, root, sizeof root);
         if (st != CG_OK) return st;
-        char p[4][4200];
-        const char *names[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
-        for (int i = 0; i < 4; i++) snprintf(p[i], sizeof p[i], "%s/%s", root, names[i]);
-        train = cg_dataset_idx(p[0], p[1], &gray);
-        valid = train ? cg_dataset_idx(p[2], p[3], &gray) : NULL;
-    } else {
-        train = cg_dataset_image_folder(a->data, "train", &gray);
-        valid = train ? cg_dataset_image_folder(a->data, "valid", &gray) : NULL;
+        if (!strcmp(data, "mnist_png")) { /* fastai's mnist_png.tgz: training/ and testing/ */
+            if (!o.train) o.train = "training";
+            if (!o.valid) o.valid = "testing";
+        }
+        data = root;
     }
+    cg_dataset *train = NULL, *valid = NULL;
+    cg_strlist empty = {0};
+    st = cg_image_folder_datasets(data, &o, &empty, &train, &valid);
+    for (size_t i = 0; i < empty.count; i++)
+        fprintf(stderr, "cgrad: warning: %s is an empty class folder (no image in it): not a class "
+                "(--strict makes this an error)\n", cli_esc(empty.items[i]));
+    cg_strlist_free(&empty);
     int64_t h = 0, w = 0, vh = 0, vw = 0;
-    st = train && valid ? CG_OK : cg_last_status();
-    if (st == CG_OK) st = gather(train, &s->train_x, &s->train_y, &h, &w);
-    if (st == CG_OK) st = gather(valid, &s->valid_x, &s->valid_y, &vh, &vw);
+    if (st == CG_OK) st = item_hw(train, &h, &w);
+    if (st == CG_OK) st = item_hw(valid, &vh, &vw);
     if (st == CG_OK && (h != vh || w != vw))
-        st = cg_fail(CG_ERR_SHAPE, "train: %s has %lldx%lld training images but %lldx%lld valid ones",
-                     a->data, (long long)h, (long long)w, (long long)vh, (long long)vw);
+        st = cg_fail(CG_ERR_SHAPE, "train: %s has %lldx%lld training images but %lldx%lld valid ones "
+                     "(--size N resizes them all)", a->data, (long long)h, (long long)w, (long long)vh,
+                     (long long)vw);
     if (st == CG_OK) st = join_classes(train, &s->classes);
     if (st == CG_OK) {
         const char *const *names = cg_dataset_classes(train, n_classes);
@@ -226,9 +315,25 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
             st = cg_fail(CG_ERR_VALUE, "train: the training data of %s has %lld class%s (%s); a classifier needs at least 2",
                          a->data, (long long)*n_classes, *n_classes == 1 ? "" : "es", *n_classes == 1 ? names[0] : "");
     }
+    bool binary = is_binary_loss(loss_name_of(a));
+    if (st == CG_OK && binary && *n_classes != 2)
+        st = cg_fail(CG_ERR_VALUE, "train: --loss %s needs 2 classes, %s has %lld (use cross_entropy)",
+                     loss_name_of(a), a->data, (long long)*n_classes);
     if (st == CG_OK) {
         s->n_in = h * w;
         snprintf(s->input, sizeof s->input, "gray:%lldx%lld", (long long)h, (long long)w);
+        /* the loaders cg_tensor_dataloaders made before: the same batches */
+        bool shuffle = a->shuffle != 0;
+        cg_dataset *ft = flat_rows(cg_dataset_retain(train), binary);
+        cg_dataset *fv = ft ? flat_rows(cg_dataset_retain(valid), binary) : NULL;
+        cg_dataloader_options to = {.batch_size = a->bs, .shuffle = shuffle, .seeded = shuffle, .seed = a->seed};
+        cg_dataloader_options vo = {.batch_size = a->bs};
+        cg_dataloader *tdl = fv ? cg_dataloader_new(ft, &to) : NULL;
+        cg_dataloader *vdl = tdl ? cg_dataloader_new(fv, &vo) : NULL;
+        cg_dataset_release(ft);
+        cg_dataset_release(fv);
+        s->dls = tdl && vdl ? cg_dataloaders_new(tdl, vdl) : (cg_dataloader_free(tdl), NULL);
+        if (!s->dls) st = cg_last_status();
     }
     cg_dataset_release(train);
     cg_dataset_release(valid);
@@ -288,30 +393,15 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
             train_setup_free(s);
             return st;
         }
-        if (binary) {
-            if (n_classes != 2) {
-                train_setup_free(s);
-                return cg_fail(CG_ERR_VALUE,
-                               "train: --loss %s needs 2 classes, %s has %lld (use cross_entropy)",
-                               loss_name, a->data, (long long)n_classes);
-            }
-            /* one output: P(label 1); targets [N,1] like the chapter's */
-            cg_tensor *y = cg_unsqueeze(s->train_y, 1), *vy = cg_unsqueeze(s->valid_y, 1);
-            cg_release(s->train_y), cg_release(s->valid_y);
-            s->train_y = y, s->valid_y = vy;
-            if (!y || !vy) {
-                train_setup_free(s);
-                return cg_last_status();
-            }
-        }
     }
     s->n_out = binary ? 1 : n_classes;
     cg_manual_seed(a->seed);
     s->model = cg_model_create(a->model, s->n_in, s->n_out);
     bool shuffle = a->shuffle < 0 ? !chapter : a->shuffle == 1;
-    s->dls = s->model ? cg_tensor_dataloaders(s->train_x, s->train_y, s->valid_x, s->valid_y, a->bs, shuffle, a->seed) : NULL;
+    if (chapter && s->model)
+        s->dls = cg_tensor_dataloaders(s->train_x, s->train_y, s->valid_x, s->valid_y, a->bs, shuffle, a->seed);
     cg_metric metric = metric_of(a); /* batch_accuracy exactly when n_out == 1 */
-    if (s->dls)
+    if (s->dls && s->model)
         s->learn = cg_learner_new(s->dls, s->model, s->loss,
                                   !strcmp(a->opt, "adam")    ? CG_OPTIM_ADAM
                                   : !strcmp(a->opt, "basic") ? CG_OPTIM_BASIC

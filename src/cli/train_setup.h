@@ -14,6 +14,7 @@
 #define TRAIN_BS_MAX 1000000
 #define TRAIN_THREADS_MAX 1024
 #define TRAIN_HIDDEN_MAX 100000 /* mlp:HIDDEN */
+#define TRAIN_SIZE_MAX CG_RESIZE_MAX /* --size */
 
 typedef struct train_args {
     const char *data;  /* "mnist_sample", "mnist", or a folder with train/ and valid/ */
@@ -28,6 +29,12 @@ typedef struct train_args {
     int64_t bs;
     uint64_t seed;
     int threads; /* 0: leave OpenMP/OpenBLAS as they are */
+    /* image data (ImageDataLoaders.from_folder's arguments) */
+    int64_t size;              /* --size N: fastai's Resize(N); 0: none */
+    cg_resize_method resize_method; /* --resize-method crop (default), pad, squish */
+    double valid_pct;          /* --valid-pct P: a random split (seeded by --seed); 0: by folder */
+    const char *train_dir, *valid_dir; /* --train NAME, --valid NAME; NULL: the data's own */
+    bool strict;               /* --strict: an empty class folder is an error */
 } train_args;
 
 /* Parses argv (argv[0] = the subcommand).  Returns -1 when the caller should

@@ -156,19 +156,24 @@ static cg_status folder_datasets(const char *root, const cg_image_folder_options
     return st;
 }
 
-cg_dataloaders *cg_image_folder_dataloaders(const char *root, const cg_image_folder_options *opts,
-                                            cg_strlist *empty_dirs) {
-    cg_image_folder_options o = opts ? *opts : cg_image_folder_defaults();
-    if (!root) {
-        cg_fail(CG_ERR_VALUE, "image folder: NULL root");
-        return NULL;
-    }
-    if (o.valid_pct < 0 || o.valid_pct >= 1 || o.valid_pct != o.valid_pct) {
-        cg_fail(CG_ERR_VALUE, "image folder: valid_pct must be in [0, 1), got %g", o.valid_pct);
-        return NULL;
-    }
-    if (o.batch_size == 0) o.batch_size = 64;
-    if (cg_image_item_check(&o.item, "image folder") != CG_OK) return NULL;
+/* The options with their defaults filled in and checked. */
+static cg_status folder_options(const char *root, const cg_image_folder_options *opts,
+                                cg_image_folder_options *o) {
+    *o = opts ? *opts : cg_image_folder_defaults();
+    if (!root) return cg_fail(CG_ERR_VALUE, "image folder: NULL root");
+    if (o->valid_pct < 0 || o->valid_pct >= 1 || o->valid_pct != o->valid_pct)
+        return cg_fail(CG_ERR_VALUE, "image folder: valid_pct must be in [0, 1), got %g", o->valid_pct);
+    if (o->batch_size == 0) o->batch_size = 64;
+    return cg_image_item_check(&o->item, "image folder");
+}
+
+cg_status cg_image_folder_datasets(const char *root, const cg_image_folder_options *opts,
+                                   cg_strlist *empty_dirs, cg_dataset **train, cg_dataset **valid) {
+    if (!train || !valid) return cg_fail(CG_ERR_VALUE, "image folder: NULL output");
+    *train = *valid = NULL;
+    cg_image_folder_options o;
+    cg_status st = folder_options(root, opts, &o);
+    if (st != CG_OK) return st;
     /* fastai's Resize: random boxes on the training set, the centre on valid.
      * Their positions come from the seed (unseeded: the default generator's
      * last manual seed, without drawing from it, so torch-matching streams
@@ -177,13 +182,21 @@ cg_dataloaders *cg_image_folder_dataloaders(const char *root, const cg_image_fol
     to.random_crop = true;
     to.seed = (o.seeded ? o.seed : cg_default_generator()->seed) ^ UINT64_C(0x5245534954454d53);
     vo.random_crop = false;
-    cg_dataset *train = NULL, *valid = NULL;
-    cg_status st = folder_datasets(root, &o, &to, &vo, empty_dirs, &train, &valid);
+    st = folder_datasets(root, &o, &to, &vo, empty_dirs, train, valid);
     if (st != CG_OK) {
-        cg_dataset_release(train);
-        cg_dataset_release(valid);
-        return NULL;
+        cg_dataset_release(*train);
+        cg_dataset_release(*valid);
+        *train = *valid = NULL;
     }
+    return st;
+}
+
+cg_dataloaders *cg_image_folder_dataloaders(const char *root, const cg_image_folder_options *opts,
+                                            cg_strlist *empty_dirs) {
+    cg_image_folder_options o;
+    if (folder_options(root, opts, &o) != CG_OK) return NULL;
+    cg_dataset *train = NULL, *valid = NULL;
+    if (cg_image_folder_datasets(root, &o, empty_dirs, &train, &valid) != CG_OK) return NULL;
     cg_dataloader_options tl = {.batch_size = o.batch_size, .shuffle = true, .drop_last = true,
                                 .num_workers = o.num_workers, .seeded = o.seeded, .seed = o.seed};
     cg_dataloader_options vl = {.batch_size = o.batch_size, .num_workers = o.num_workers};

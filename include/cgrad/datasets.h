@@ -242,14 +242,15 @@ typedef struct cg_cached_dataset {
     char name[128];
     char path[4096];
     uint64_t bytes;       /* sum of the file sizes */
-    uint64_t files;       /* regular files, the marker excluded */
+    uint64_t files;       /* regular files, the marker and the file list excluded */
     char source[4096];    /* where it came from (URL, mirror file or folder) */
     char sha256[65];      /* of the archive it came from; "" for plain files */
 } cg_cached_dataset;
 
-/* Lists the complete datasets under <home>/data (those with a marker), in name
- * order, into a new malloc'd array the caller frees.  Reads the markers only,
- * so it is fast even for 70000 files. */
+/* Lists the complete datasets under <home>/data (those with an intact marker;
+ * one that is damaged is left out, as not cached), in name order, into a new
+ * malloc'd array the caller frees.  Reads the markers only (a get checks the
+ * files), so it is fast even for 70000 files. */
 cg_status cg_dataset_list_cached(const cg_get_options *opt, cg_cached_dataset **out, int *n);
 
 /* ---- checksums (OpenSSL EVP) --------------------------------------------- */

@@ -1,8 +1,10 @@
-/* cg_dataset_get: fastai's untar_data in C.  Resolve where things go, take the
- * dataset's lock, build it in a temp folder (copy from a folder mirror, or
- * fetch files and unpack archives), verify it, write the marker last, rename
- * the folder into place.  See include/cgrad/datasets.h for the contract; the
- * pieces live in download.c, archive.c, checksum.c and dataset_cache.c. */
+/* cg_dataset_get: fastai's untar_data in C.  Resolve where things go, remove
+ * what dead processes left, check the cached copy (done if it is whole), take
+ * the dataset's lock, build it in a temp folder (copy from a folder mirror, or
+ * fetch files and unpack archives), verify it, write the file list and the
+ * marker last, rename the folder into place.  See include/cgrad/datasets.h for
+ * the contract; the pieces live in download.c, archive.c, checksum.c,
+ * dataset_cache.c and dataset_leftovers.c. */
 #define _GNU_SOURCE /* syncfs, renameat2 */
 #include "data/fetch_internal.h"
 

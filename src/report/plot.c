@@ -243,6 +243,7 @@ cg_tensor *cg_plot_render(const cg_plot *p) {
         cg_fail(CG_ERR_VALUE, "plot: %dx%d leaves no room for the axes", p->width, p->height);
         return NULL;
     }
+    if (cg_canvas_check("plot", 3, p->height, p->width)) return NULL; /* the library's canvas cap */
     cg_tensor *img = cg_full(CG_UINT8, CG_SHAPE(3, p->height, p->width), 255);
     if (!img) return NULL;
     canvas c = {cg_data(img), p->width, p->height, bx0, by0, bx1 + 1, by1 + 1};

@@ -4,8 +4,8 @@
  * Resize crop/pad/squish (hand values and PIL's pixels), the valid_pct split
  * (torch.randperm's), JPEG decoding, IDX folders (raw and gzipped), empty class
  * folders, and uint8 storage.  The literals come from tests/support/
- * resize_reference.py (Pillow 9.4.0, numpy 1.24.2) and split_reference.py
- * (torch 1.13). */
+ * resize_reference.py (Pillow 9.4.0, numpy 1.24.2), jpeg_reference.py and
+ * split_reference.py (torch 1.13). */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <setjmp.h>
@@ -51,6 +51,30 @@ static const uint8_t fastai_pad_reflect_3x2_to_9[] = {
     80, 113, 80, 46,  12,  12,  25,  25, 61, 98, 135, 98,  61,  25,  25,  37,  37, 77, 117, 157, 117,
     77, 37,  37, 49,  49,  93,  136, 179, 136, 93, 49, 49,  62,  62,  108, 154, 201, 154, 108, 62, 62,
     74, 74,  124, 173, 223, 173, 124, 74, 74, 74, 74, 124, 173, 223, 173, 124, 74, 74};
+/* jpeg_reference.py (Pillow 9.4.0: tests/fuzz/corpus/image/ok-rgb420-16x9-jpeg, 3x9x16) */
+static const uint8_t pil_rgb420_16x9[] = {
+    23, 76, 206, 44, 121, 195, 0, 118, 229, 47, 139, 172, 0, 105, 239, 55, 78, 176, 76, 155,
+    227, 14, 163, 175, 66, 165, 191, 56, 124, 186, 81, 194, 204, 84, 168, 97, 61, 168, 37, 100,
+    191, 112, 76, 160, 70, 64, 214, 101, 80, 141, 129, 110, 178, 23, 139, 156, 29, 137, 198, 43,
+    111, 179, 31, 160, 208, 48, 153, 229, 65, 135, 157, 53, 139, 210, 89, 159, 155, 52, 190,
+    224, 37, 143, 199, 56, 171, 100, 53, 151, 108, 95, 157, 91, 98, 167, 88, 90, 149, 113, 97,
+    214, 117, 56, 154, 23, 78, 203, 85, 130, 194, 82, 130, 215, 17, 94, 221, 30, 131, 224, 62,
+    103, 178, 72, 153, 219, 113, 137, 195, 58, 128, 203, 66, 161, 213, 70, 140, 196, 62, 173,
+    97, 132, 205, 105, 90, 160, 70, 102, 189, 19, 122, 213, 25, 132, 205, 20, 142, 204, 55, 144,
+    217, 2, 122, 201, 59, 131, 227, 31, 191, 190, 44, 139, 193, 84, 177, 224, 61, 146, 241, 105,
+    153, 76, 60, 183, 62, 114, 175, 92, 79, 184, 115, 95, 200, 64, 113, 159, 115, 90, 176, 36,
+    161, 170, 19, 123, 198, 60, 145, 204, 22, 133, 234, 63, 143, 214, 62, 143, 179, 71, 136,
+    200, 84, 165, 175, 69, 186, 210, 63, 157, 193, 42, 169, 109, 76, 172, 111, 88, 146, 83, 100,
+    172, 87, 87, 176, 131, 92, 203, 116, 67, 183, 51, 90, 198, 66, 107, 179, 75, 132, 221, 50,
+    115, 219, 22, 132, 239, 96, 138, 194, 67, 121, 179, 79, 117, 197, 72, 166, 229, 68, 157,
+    216, 88, 182, 239, 84, 167, 53, 71, 151, 72, 92, 179, 2, 54, 181, 22, 106, 187, 0, 119, 237,
+    65, 175, 219, 48, 149, 255, 72, 71, 162, 52, 131, 215, 12, 169, 183, 67, 174, 216, 95, 171,
+    227, 98, 198, 223, 90, 148, 75, 56, 180, 59, 115, 185, 103, 84, 186, 112, 97, 213, 82, 122,
+    163, 114, 89, 181, 45, 174, 179, 17, 114, 190, 52, 144, 201, 15, 122, 255, 84, 144, 211, 73,
+    162, 202, 81, 121, 173, 64, 151, 174, 63, 159, 173, 98, 183, 197, 42, 180, 126, 92, 177, 90,
+    59, 124, 70, 99, 165, 57, 44, 193, 143, 99, 209, 121, 69, 179, 39, 70, 178, 52, 99, 174, 65,
+    111, 193, 33, 108, 230, 33, 127, 218, 63, 106, 181, 64, 124, 179, 70, 108, 194, 72, 105,
+    192, 80, 172, 197, 40, 110, 183, 82, 193, 80, 86, 139, 63, 115, 219};
 /* split_reference.py */
 static const int64_t split_n10_seed42_train[] = {1, 8, 4, 5, 0, 9, 3, 7};
 static const int64_t split_n10_seed42_valid[] = {2, 6};
@@ -635,6 +659,23 @@ static void test_jpeg(void **state) {
     assert_non_null(strstr(cg_last_error(), "bad.png"));
 }
 
+/* A committed 4:2:0 RGB JPEG (the fuzz corpus's) decodes to PIL's pixels exactly:
+ * the same libjpeg-turbo with the same defaults. */
+static void test_jpeg_pil(void **state) {
+    (void)state;
+    const char *src = getenv("CGRAD_SOURCE_DIR");
+    if (!src) skip();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/image/ok-rgb420-16x9-jpeg", src);
+    cg_tensor *t = cg_image_read(path, 3);
+    assert_non_null(t);
+    assert_int_equal(t->shape[0], 3);
+    assert_int_equal(t->shape[1], 9);
+    assert_int_equal(t->shape[2], 16);
+    check_u8(t, pil_rgb420_16x9, 3 * 9 * 16);
+    cg_release(t);
+}
+
 /* ---- IDX folders ------------------------------------------------------------- */
 
 static void put_be32(uint8_t *p, uint32_t v) {
@@ -784,7 +825,8 @@ int main(void) {
         cmocka_unit_test(test_resize_by_hand),     cmocka_unit_test(test_resize_boxes),
         cmocka_unit_test(test_folder_items),       cmocka_unit_test(test_folder_loaders),
         cmocka_unit_test(test_resize_in_loaders),  cmocka_unit_test(test_valid_pct),
-        cmocka_unit_test(test_jpeg),               cmocka_unit_test(test_idx_folder),
+        cmocka_unit_test(test_jpeg),               cmocka_unit_test(test_jpeg_pil),
+        cmocka_unit_test(test_idx_folder),
         cmocka_unit_test(test_empty_class_folders), cmocka_unit_test(test_mnist_sample_storage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

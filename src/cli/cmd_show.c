@@ -186,9 +186,10 @@ static cg_status check_png_size(const cg_tensor *images, int scale) {
     double pixels = (double)images->shape[0] * h * w * scale * scale;
     if (pixels > SHOW_PNG_MAX_PIXELS)
         return cg_fail(CG_ERR_VALUE,
-                       "show: %lld images of %.0fx%.0f at --scale %d make a %.0f Mpixel PNG; the cap is %.0f "
+                       "show: %lld image%s of %.0fx%.0f at --scale %d make%s a %.0f Mpixel PNG; the cap is %.0f "
                        "(use a smaller --scale or --count)",
-                       (long long)images->shape[0], h, w, scale, pixels / (1 << 20), SHOW_PNG_MAX_PIXELS / (1 << 20));
+                       (long long)images->shape[0], images->shape[0] == 1 ? "" : "s", h, w, scale,
+                       images->shape[0] == 1 ? "s" : "", pixels / (1 << 20), SHOW_PNG_MAX_PIXELS / (1 << 20));
     return CG_OK;
 }
 

@@ -72,6 +72,14 @@ check 2 "train: --model mlp:HIDDEN: '0' is out of range; expected 1..100000" "${
 check 2 "train: --model mlp:HIDDEN: 'x' is not an integer" "${T[@]}" --model mlp:x
 check 2 "lr-find: --bs: 'abc' is not an integer" lr-find --data two --model linear --bs abc
 check 2 "pixel-similarity: --digits must be 2 or 10, got '5'" pixel-similarity --digits 5
+# a PNG past the size cap is refused before drawing (the 3 GB canvas of issue 7):
+# a 9-image grid at scale 64 (about 1600x1600) shown again at scale 64
+check 0 "saved $tmp/grid.png" show two --count 8 --scale 64 --png "$tmp/grid.png"
+check 1 "Mpixel PNG; the cap is 64 (use a smaller --scale or --count)" \
+    show "$tmp/grid.png" --scale 64 --png "$tmp/huge.png"
+grep -Eq "show: 1 image of [0-9]{4}x[0-9]{4} at --scale 64 makes a [0-9]{4,} Mpixel PNG" <<<"$out" \
+    || bad "the size cap message does not give the size: $out"
+[ -e "$tmp/huge.png" ] && bad "the PNG past the cap was written"
 # the ranges are in the help texts
 check 0 "--epochs N        epochs, 1..100000" train --help
 check 0 "--bs N            batch size, 1..1000000" train --help

@@ -35,7 +35,7 @@
  * WHY REFCOUNTS + SCOPES, NOT AN ARENA: an arena needs its size guessed in
  * advance (ggml's lesson) and cannot free one tensor early; plain refcounts make
  * C code that chains ops unreadable.  Scopes give arena-like bulk freeing with
- * exact lifetimes, and freed buffers go back to a per-size pool (core/pool.c),
+ * exact lifetimes, and freed buffers go back to a per-size pool (kernels/cpu_alloc.c),
  * so a training loop of any length reuses the same buffers: after the first
  * step there is no malloc in the hot path and memory stays flat.
  *
@@ -51,23 +51,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cgrad/dtype.h" /* cg_dtype, cg_device, CG_MAX_DIMS */
 #include "cgrad/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define CG_MAX_DIMS 8
-
-typedef enum cg_dtype {
-    CG_FLOAT32 = 0, /* torch.float32: all the math            */
-    CG_UINT8,       /* torch.uint8: image bytes                */
-    CG_INT64,       /* torch.int64: labels, indices            */
-    CG_BOOL,        /* torch.bool: results of comparisons      */
-    CG_DTYPE_COUNT
-} cg_dtype;
-
-typedef enum cg_device { CG_CPU = 0, CG_DEVICE_COUNT } cg_device;
 
 typedef struct cg_storage cg_storage; /* the buffer; see core/storage.c */
 typedef struct cg_node cg_node;       /* an autograd tape entry; see autograd */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 #define IN(k) (n->in[k])
 #define NEEDS(k) cg_needs_grad(n, k)
@@ -108,36 +108,17 @@ static void backward_MEAN(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     gin[0] = spread(n, cg_mul_s(g, 1.0 / (double)count));
 }
 
-/* max/min over dims: the gradient goes to the position that was picked. */
+/* max/min over dims: the gradient goes to the position that was picked
+ * (saved[0]: the int64 indices, contiguous, in the keepdim shape). */
 static void extreme_reduce(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     const cg_tensor *x = IN(0);
     unsigned mask = (unsigned)n->iv[0];
     cg_tensor *out = cg_zeros(CG_FLOAT32, x->ndim, x->shape);
-    int64_t kshape[CG_MAX_DIMS], kstr[CG_MAX_DIMS], xstr[CG_MAX_DIMS];
+    int64_t kshape[CG_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++) kshape[d] = (mask >> d) & 1 ? 1 : x->shape[d];
     cg_tensor *gk = cg_contiguous(cg_reshape(g, x->ndim, kshape));
-    cg_tensor *idx = n->saved; /* int64, contiguous, numel == gk's */
     if (!out || !gk) return;
-    cg_contiguous_strides(x->ndim, kshape, kstr);
-    cg_contiguous_strides(x->ndim, x->shape, xstr);
-    const float *gv = cg_data(gk);
-    const int64_t *iv = cg_data(idx);
-    float *o = cg_data(out);
-    int64_t count = cg_numel(gk);
-    for (int64_t k = 0; k < count; k++) {
-        int64_t rem = k, pos = iv[k], off = 0;
-        for (int d = 0; d < x->ndim; d++) { /* kept dims from k */
-            int64_t i = rem / kstr[d];
-            rem %= kstr[d];
-            if (!((mask >> d) & 1)) off += i * xstr[d];
-        }
-        for (int d = x->ndim - 1; d >= 0; d--) /* reduced dims from the flat position */
-            if ((mask >> d) & 1) {
-                off += (pos % x->shape[d]) * xstr[d];
-                pos /= x->shape[d];
-            }
-        o[off] += gv[k];
-    }
+    cg_k_reduce_index_backward(out, gk, n->saved[0], mask);
     gin[0] = out;
 }
 static void backward_MAX_DIM(cg_node *n, cg_tensor *g, cg_tensor **gin) { extreme_reduce(n, g, gin); }
@@ -214,16 +195,15 @@ static void backward_LOG_SOFTMAX(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     gin[0] = cg_sub(g, cg_mul(cg_exp(n->out), s));
 }
 
-/* loss = -mean_i logp[i, y_i]  =>  dlogp[i, y_i] = -g / N */
+/* loss = -mean_i logp[i, y_i]  =>  dlogp[i, y_i] = -g / N
+ * (saved[0]: the int64 targets, contiguous) */
 static void backward_NLL_LOSS(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     const cg_tensor *lp = IN(0);
-    int64_t rows = lp->shape[0], cols = lp->shape[1];
     cg_tensor *out = cg_zeros(CG_FLOAT32, 2, lp->shape);
     double gv;
     if (!out || cg_item(g, &gv) != CG_OK) return;
-    float *o = cg_data(out);
-    const int64_t *y = cg_data(n->saved);
-    for (int64_t i = 0; i < rows; i++) o[i * cols + y[i]] = (float)(-gv / (double)rows);
+    cg_backend_of(out)->nll_loss_backward(cg_data(out), cg_data(n->saved[0]), lp->shape[0], lp->shape[1],
+                                          gv);
     gin[0] = out;
 }
 

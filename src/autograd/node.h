@@ -5,16 +5,20 @@
 #define CGRAD_NODE_H
 
 #include "autograd/op_table.h"
+#include "cgrad/autograd.h"
+#include "cgrad/ops.h"
 #include "core/internal.h"
 
 #define CG_NODE_INLINE_INPUTS 3
+#define CG_NODE_MAX_SAVED 4 /* BatchNorm saves its mean and inverse std */
 
 struct cg_node {
     cg_op op;
     int n_in;
     cg_tensor **in; /* points at in_inline or a malloc'd array (cat) */
     cg_tensor *in_inline[CG_NODE_INLINE_INPUTS];
-    cg_tensor *saved; /* e.g. argmax indices, the target of nll_loss */
+    cg_tensor *saved[CG_NODE_MAX_SAVED]; /* owned; e.g. argmax indices, nll_loss's target */
+    int n_saved;
     cg_tensor *out;   /* weak: the node lives exactly as long as its output */
     double p[2];      /* scalar arguments: exponent, clamp bounds, ... */
     int64_t iv[CG_MAX_DIMS + 2]; /* integer arguments: dims, start/step, ... */
@@ -29,6 +33,16 @@ struct cg_node {
  * (to fill saved/p/iv), or NULL when nothing needs recording or on failure
  * (check cg_last_status if it matters). */
 cg_node *cg_record(cg_op op, cg_tensor *out, int n_in, cg_tensor *const *in);
+
+/* Saves t (retained) for the backward rule, as n->saved[n->n_saved++].  An op
+ * saves a fixed number of tensors, at most CG_NODE_MAX_SAVED. */
+static inline void cg_node_save(cg_node *n, cg_tensor *t) {
+    if (n->n_saved < CG_NODE_MAX_SAVED) n->saved[n->n_saved++] = cg_retain(t);
+}
+
+/* Frees a node: its inputs, saved tensors and pending gradient (autograd/tape.c).
+ * The core calls it through the hook tape.c installs, when the output dies. */
+void cg_node_release(cg_node *n);
 
 /* The derivative rules (autograd/backward.c): given the node and the upstream
  * gradient g (out's shape), writes into gin[k] a new reference (in the current

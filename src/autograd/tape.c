@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 static const char *const op_names[CG_OP_COUNT] = {
 #define CG_OP_NAME(name, str) [CG_OP_##name] = str,
@@ -22,7 +22,18 @@ _Static_assert(sizeof op_names / sizeof *op_names == CG_OP_COUNT, "every op need
 static _Thread_local int no_grad_depth;
 static unsigned backward_generation;
 
-void cg_no_grad_begin(void) { no_grad_depth++; }
+/* What the core calls back for (core/internal.h): installed before the first
+ * node exists and before grad mode first changes. */
+static const cg_autograd_hooks hooks = {
+    .node_release = cg_node_release,
+    .grad_fn_name = cg_grad_fn_name,
+    .grad_enabled = cg_grad_enabled,
+};
+
+void cg_no_grad_begin(void) {
+    cg_set_autograd_hooks(&hooks);
+    no_grad_depth++;
+}
 void cg_no_grad_end(void) {
     if (no_grad_depth > 0) no_grad_depth--;
 }
@@ -66,6 +77,7 @@ cg_node *cg_record(cg_op op, cg_tensor *out, int n_in, cg_tensor *const *in) {
     bool any = false;
     for (int k = 0; k < n_in; k++) any |= in[k] && in[k]->requires_grad;
     if (!any) return NULL;
+    cg_set_autograd_hooks(&hooks);
     cg_node *n = cg_pool_alloc(sizeof *n);
     if (!n) {
         cg_fail(CG_ERR_NOMEM, "out of memory recording %s", op_names[op]);
@@ -90,7 +102,7 @@ cg_node *cg_record(cg_op op, cg_tensor *out, int n_in, cg_tensor *const *in) {
 void cg_node_release(cg_node *n) {
     for (int k = 0; k < n->n_in; k++) cg_release(n->in[k]);
     if (n->in != n->in_inline) free(n->in);
-    cg_release(n->saved);
+    for (int k = 0; k < n->n_saved; k++) cg_release(n->saved[k]);
     cg_release(n->pending);
     cg_pool_free(n, sizeof *n);
 }
@@ -161,8 +173,18 @@ static cg_status pass_on(cg_node *n, int k, cg_tensor *gk) {
                    : cg_fail(CG_ERR_GRAD, "backward: %s gave no gradient for its input %d",
                              cg_grad_fn_name(n->out), k);
     if (!in->grad_fn) return accumulate_leaf(in, gk);
-    cg_tensor *sum = in->grad_fn->pending ? cg_add(in->grad_fn->pending, gk) : gk;
-    if (!sum) return cg_last_status();
+    cg_tensor *sum = gk, *pending = in->grad_fn->pending;
+    if (pending) { /* pending + gk: both have the input's shape (the rules' contract) */
+        if (!cg_same_shape(pending, gk)) {
+            char s1[128], s2[128];
+            return cg_fail(CG_ERR_GRAD, "backward: %s gave input %d a gradient of shape %s, another gave %s",
+                           cg_grad_fn_name(n->out), k, cg_shape_str(gk, s1, sizeof s1),
+                           cg_shape_str(pending, s2, sizeof s2));
+        }
+        sum = cg_tensor_new(CG_FLOAT32, gk->ndim, gk->shape);
+        if (!sum) return cg_last_status();
+        cg_k_binary(CG_B_ADD, sum, pending, gk, 0, 0);
+    }
     cg_release(in->grad_fn->pending);
     in->grad_fn->pending = cg_retain(sum);
     return CG_OK;

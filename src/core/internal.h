@@ -1,16 +1,17 @@
-/* Internals shared by the tensor core, the kernels, the ops and autograd.
- * Not installed; nothing above the ops floor includes it. */
+/* Internals of the tensor core, shared with the ops and autograd above it.
+ * Not installed; nothing above the ops floor includes it, and nothing in it
+ * knows autograd (autograd reaches in through the hooks below). */
 #ifndef CGRAD_CORE_INTERNAL_H
 #define CGRAD_CORE_INTERNAL_H
 
 #include <stdatomic.h>
 
-#include "cgrad/autograd.h"
-#include "cgrad/ops.h"
 #include "cgrad/tensor.h"
 #include "core/shape_check.h" /* cg_shape_numel_checked, cg_mul_overflow_size */
 
-/* A reference-counted buffer.  `data` comes from the pool (core/pool.c). */
+/* A reference-counted buffer.  `data` is memory of `device`, from that
+ * device's backend (kernels/backend.h); every kernel call on it goes to
+ * cg_backend_for(device) (core/dispatch.c). */
 struct cg_storage {
     void *data;
     size_t nbytes;
@@ -18,14 +19,27 @@ struct cg_storage {
     cg_device device;
 };
 
-/* ---- pool (core/pool.c) -------------------------------------------------- */
-void *cg_pool_alloc(size_t nbytes);          /* 64-byte aligned; NULL on failure */
+/* ---- storages and header memory (core/storage.c) ------------------------- */
+/* Host memory for headers: the CPU backend's pool (64-byte aligned; NULL on failure). */
+void *cg_pool_alloc(size_t nbytes);
 void cg_pool_free(void *p, size_t nbytes);
-cg_storage *cg_storage_new(size_t nbytes);   /* refcount 1 */
+cg_storage *cg_storage_new_on(cg_device device, size_t nbytes); /* refcount 1 */
+cg_storage *cg_storage_new(size_t nbytes);                      /* on the CPU */
 void cg_storage_release(cg_storage *s);
 
-/* Frees an autograd node (autograd/tape.c); called when its output dies. */
-void cg_node_release(cg_node *n);
+/* ---- what the core needs from autograd (core/tensor.c) ------------------- */
+/* The core sits below autograd and never calls it.  Autograd installs these
+ * before it makes its first node or changes grad mode (autograd/tape.c), so
+ * until then there are no nodes to free or name and grad mode is on. */
+typedef struct cg_autograd_hooks {
+    void (*node_release)(cg_node *n);                /* a tensor with a grad_fn dies */
+    const char *(*grad_fn_name)(const cg_tensor *t); /* printing grad_fn=<...> */
+    bool (*grad_enabled)(void);                      /* in-place fills refuse such leaves */
+} cg_autograd_hooks;
+void cg_set_autograd_hooks(const cg_autograd_hooks *hooks);
+/* The hooks' answers, with the defaults above when none are installed. */
+const char *cg_hook_grad_fn_name(const cg_tensor *t);
+bool cg_hook_grad_enabled(void);
 
 /* ---- tensor construction (core/tensor.c) -------------------------------- */
 /* A new contiguous tensor of dtype/shape with uninitialised data, registered

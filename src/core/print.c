@@ -17,14 +17,16 @@
  *      with as many elements per line as fit in 80 columns;
  *   4. add the suffixes (dtype=torch.uint8, grad_fn=<...>, requires_grad=True),
  *      wrapping to a new line when the last line would pass 80 columns.
- * Elements are read through the tensor's strides, so views print directly. */
+ * Elements are read through the tensor's strides, so views print directly,
+ * on the host: through t's own memory on the CPU, or a host copy of its
+ * storage on another device (cg_host_begin, core/dispatch.h). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgrad/autograd.h"
 #include "cgrad/print.h"
+#include "core/dispatch.h"
 #include "core/internal.h"
 
 enum {
@@ -344,18 +346,29 @@ char *cg_format(const cg_tensor *t) {
         }
         if (t->dtype != CG_FLOAT32) suffixes[nsuffixes++] = torch_dtype_name(t->dtype);
     } else {
+        /* h: t's layout over a host pointer to its element 0 */
+        void *host = cg_host_begin(t);
+        if (!host) {
+            free(out.s);
+            return NULL;
+        }
+        cg_storage hs = {.data = host, .nbytes = 0, .device = CG_CPU};
+        cg_tensor h = *t;
+        h.storage = &hs;
+        h.offset = 0;
         bool summarize = numel > PRINT_THRESHOLD;
         formatter f;
-        formatter_init(&f, t, summarize);
-        if (t->ndim == 0)
-            format_element(&out, &f, t, read_element(t, 0));
+        formatter_init(&f, &h, summarize);
+        if (h.ndim == 0)
+            format_element(&out, &f, &h, read_element(&h, 0));
         else
-            tensor_str(&out, &f, t, 0, 0, indent, summarize);
+            tensor_str(&out, &f, &h, 0, 0, indent, summarize);
+        cg_host_end(t, host, false);
         /* float32, int64 and bool are PyTorch's defaults and go unnamed. */
         if (t->dtype == CG_UINT8) suffixes[nsuffixes++] = torch_dtype_name(t->dtype);
     }
 
-    const char *grad_fn = cg_grad_fn_name(t);
+    const char *grad_fn = cg_hook_grad_fn_name(t);
     char grad_fn_buf[128];
     if (grad_fn) {
         snprintf(grad_fn_buf, sizeof grad_fn_buf, "grad_fn=<%s>", grad_fn);

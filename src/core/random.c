@@ -36,8 +36,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "cgrad/autograd.h"
 #include "cgrad/random.h"
+#include "core/dispatch.h"
 #include "core/internal.h"
 
 #if defined(__clang__)
@@ -316,7 +316,7 @@ static cg_status check_inplace_target(const cg_tensor *t, const char *op) {
     if (t->dtype != CG_FLOAT32)
         return cg_fail(CG_ERR_DTYPE, "%s: expected a float32 tensor, got %s (shape %s)", op,
                        cg_dtype_name(t->dtype), cg_shape_str(t, s, sizeof s));
-    if (t->requires_grad && !t->grad_fn && cg_grad_enabled())
+    if (t->requires_grad && !t->grad_fn && cg_hook_grad_enabled())
         return cg_fail(CG_ERR_GRAD,
                        "%s: a leaf tensor that requires grad (shape %s) is being used in an "
                        "in-place operation; wrap it in cg_no_grad_begin()/cg_no_grad_end()",
@@ -339,15 +339,17 @@ cg_status cg_normal_(cg_tensor *t, cg_generator *gen, double mean, double std) {
                        mean, std);
     cg_generator *g = generator_or_default(gen);
     int64_t n = cg_numel(t);
-    float *base = cg_data(t);
+    float *base = cg_host_begin(t); /* drawn on the host, in PyTorch's order */
+    if (!base) return cg_last_status();
     if (n >= 16 && cg_is_contiguous(t)) {
         normal_fill(base, n, (float)mean, (float)std, g);
-        return CG_OK;
+    } else {
+        element_walk w;
+        walk_begin(&w, t);
+        for (int64_t i = 0; i < n; i++, walk_next(&w))
+            base[w.offset] = (float)fma(standard_normal_double(g), std, mean);
     }
-    element_walk w;
-    walk_begin(&w, t);
-    for (int64_t i = 0; i < n; i++, walk_next(&w))
-        base[w.offset] = (float)fma(standard_normal_double(g), std, mean);
+    cg_host_end(t, base, true);
     return CG_OK;
 }
 
@@ -361,12 +363,14 @@ cg_status cg_uniform_(cg_tensor *t, cg_generator *gen, double lo, double hi) {
                        lo, hi);
     cg_generator *g = generator_or_default(gen);
     int64_t n = cg_numel(t);
-    float *base = cg_data(t);
+    float *base = cg_host_begin(t);
+    if (!base) return cg_last_status();
     float width = to - from;
     element_walk w;
     walk_begin(&w, t);
     for (int64_t i = 0; i < n; i++, walk_next(&w))
         base[w.offset] = fmaf(uniform_float(g), width, from);
+    cg_host_end(t, base, true);
     return CG_OK;
 }
 
@@ -374,9 +378,11 @@ cg_tensor *cg_rand(cg_generator *gen, int ndim, const int64_t *shape) {
     cg_tensor *t = cg_empty(CG_FLOAT32, ndim, shape);
     if (!t) return NULL;
     cg_generator *g = generator_or_default(gen);
-    float *p = cg_data(t);
+    float *p = cg_host_begin(t);
+    if (!p) return NULL; /* never: cg_empty makes CPU tensors, written in place */
     int64_t n = cg_numel(t);
     for (int64_t i = 0; i < n; i++) p[i] = uniform_float(g);
+    cg_host_end(t, p, true);
     return t;
 }
 
@@ -396,7 +402,8 @@ cg_tensor *cg_randperm(cg_generator *gen, int64_t n) {
     cg_tensor *t = cg_empty(CG_INT64, 1, &n);
     if (!t) return NULL;
     cg_generator *g = generator_or_default(gen);
-    int64_t *r = cg_data(t);
+    int64_t *r = cg_host_begin(t);
+    if (!r) return NULL; /* never: cg_empty makes CPU tensors, written in place */
     for (int64_t i = 0; i < n; i++) r[i] = i;
     for (int64_t i = 0; i + 1 < n; i++) {
         int64_t z = (int64_t)(cg_generator_u32(g) % (uint64_t)(n - i));
@@ -404,5 +411,6 @@ cg_tensor *cg_randperm(cg_generator *gen, int64_t n) {
         r[i] = r[z + i];
         r[z + i] = saved;
     }
+    cg_host_end(t, r, true);
     return t;
 }

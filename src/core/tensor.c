@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dispatch.h"
 #include "core/internal.h"
-#include "kernels/kernels.h"
 
 /* ---- sizes and names ----------------------------------------------------- */
 static const char *const dtype_names[CG_DTYPE_COUNT] = {"float32", "uint8", "int64", "bool"};
@@ -195,6 +195,24 @@ static cg_tensor *header_new(void) {
     return t;
 }
 
+/* ---- autograd's hooks ------------------------------------------------------ */
+static const cg_autograd_hooks *autograd_hooks; /* set once, read by every thread */
+
+void cg_set_autograd_hooks(const cg_autograd_hooks *hooks) {
+    if (__atomic_load_n(&autograd_hooks, __ATOMIC_ACQUIRE) != hooks)
+        __atomic_store_n(&autograd_hooks, hooks, __ATOMIC_RELEASE);
+}
+
+const char *cg_hook_grad_fn_name(const cg_tensor *t) {
+    const cg_autograd_hooks *h = __atomic_load_n(&autograd_hooks, __ATOMIC_ACQUIRE);
+    return h && t && t->grad_fn ? h->grad_fn_name(t) : NULL;
+}
+
+bool cg_hook_grad_enabled(void) {
+    const cg_autograd_hooks *h = __atomic_load_n(&autograd_hooks, __ATOMIC_ACQUIRE);
+    return h ? h->grad_enabled() : true;
+}
+
 cg_tensor *cg_retain(cg_tensor *t) {
     if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
     return t;
@@ -205,7 +223,8 @@ void cg_release(cg_tensor *t) {
     if (__atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
     cg_storage_release(t->storage);
     cg_release(t->grad);
-    if (t->grad_fn) cg_node_release(t->grad_fn);
+    if (t->grad_fn) /* only autograd makes nodes, and it installed its hooks first */
+        __atomic_load_n(&autograd_hooks, __ATOMIC_ACQUIRE)->node_release(t->grad_fn);
     cg_pool_free(t, sizeof *t);
 }
 
@@ -298,7 +317,7 @@ cg_tensor *cg_from_data(cg_dtype dt, int ndim, const int64_t *shape, const void 
         return NULL;
     }
     cg_tensor *t = cg_tensor_new(dt, ndim, shape);
-    if (t) memcpy(cg_data(t), data, (size_t)cg_numel(t) * cg_dtype_size(dt));
+    if (t) cg_backend_of(t)->from_host(cg_data(t), data, (size_t)cg_numel(t) * cg_dtype_size(dt));
     return t;
 }
 cg_tensor *cg_from_floats(int ndim, const int64_t *shape, const float *data) {
@@ -317,7 +336,8 @@ cg_tensor *cg_arange(cg_dtype dt, double start, double end, double step) {
     int64_t n = count > 0 ? (int64_t)count : 0;
     cg_tensor *t = cg_tensor_new(dt, 1, &n);
     if (!t) return NULL;
-    for (int64_t i = 0; i < n; i++) cg_k_set_flat(t, i, start + (double)i * step);
+    cg_kview k = cg_kview_of(t);
+    cg_backend_of(t)->arange(&k, start, step);
     return t;
 }
 
@@ -328,13 +348,10 @@ cg_tensor *cg_linspace(double start, double end, int64_t steps) {
     }
     cg_tensor *t = cg_tensor_new(CG_FLOAT32, 1, &steps);
     if (!t) return NULL;
-    float *p = cg_data(t);
-    double delta = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
-    /* PyTorch fills the first half from start and the second from end;
-     * a single step is just `start` (torch.linspace(2, 9, 1) is tensor([2.])). */
-    int64_t half = steps > 1 ? steps / 2 : steps;
-    for (int64_t i = 0; i < steps; i++)
-        p[i] = (float)(i < half ? start + delta * (double)i : end - delta * (double)(steps - 1 - i));
+    if (steps > 0) {
+        cg_kview k = cg_kview_of(t);
+        cg_backend_of(t)->linspace(&k, start, end);
+    }
     return t;
 }
 
@@ -359,7 +376,7 @@ static int64_t elem_offset(const cg_tensor *t, const int64_t *index) {
 }
 
 double cg_get(const cg_tensor *t, const int64_t *index) {
-    return cg_k_get_at(t, elem_offset(t, index));
+    return cg_k_read(t, elem_offset(t, index));
 }
 
 cg_status cg_set(cg_tensor *t, const int64_t *index, double value) {
@@ -370,7 +387,7 @@ cg_status cg_set(cg_tensor *t, const int64_t *index, double value) {
             return cg_fail(CG_ERR_DIM, "set: index %lld is out of range for dim %d of shape %s",
                            (long long)index[d], d, cg_shape_str(t, s, sizeof s));
         }
-    cg_k_set_at(t, elem_offset(t, index), value);
+    cg_k_write(t, elem_offset(t, index), value);
     return CG_OK;
 }
 
@@ -382,16 +399,6 @@ cg_status cg_item(const cg_tensor *t, double *out) {
                        "item: a tensor with %lld elements (shape %s) cannot be converted to a scalar",
                        (long long)cg_numel(t), cg_shape_str(t, s, sizeof s));
     }
-    *out = cg_k_get_at(t, 0);
+    *out = cg_k_read(t, 0);
     return CG_OK;
 }
-
-cg_status cg_fill_(cg_tensor *t, double value) {
-    if (!t) return cg_fail(CG_ERR_VALUE, "fill_: NULL tensor");
-    if (t->requires_grad && cg_grad_enabled()) /* PyTorch refuses this for leaves too */
-        return cg_fail(CG_ERR_GRAD, "fill_: in-place change of a tensor that requires grad; "
-                                    "wrap it in cg_no_grad_begin()/cg_no_grad_end()");
-    cg_k_fill(t, value);
-    return CG_OK;
-}
-cg_status cg_zero_(cg_tensor *t) { return cg_fill_(t, 0); }

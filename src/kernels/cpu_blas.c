@@ -1,12 +1,10 @@
-/* CPU matrix kernels: GEMM through OpenBLAS, and row-wise log-softmax. */
+/* CPU matrix kernel: GEMM through OpenBLAS. */
 #include <cblas.h>
-#include <math.h>
 #include <omp.h>
 
-#include "kernels/cpu_iter.h"
-#include "kernels/kernels.h"
+#include "kernels/cpu_kernels.h"
 
-/* Between these sizes (multiply-adds) cg_k_gemm splits the work itself. */
+/* Between these sizes (multiply-adds) cg_cpu_gemm splits the work itself. */
 #define GEMM_SPLIT_MIN_MACS (256LL * 1024)
 #define GEMM_SPLIT_MAX_MACS (64LL * 1024 * 1024)
 
@@ -18,9 +16,9 @@ static void gemm_plain(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
                 (blasint)ldc);
 }
 
-void cg_k_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-               const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-               int64_t ldc) {
+void cg_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc) {
     if (m == 0 || n == 0) return;
     if (k == 0) { /* BLAS leaves C untouched when k is 0 only if beta is 1 */
         for (int64_t i = 0; i < m; i++)
@@ -69,19 +67,4 @@ void cg_k_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
         return;
     }
     gemm_plain(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-void cg_k_log_softmax_rows(float *out, const float *in, int64_t rows, int64_t cols) {
-    ND_PARALLEL_FOR_IF(rows * cols >= 65536,
-        for (int64_t r = 0; r < rows; r++) {
-            const float *x = in + r * cols;
-            float *y = out + r * cols;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < cols; j++) mx = x[j] > mx ? x[j] : mx;
-            double s = 0;
-            for (int64_t j = 0; j < cols; j++) s += exp((double)(x[j] - mx));
-            float lse = mx + (float)log(s);
-            for (int64_t j = 0; j < cols; j++) y[j] = x[j] - lse;
-        }
-    );
 }

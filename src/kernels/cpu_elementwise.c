@@ -1,43 +1,14 @@
-/* CPU elementwise kernels: fill, copy/cast, unary, binary, where. */
+/* CPU elementwise kernels: fill, copy/cast, arange/linspace, unary, binary, where. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/cpu_iter.h"
-#include "kernels/kernels.h"
-
-/* ---- single elements ---------------------------------------------------- */
-static inline double load_any(cg_dtype dt, const char *p) {
-    switch (dt) {
-    case CG_FLOAT32: return *(const float *)p;
-    case CG_UINT8: return *(const uint8_t *)p;
-    case CG_INT64: return (double)*(const int64_t *)p;
-    case CG_BOOL: return *(const uint8_t *)p ? 1 : 0;
-    default: return 0;
-    }
-}
-
-static inline void store_any(cg_dtype dt, char *p, double v) {
-    switch (dt) {
-    case CG_FLOAT32: *(float *)p = (float)v; break;
-    case CG_UINT8: *(uint8_t *)p = (uint8_t)(int64_t)v; break;
-    case CG_INT64: *(int64_t *)p = (int64_t)v; break;
-    case CG_BOOL: *(uint8_t *)p = v != 0; break;
-    default: break;
-    }
-}
-
-double cg_k_get_at(const cg_tensor *t, int64_t off) {
-    return load_any(t->dtype, (const char *)cg_data(t) + off * (int64_t)cg_dtype_size(t->dtype));
-}
-void cg_k_set_at(cg_tensor *t, int64_t off, double v) {
-    store_any(t->dtype, (char *)cg_data(t) + off * (int64_t)cg_dtype_size(t->dtype), v);
-}
-void cg_k_set_flat(cg_tensor *t, int64_t i, double v) { cg_k_set_at(t, i, v); }
+#include "kernels/cpu_kernels.h"
 
 /* ---- fill and copy ------------------------------------------------------ */
-void cg_k_fill(cg_tensor *t, double v) {
+void cg_cpu_fill(const cg_kview *t, double v) {
     nd_layout L;
-    nd_init(&L, 1, (const cg_tensor *[]){t});
+    nd_init(&L, 1, (const cg_kview *[]){t});
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1], s = L.strides[0][L.ndim - 1];
     for (int64_t r = 0; r < rows; r++) {
         int64_t off[ND_MAX_OPS];
@@ -47,14 +18,14 @@ void cg_k_fill(cg_tensor *t, double v) {
             for (int64_t i = 0; i < n; i++) p[i * s] = fv;
         } else {
             for (int64_t i = 0; i < n; i++)
-                store_any(t->dtype, L.base[0] + (off[0] + i * s) * (int64_t)L.esize[0], v);
+                cg_kstore(t->dtype, L.base[0] + (off[0] + i * s) * (int64_t)L.esize[0], v);
         }
     }
 }
 
-void cg_k_copy(cg_tensor *dst, const cg_tensor *src) {
+void cg_cpu_copy(const cg_kview *dst, const cg_kview *src) {
     nd_layout L;
-    nd_init(&L, 2, (const cg_tensor *[]){dst, src});
+    nd_init(&L, 2, (const cg_kview *[]){dst, src});
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
     int64_t sd = L.strides[0][L.ndim - 1], ss = L.strides[1][L.ndim - 1];
     cg_dtype dd = dst->dtype, ds = src->dtype;
@@ -83,10 +54,28 @@ void cg_k_copy(cg_tensor *dst, const cg_tensor *src) {
                 for (int64_t i = 0; i < n; i++) pd[i * sd] = ps[i * ss];
             } else {
                 for (int64_t i = 0; i < n; i++)
-                    store_any(dd, pd + i * sd * (int64_t)ed, load_any(ds, ps + i * ss * (int64_t)es));
+                    cg_kstore(dd, pd + i * sd * (int64_t)ed, cg_kload(ds, ps + i * ss * (int64_t)es));
             }
         }
     );
+}
+
+void cg_cpu_arange(const cg_kview *t, double start, double step) {
+    int64_t n = t->ndim ? t->shape[0] : 1;
+    size_t es = cg_kdtype_size(t->dtype);
+    for (int64_t i = 0; i < n; i++)
+        cg_kstore(t->dtype, (char *)t->data + i * (int64_t)es, start + (double)i * step);
+}
+
+void cg_cpu_linspace(const cg_kview *t, double start, double end) {
+    float *p = t->data;
+    int64_t steps = t->ndim ? t->shape[0] : 1;
+    double delta = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
+    /* PyTorch fills the first half from start and the second from end;
+     * a single step is just `start` (torch.linspace(2, 9, 1) is tensor([2.])). */
+    int64_t half = steps > 1 ? steps / 2 : steps;
+    for (int64_t i = 0; i < steps; i++)
+        p[i] = (float)(i < half ? start + delta * (double)i : end - delta * (double)(steps - 1 - i));
 }
 
 /* ---- unary -------------------------------------------------------------- */
@@ -105,9 +94,9 @@ static inline float sigmoidf(float x) {
             for (int64_t i = 0; i < n; i++) { float x = in_[i * si]; o[i * so] = (EXPR); } \
         break;
 
-void cg_k_unary(cg_unary_op op, cg_tensor *out, const cg_tensor *in, double p0, double p1) {
+void cg_cpu_unary(cg_unary_op op, const cg_kview *out, const cg_kview *in, double p0, double p1) {
     nd_layout L;
-    nd_init(&L, 2, (const cg_tensor *[]){out, in});
+    nd_init(&L, 2, (const cg_kview *[]){out, in});
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
     int64_t so = L.strides[0][L.ndim - 1], si = L.strides[1][L.ndim - 1];
     const float a = (float)p0, b = (float)p1;
@@ -216,10 +205,10 @@ static void binary_i64(cg_binary_op op, const nd_layout *Lp, int64_t r0, int64_t
     }
 }
 
-void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_tensor *b,
-                 double p0, double p1) {
+void cg_cpu_binary(cg_binary_op op, const cg_kview *out, const cg_kview *a, const cg_kview *b,
+                   double p0, double p1) {
     nd_layout L;
-    nd_init(&L, 3, (const cg_tensor *[]){out, a, b});
+    nd_init(&L, 3, (const cg_kview *[]){out, a, b});
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
     /* blocks of ~16K elements (at least one row) are the unit of work and of sharing */
     int64_t block = n >= 16384 ? 1 : 16384 / (n ? n : 1), nblocks = (rows + block - 1) / block;
@@ -237,9 +226,9 @@ void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_t
     }
 }
 
-void cg_k_where(cg_tensor *out, const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b) {
+void cg_cpu_where(const cg_kview *out, const cg_kview *cond, const cg_kview *a, const cg_kview *b) {
     nd_layout L;
-    nd_init(&L, 4, (const cg_tensor *[]){out, cond, a, b});
+    nd_init(&L, 4, (const cg_kview *[]){out, cond, a, b});
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
     int64_t so = L.strides[0][L.ndim - 1], sc = L.strides[1][L.ndim - 1];
     int64_t sa = L.strides[2][L.ndim - 1], sb = L.strides[3][L.ndim - 1];
@@ -250,7 +239,7 @@ void cg_k_where(cg_tensor *out, const cg_tensor *cond, const cg_tensor *a, const
         int64_t off[ND_MAX_OPS];
         nd_row_offsets(&L, r, off);
         for (int64_t i = 0; i < n; i++) {
-            bool c = load_any(cd, L.base[1] + (off[1] + i * sc) * (int64_t)ce) != 0;
+            bool c = cg_kload(cd, L.base[1] + (off[1] + i * sc) * (int64_t)ce) != 0;
             if (f32)
                 ((float *)L.base[0])[off[0] + i * so] =
                     c ? ((const float *)L.base[2])[off[2] + i * sa] : ((const float *)L.base[3])[off[3] + i * sb];

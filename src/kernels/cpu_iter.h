@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cgrad/tensor.h"
+#include "kernels/backend.h"
 
 #define ND_MAX_OPS 4
 
@@ -19,17 +19,17 @@ typedef struct nd_layout {
     int ndim, nops;
     int64_t shape[CG_MAX_DIMS];
     int64_t strides[ND_MAX_OPS][CG_MAX_DIMS];
-    char *base[ND_MAX_OPS]; /* cg_data() of each operand */
+    char *base[ND_MAX_OPS]; /* element 0 of each operand */
     size_t esize[ND_MAX_OPS];
 } nd_layout;
 
-static inline void nd_init(nd_layout *L, int nops, const cg_tensor *const *ts) {
-    const cg_tensor *ref = ts[0];
+static inline void nd_init(nd_layout *L, int nops, const cg_kview *const *ts) {
+    const cg_kview *ref = ts[0];
     L->nops = nops;
     L->ndim = 0;
     for (int k = 0; k < nops; k++) {
-        L->base[k] = (char *)cg_data(ts[k]);
-        L->esize[k] = cg_dtype_size(ts[k]->dtype);
+        L->base[k] = (char *)ts[k]->data;
+        L->esize[k] = cg_kdtype_size(ts[k]->dtype);
     }
     for (int d = 0; d < ref->ndim; d++) {
         if (ref->shape[d] == 1) continue;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "kernels/cpu_iter.h"
-#include "kernels/kernels.h"
+#include "kernels/cpu_kernels.h"
 
 typedef struct group {
     int n;
@@ -89,20 +89,20 @@ static void reduce_one(cg_reduce_op op, const float *base, const group *R, float
     if (idx) *idx = best_i;
 }
 
-void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_tensor *in,
-                 unsigned mask) {
+void cg_cpu_reduce(cg_reduce_op op, const cg_kview *out, const cg_kview *index, const cg_kview *in,
+                   unsigned mask) {
     group K = {0}, R = {0};
     for (int d = 0; d < in->ndim; d++) {
         if (in->shape[d] == 1) continue;
         group_add((mask >> d) & 1 ? &R : &K, in->shape[d], in->strides[d]);
     }
-    const float *base = cg_data(in);
-    float *o = cg_data(out);
-    int64_t *ix = index ? cg_data(index) : NULL;
+    const float *base = in->data;
+    float *o = out->data;
+    int64_t *ix = index ? index->data : NULL;
     int64_t n_out = group_numel(&K), n_red = group_numel(&R);
     if (in->dtype == CG_INT64) { /* exact integer sums and extremes (labels, counts) */
-        const int64_t *ib = cg_data(in);
-        int64_t *io = cg_data(out);
+        const int64_t *ib = in->data;
+        int64_t *io = out->data;
         for (int64_t k = 0; k < n_out; k++) {
             const int64_t *kb = ib + group_offset(&K, k);
             int64_t acc = op == CG_R_SUM || n_red == 0 ? 0 : kb[0], best_r = 0;
@@ -151,4 +151,40 @@ void cg_k_reduce(cg_reduce_op op, cg_tensor *out, cg_tensor *index, const cg_ten
         for (int64_t k = 0; k < n_out; k++)
             reduce_one(op, base + group_offset(&K, k), &R, &o[k], ix ? &ix[k] : NULL);
     );
+}
+
+/* Scatters g back to the positions max/min picked.  gx is contiguous with the
+ * input's shape; g and index are contiguous with the keepdim shape, and
+ * index holds the flat position within the reduced dims (cg_cpu_reduce). */
+void cg_cpu_reduce_index_backward(const cg_kview *gx, const cg_kview *g, const cg_kview *index,
+                                  unsigned mask) {
+    int nd = gx->ndim;
+    int64_t kshape[CG_MAX_DIMS], kstr[CG_MAX_DIMS], xstr[CG_MAX_DIMS];
+    for (int d = 0; d < nd; d++) kshape[d] = (mask >> d) & 1 ? 1 : gx->shape[d];
+    /* contiguous strides of the keepdim shape and of the input's */
+    int64_t sk = 1, sx = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        kstr[d] = sk, xstr[d] = sx;
+        sk *= kshape[d] > 0 ? kshape[d] : 1;
+        sx *= gx->shape[d] > 0 ? gx->shape[d] : 1;
+    }
+    const float *gv = g->data;
+    const int64_t *iv = index->data;
+    float *o = gx->data;
+    int64_t count = 1;
+    for (int d = 0; d < nd; d++) count *= kshape[d];
+    for (int64_t k = 0; k < count; k++) {
+        int64_t rem = k, pos = iv[k], off = 0;
+        for (int d = 0; d < nd; d++) { /* kept dims from k */
+            int64_t i = rem / kstr[d];
+            rem %= kstr[d];
+            if (!((mask >> d) & 1)) off += i * xstr[d];
+        }
+        for (int d = nd - 1; d >= 0; d--) /* reduced dims from the flat position */
+            if ((mask >> d) & 1) {
+                off += (pos % gx->shape[d]) * xstr[d];
+                pos /= gx->shape[d];
+            }
+        o[off] += gv[k];
+    }
 }

@@ -1,8 +1,9 @@
 /* Broadcasting helpers shared by the ops and their derivative rules. */
 #include <string.h>
 
+#include "cgrad/ops.h"
+#include "core/dispatch.h"
 #include "core/internal.h"
-#include "kernels/kernels.h"
 
 cg_status cg_broadcast_shapes(const char *op, int na, const int64_t *sa, int nb,
                               const int64_t *sb, int *nout, int64_t *sout) {

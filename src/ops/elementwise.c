@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 static bool is_comparison(cg_binary_op op) { return op >= CG_B_LT && op <= CG_B_NE; }
 

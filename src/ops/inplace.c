@@ -1,7 +1,9 @@
 /* In-place updates for optimizer steps and no-grad edits
- * (`params.data -= lr * params.grad`, `weights[0] *= 1.0001`). */
+ * (`params.data -= lr * params.grad`, `weights[0] *= 1.0001`, `fill_`). */
+#include "cgrad/autograd.h"
+#include "cgrad/ops.h"
+#include "core/dispatch.h"
 #include "core/internal.h"
-#include "kernels/kernels.h"
 
 static cg_status check_inplace(const char *op, cg_tensor *t, const cg_tensor *src, bool need_src) {
     if (!t || (need_src && !src))
@@ -52,10 +54,7 @@ cg_status cg_axpy_(cg_tensor *t, double alpha, const cg_tensor *src) {
         cg_is_contiguous(t) && cg_is_contiguous(src)) {
         cg_status st = check_inplace("axpy_", t, src, true);
         if (st != CG_OK) return st;
-        float *p = cg_data(t), a = (float)alpha;
-        const float *g = cg_data(src);
-        int64_t n = cg_numel(t);
-        for (int64_t i = 0; i < n; i++) p[i] += a * g[i];
+        cg_backend_of(t)->axpy(cg_data(t), cg_data(src), cg_numel(t), alpha);
         return CG_OK;
     }
     return inplace("axpy_", CG_B_ADD, t, src, alpha);
@@ -66,3 +65,13 @@ cg_status cg_mul_s_(cg_tensor *t, double s) {
     cg_k_unary(CG_U_AFFINE, t, t, s, 0);
     return CG_OK;
 }
+
+cg_status cg_fill_(cg_tensor *t, double value) {
+    if (!t) return cg_fail(CG_ERR_VALUE, "fill_: NULL tensor");
+    if (t->requires_grad && cg_grad_enabled()) /* PyTorch refuses this for leaves too */
+        return cg_fail(CG_ERR_GRAD, "fill_: in-place change of a tensor that requires grad; "
+                                    "wrap it in cg_no_grad_begin()/cg_no_grad_end()");
+    cg_k_fill(t, value);
+    return CG_OK;
+}
+cg_status cg_zero_(cg_tensor *t) { return cg_fill_(t, 0); }

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 /* torch.cat's promotion over cgrad's dtypes: float32 > int64 > uint8 > bool
  * (cat([uint8, int64]) is int64, cat([bool, uint8]) is uint8). */

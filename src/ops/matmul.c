@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 /* How a 2-d [rows, cols] view can be handed to BLAS without a copy. */
 static bool blas_layout(const int64_t *shape, const int64_t *strides, bool *trans, int64_t *ld) {
@@ -92,6 +92,7 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
     int64_t nb = cg_shape_numel(nbatch, batch);
     const float *pa = cg_data(ca), *pb = cg_data(cb);
     float *pc = cg_data(out);
+    const cg_backend *be = cg_backend_of(out);
     for (int64_t i = 0; i < nb; i++) {
         int64_t oa = 0, ob = 0, rem = i;
         for (int d = nbatch - 1; d >= 0; d--) {
@@ -100,7 +101,7 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
             oa += idx * ca->strides[d];
             ob += idx * cb->strides[d];
         }
-        cg_k_gemm(ta, tb, M, N, K, 1.0f, pa + oa, lda, pb + ob, ldb, 0.0f, pc + i * M * N, N);
+        be->gemm(ta, tb, M, N, K, 1.0f, pa + oa, lda, pb + ob, ldb, 0.0f, pc + i * M * N, N);
     }
     /* Drop the promoted dims again. */
     int64_t oshape[CG_MAX_DIMS];

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 /* Turns a dim list into a bit mask over t's dims (all dims when n == 0). */
 static cg_status dims_mask(const cg_tensor *t, const int *dims, int n, const char *op, unsigned *mask) {
@@ -121,7 +121,7 @@ static cg_tensor *extreme(cg_tensor *t, int dim, bool keepdim, bool is_max, cg_t
     } else {
         cg_node *node = cg_record(is_max ? CG_OP_MAX_DIM : CG_OP_MIN_DIM, out, 1, &t);
         if (node) {
-            node->saved = cg_retain(idx);
+            cg_node_save(node, idx);
             node->iv[0] = mask;
             node->iv[1] = keepdim;
             node->n_iv = 2;

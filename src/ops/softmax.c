@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 cg_tensor *cg_log_softmax(cg_tensor *t, int dim) {
     CG_CHECK_NULL(t);
@@ -24,7 +24,7 @@ cg_tensor *cg_log_softmax(cg_tensor *t, int dim) {
     cg_tensor *y = xc ? cg_tensor_new(CG_FLOAT32, xc->ndim, xc->shape) : NULL;
     if (!y) return cg_scope_return(NULL);
     int64_t cols = t->ndim ? xc->shape[last] : 1;
-    cg_k_log_softmax_rows(cg_data(y), cg_data(xc), cg_numel(xc) / (cols ? cols : 1), cols);
+    cg_backend_of(y)->log_softmax_rows(cg_data(y), cg_data(xc), cg_numel(xc) / (cols ? cols : 1), cols);
     cg_tensor *out = y;
     if (t->ndim && d != last) {
         cg_tensor *back = cg_tensor_view_of(y, y->ndim, y->shape, y->strides, 0);
@@ -62,20 +62,16 @@ static cg_tensor *nll_loss(cg_tensor *logp, cg_tensor *target) {
     cg_no_grad_end();
     cg_tensor *out = lp && tg ? cg_tensor_new(CG_FLOAT32, 0, NULL) : NULL;
     if (!out) return cg_scope_return(NULL);
-    const float *p = cg_data(lp);
-    const int64_t *y = cg_data(tg);
-    double acc = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= c) {
-            cg_fail(CG_ERR_VALUE, "cross_entropy: target %lld at row %lld is out of range for %lld classes",
-                    (long long)y[i], (long long)i, (long long)c);
-            return cg_scope_return(NULL);
-        }
-        acc -= p[i * c + y[i]];
+    int64_t bad = cg_backend_of(out)->nll_loss(cg_data(out), cg_data(lp), cg_data(tg), n, c);
+    if (bad >= 0) {
+        int64_t y; /* the bad target, copied to the host exactly */
+        cg_backend_of(tg)->to_host(&y, (const int64_t *)cg_data(tg) + bad, sizeof y);
+        cg_fail(CG_ERR_VALUE, "cross_entropy: target %lld at row %lld is out of range for %lld classes",
+                (long long)y, (long long)bad, (long long)c);
+        return cg_scope_return(NULL);
     }
-    *(float *)cg_data(out) = n ? (float)(acc / (double)n) : NAN;
     cg_node *node = cg_record(CG_OP_NLL_LOSS, out, 1, &logp);
-    if (node) node->saved = cg_retain(tg);
+    if (node) cg_node_save(node, tg);
     return cg_scope_return(out);
 }
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
-#include "kernels/kernels.h"
+#include "core/dispatch.h"
 
 /* A new view of t recorded as `op` (with integer arguments) when t needs grad. */
 static cg_tensor *make_view(cg_tensor *t, cg_op op, int ndim, const int64_t *shape,

@@ -1,11 +1,13 @@
-/* optim/optimizer.c — BasicOptim, fastai's SGD and Adam as flat float loops.
+/* optim/optimizer.c — BasicOptim, fastai's SGD and Adam as fused kernel calls.
  *
  * Each parameter group keeps its optimizer state in one allocation: for a group
  * of parameters with numel n_0, n_1, ..., grad_avg and sqr_avg are each one
  * float array of sum(n_i) elements, and parameter i's slice starts at
  * offset[i].  A step walks every parameter that has a gradient and applies
  * fastai's steppers in fastai's order (weight_decay, average_grad,
- * average_sqr_grad, step_stat, then sgd_step / momentum_step / adam_step). */
+ * average_sqr_grad, step_stat, then sgd_step / momentum_step / adam_step), each
+ * parameter's update as one call to its backend's sgd_update or adam_update
+ * (kernels/backend.h). */
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "cgrad/autograd.h"
 #include "cgrad/optim.h"
+#include "core/dispatch.h"
 
 /* What a group needs besides its public cg_param_group. */
 typedef struct group_state {
@@ -218,45 +221,6 @@ void cg_optimizer_no_wd_on_1d(cg_optimizer *opt) {
             if (opt->groups[i]->params[j]->ndim <= 1) opt->groups[i]->do_wd[j] = false;
 }
 
-/* ---- the steppers, on raw floats ------------------------------------------- */
-
-/* fastai's weight_decay: p.data.mul_(1 - lr*wd) */
-static void weight_decay(float *p, int64_t n, double lr, double wd) {
-    float f = (float)(1.0 - lr * wd);
-    for (int64_t i = 0; i < n; i++) p[i] *= f;
-}
-
-/* sgd_step (BasicOptim too): p.data.add_(grad, alpha=-lr) */
-static void sgd_step(float *p, const float *g, int64_t n, double lr) {
-    float a = (float)-lr;
-    for (int64_t i = 0; i < n; i++) p[i] += a * g[i];
-}
-
-/* average_grad(dampening=False) then momentum_step:
- * grad_avg = grad_avg*mom + grad;  p -= lr*grad_avg */
-static void momentum_step(float *p, const float *g, float *avg, int64_t n, double lr, double mom) {
-    float a = (float)-lr, m = (float)mom;
-    for (int64_t i = 0; i < n; i++) {
-        avg[i] = avg[i] * m + g[i];
-        p[i] += a * avg[i];
-    }
-}
-
-/* average_grad(dampening=True), average_sqr_grad, step_stat, adam_step. */
-static void adam_step(float *p, const float *g, float *avg, float *sqr, int64_t n,
-                      const cg_optim_hypers *h, int64_t step) {
-    float m = (float)h->mom, dm = (float)(1.0 - h->mom);
-    float s = (float)h->sqr_mom, ds = (float)(1.0 - h->sqr_mom);
-    double debias1 = 1.0 - pow(h->mom, (double)step);     /* debias(mom, 1-mom, step) */
-    float debias2 = (float)(1.0 - pow(h->sqr_mom, (double)step));
-    float a = (float)(-h->lr / debias1), eps = (float)h->eps;
-    for (int64_t i = 0; i < n; i++) {
-        avg[i] = avg[i] * m + dm * g[i];
-        sqr[i] = sqr[i] * s + ds * g[i] * g[i];
-        p[i] += a * (avg[i] / (sqrtf(sqr[i] / debias2) + eps));
-    }
-}
-
 cg_status cg_optimizer_step(cg_optimizer *opt) {
     if (!opt) return cg_fail(CG_ERR_VALUE, "optimizer: NULL optimizer");
     for (int gi = 0; gi < opt->n_groups; gi++) {
@@ -289,24 +253,18 @@ cg_status cg_optimizer_step(cg_optimizer *opt) {
                 return cg_last_status();
             }
             s->step[i]++;
-            switch (opt->kind) {
-            case CG_OPTIM_BASIC:
-                sgd_step(pd, gd, n, g->h.lr);
-                break;
-            case CG_OPTIM_SGD:
-                if (g->h.wd != 0.0 && g->do_wd[i]) weight_decay(pd, n, g->h.lr, g->h.wd);
-                if (opt->momentum)
-                    momentum_step(pd, gd, s->grad_avg + s->offset[i], n, g->h.lr, g->h.mom);
-                else
-                    sgd_step(pd, gd, n, g->h.lr);
-                break;
-            case CG_OPTIM_ADAM:
-                if (g->h.wd != 0.0 && g->do_wd[i]) weight_decay(pd, n, g->h.lr, g->h.wd);
-                adam_step(pd, gd, s->grad_avg + s->offset[i], s->sqr_avg + s->offset[i], n, &g->h,
-                          s->step[i]);
-                break;
-            default:
-                break;
+            const cg_backend *be = cg_backend_of(p);
+            /* fastai's weight_decay: p.data.mul_(1 - lr*wd); BasicOptim has none */
+            double decay = opt->kind != CG_OPTIM_BASIC && g->h.wd != 0.0 && g->do_wd[i]
+                               ? 1.0 - g->h.lr * g->h.wd
+                               : 1.0;
+            if (opt->kind == CG_OPTIM_ADAM) {
+                cg_adam_args a = {.lr = g->h.lr, .mom = g->h.mom, .sqr_mom = g->h.sqr_mom, .eps = g->h.eps,
+                                  .decay = decay, .step = s->step[i]};
+                be->adam_update(pd, gd, s->grad_avg + s->offset[i], s->sqr_avg + s->offset[i], n, &a);
+            } else { /* BasicOptim and SGD: sgd_step, or momentum_step with its average */
+                cg_sgd_args a = {.lr = g->h.lr, .mom = g->h.mom, .decay = decay};
+                be->sgd_update(pd, gd, opt->momentum ? s->grad_avg + s->offset[i] : NULL, n, &a);
             }
             if (copied) cg_scope_end();
         }

@@ -1,6 +1,8 @@
-/* The buffer pool: freed tensor buffers are cached by exact size and handed
- * out again, so a training loop that repeats the same shapes stops calling
- * malloc after its first step and its memory stays flat.
+/* The CPU backend's allocator, a buffer pool: freed tensor buffers are
+ * cached by exact size and handed out again, so a training loop that repeats
+ * the same shapes stops calling malloc after its first step and its memory
+ * stays flat.  The core floor also takes its host-side headers (tensors,
+ * storages, autograd nodes) from here, so cg_mem_in_use counts them too.
  *
  * Buckets are keyed by byte size (rounded up to 64) in a small open-addressed
  * table; each bucket is a free list threaded through the blocks themselves.
@@ -11,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "kernels/cpu_kernels.h"
 
 #define POOL_BUCKETS 512
 #define POOL_ALIGN 64
@@ -53,7 +55,7 @@ static bucket *find_bucket(size_t size, int create) {
     return NULL;
 }
 
-void *cg_pool_alloc(size_t nbytes) {
+void *cg_cpu_alloc(size_t nbytes) {
     size_t size = round_size(nbytes);
     pthread_mutex_lock(&pool_lock);
     bucket *b = find_bucket(size, 0);
@@ -74,7 +76,7 @@ void *cg_pool_alloc(size_t nbytes) {
     return p;
 }
 
-void cg_pool_free(void *p, size_t nbytes) {
+void cg_cpu_free(void *p, size_t nbytes) {
     if (!p) return;
     size_t size = round_size(nbytes);
     pthread_mutex_lock(&pool_lock);
@@ -91,7 +93,7 @@ void cg_pool_free(void *p, size_t nbytes) {
     free(p);
 }
 
-void cg_pool_trim(void) {
+void cg_cpu_trim(void) {
     pthread_mutex_lock(&pool_lock);
     for (int i = 0; i < POOL_BUCKETS; i++) {
         free_block *blk = buckets[i].head;
@@ -107,38 +109,16 @@ void cg_pool_trim(void) {
     pthread_mutex_unlock(&pool_lock);
 }
 
-size_t cg_mem_in_use(void) {
+size_t cg_cpu_mem_in_use(void) {
     pthread_mutex_lock(&pool_lock);
     size_t n = in_use_bytes;
     pthread_mutex_unlock(&pool_lock);
     return n;
 }
 
-size_t cg_mem_cached(void) {
+size_t cg_cpu_mem_cached(void) {
     pthread_mutex_lock(&pool_lock);
     size_t n = cached_bytes;
     pthread_mutex_unlock(&pool_lock);
     return n;
-}
-
-cg_storage *cg_storage_new(size_t nbytes) {
-    cg_storage *s = cg_pool_alloc(sizeof *s); /* headers are pooled too */
-    if (!s) return NULL;
-    s->data = cg_pool_alloc(nbytes);
-    if (!s->data) {
-        cg_pool_free(s, sizeof *s);
-        return NULL;
-    }
-    s->nbytes = nbytes;
-    s->device = CG_CPU;
-    atomic_init(&s->refcount, 1);
-    return s;
-}
-
-void cg_storage_release(cg_storage *s) {
-    if (!s) return;
-    if (atomic_fetch_sub(&s->refcount, 1) == 1) {
-        cg_pool_free(s->data, s->nbytes);
-        cg_pool_free(s, sizeof *s);
-    }
 }

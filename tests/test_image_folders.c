@@ -501,6 +501,58 @@ static void test_resize_in_loaders(void **state) {
     cg_scope_end();
 }
 
+/* decode_on_demand: only headers are read up front, and the batches are the
+ * in-memory ones, random boxes included; a file changed since is an error. */
+static void test_decode_on_demand(void **state) {
+    (void)state;
+    char root[512];
+    snprintf(root, sizeof root, "%s", in_tmp("lazy"));
+    make_dirs(in_tmp("lazy/train/x"));
+    make_dirs(in_tmp("lazy/train/y"));
+    make_dirs(in_tmp("lazy/valid/x"));
+    cg_scope_begin();
+    assert_int_equal(cg_png_write(in_tmp("lazy/train/x/a.png"), pattern(1, 6, 10)), CG_OK);
+    assert_int_equal(cg_png_write(in_tmp("lazy/train/y/b.png"), pattern(3, 9, 5)), CG_OK);
+    uint8_t px[7 * 8 * 3];
+    for (size_t k = 0; k < sizeof px; k++) px[k] = (uint8_t)(k * 7);
+    write_jpeg(in_tmp("lazy/train/y/c.jpg"), px, 7, 8, 3, 90);
+    assert_int_equal(cg_png_write(in_tmp("lazy/valid/x/d.png"), pattern(1, 5, 5)), CG_OK);
+    int64_t h, w;
+    int c;
+    assert_int_equal(cg_image_info(in_tmp("lazy/train/y/c.jpg"), &h, &w, &c), CG_OK);
+    assert_true(h == 7 && w == 8 && c == 3);
+    cg_image_folder_options o = cg_image_folder_defaults();
+    o.batch_size = 3;
+    o.seeded = true, o.seed = 5;
+    o.item.resize = (cg_resize_options){.height = 4, .width = 4};
+    cg_dataloaders *mem = cg_image_folder_dataloaders(root, &o, NULL);
+    o.decode_on_demand = true;
+    cg_dataloaders *lazy = cg_image_folder_dataloaders(root, &o, NULL);
+    assert_non_null(mem);
+    assert_non_null(lazy);
+    assert_int_equal(cg_dataset_nbytes(cg_dataloader_dataset(lazy->train)), 0);
+    assert_int_equal(cg_dataset_nbytes(cg_dataloader_dataset(mem->train)), 60 + 135 + 168);
+    for (int epoch = 0; epoch < 2; epoch++) {
+        cg_tensor *a, *ay, *b, *by;
+        assert_true(cg_dataloader_next(mem->train, &a, &ay));
+        assert_true(cg_dataloader_next(lazy->train, &b, &by));
+        assert_int_equal(cg_numel(a), 3 * 3 * 16);
+        assert_memory_equal(cg_data(a), cg_data(b), 3 * 3 * 16 * sizeof(float));
+        assert_memory_equal(cg_data(ay), cg_data(by), 3 * sizeof(int64_t));
+        assert_false(cg_dataloader_next(mem->train, &a, &ay));
+        assert_false(cg_dataloader_next(lazy->train, &b, &by));
+    }
+    /* the file is read again when its item is made */
+    assert_int_equal(cg_png_write(in_tmp("lazy/valid/x/d.png"), pattern(1, 6, 6)), CG_OK);
+    cg_tensor *xb, *yb;
+    assert_int_equal(cg_dataloader_first(lazy->valid, &xb, &yb), CG_ERR_STATE);
+    assert_non_null(strstr(cg_last_error(), "d.png"));
+    assert_int_equal(cg_dataloader_first(mem->valid, &xb, &yb), CG_OK);
+    cg_dataloaders_free(mem);
+    cg_dataloaders_free(lazy);
+    cg_scope_end();
+}
+
 /* RandomSplitter: torch.manual_seed(seed); randperm(n); the first int(pct*n) are valid. */
 static void test_valid_pct(void **state) {
     (void)state;
@@ -824,7 +876,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resize_by_hand),     cmocka_unit_test(test_resize_boxes),
         cmocka_unit_test(test_folder_items),       cmocka_unit_test(test_folder_loaders),
-        cmocka_unit_test(test_resize_in_loaders),  cmocka_unit_test(test_valid_pct),
+        cmocka_unit_test(test_resize_in_loaders),  cmocka_unit_test(test_decode_on_demand),
+        cmocka_unit_test(test_valid_pct),
         cmocka_unit_test(test_jpeg),               cmocka_unit_test(test_jpeg_pil),
         cmocka_unit_test(test_idx_folder),
         cmocka_unit_test(test_empty_class_folders), cmocka_unit_test(test_mnist_sample_storage),

@@ -168,6 +168,11 @@ typedef struct cg_image_folder_options {
     uint64_t seed;
     cg_image_item_options item; /* the defaults: RGB float, no resize */
     bool strict;               /* an empty class folder is an error */
+    /* false (default): every image is decoded once, when the datasets are made,
+     * and kept as uint8.  true: only the images' headers are read then, and
+     * each item decodes its file whenever it is made (fastai's way; for folders
+     * of photos too big to hold decoded; IDX data is always in memory). */
+    bool decode_on_demand;
 } cg_image_folder_options;
 
 /* fastai's: batch 64, RGB float items, split by folder, unseeded. */

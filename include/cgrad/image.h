@@ -106,6 +106,9 @@ cg_tensor *cg_jpeg_decode(const void *data, size_t size, int channels, const cha
 #define CG_IMAGE_MAX_FILE (1LL << 30)
 cg_tensor *cg_image_read(const char *path, int channels);
 cg_tensor *cg_image_decode(const void *data, size_t size, int channels, const char *name);
+/* A PNG's or JPEG's size and its channels as stored (cg_png_info's; a JPEG: 1
+ * gray, 3 color) without decoding the pixels. */
+cg_status cg_image_info(const char *path, int64_t *height, int64_t *width, int *channels);
 
 /* ---- fastai's Resize item transform ----------------------------------------
  *

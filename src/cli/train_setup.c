@@ -238,11 +238,11 @@ static cg_dataset *flat_rows(cg_dataset *inner, bool column_y) {
 /* The [C,H,W] shape of ds's items (its first). */
 static cg_status item_hw(cg_dataset *ds, int64_t *h, int64_t *w) {
     cg_tensor *x = NULL, *y = NULL;
+    cg_scope_begin(); /* the item dies here, whatever scope the caller has open */
     cg_status st = cg_dataset_item(ds, 0, &x, &y);
     if (st == CG_OK && x->ndim != 3) st = cg_fail(CG_ERR_FORMAT, "train: items are not images [C,H,W]");
     if (st == CG_OK) *h = x->shape[1], *w = x->shape[2];
-    cg_release(x);
-    cg_release(y);
+    cg_scope_end();
     return st;
 }
 

@@ -64,6 +64,17 @@ cg_image_folder_options cg_image_folder_defaults(void) {
     return (cg_image_folder_options){.batch_size = 64, .item = cg_image_item_defaults()};
 }
 
+/* The dataset of one split's files, decoded now or on demand. */
+static cg_dataset *split_files(const cg_labelled_files *files, const cg_image_item_options *o,
+                               bool on_demand) {
+    if (!on_demand) return cg_dataset_image_files(files, o);
+    cg_image_set *set = cg_image_set_headers(files, o->channels);
+    if (!set) return NULL;
+    cg_dataset *ds = files_dataset(set, NULL, set->n, files, o);
+    cg_image_set_release(set);
+    return ds;
+}
+
 /* Moves the empty class folders of f into report (when given); with strict,
  * any of them is an error naming the first. */
 static cg_status take_empty(cg_labelled_files *f, bool strict, cg_strlist *report) {
@@ -136,7 +147,9 @@ static cg_status folder_datasets(const char *root, const cg_image_folder_options
     if (o->valid_pct > 0) { /* RandomSplitter over get_image_files(root) */
         st = cg_image_files_list(root, &tf);
         if (st == CG_OK) st = take_empty(&tf, o->strict, empty);
-        cg_image_set *set = st == CG_OK ? cg_image_set_decode(&tf, to->channels) : NULL;
+        cg_image_set *set = st != CG_OK           ? NULL
+                            : o->decode_on_demand ? cg_image_set_headers(&tf, to->channels)
+                                                  : cg_image_set_decode(&tf, to->channels);
         if (st == CG_OK && !set) st = cg_last_status();
         if (st == CG_OK) st = split_datasets(set, &tf, o, to, vo, train, valid, files_dataset);
         cg_image_set_release(set);
@@ -146,8 +159,8 @@ static cg_status folder_datasets(const char *root, const cg_image_folder_options
         if (st == CG_OK) st = take_empty(&tf, o->strict, empty);
         if (st == CG_OK) st = take_empty(&vf, o->strict, empty);
         if (st == CG_OK) {
-            *train = cg_dataset_image_files(&tf, to);
-            *valid = *train ? cg_dataset_image_files(&vf, vo) : NULL;
+            *train = split_files(&tf, to, o->decode_on_demand);
+            *valid = *train ? split_files(&vf, vo, o->decode_on_demand) : NULL;
             if (!*valid) st = cg_last_status();
         }
     }

@@ -54,12 +54,19 @@ void cg_image_set_release(cg_image_set *s) {
     free(s);
 }
 
+/* The planes kept of an image stored with `stored` channels when `channels`
+ * are asked for (with 3, gray and gray+alpha keep one plane, RGBA drops alpha). */
+static int kept_channels(int stored, int channels) {
+    if (channels == 3) return stored <= 2 ? 1 : 3;
+    return channels ? channels : stored;
+}
+
 /* Image i of the set from a decoded tensor ([H,W] or [C,H,W]), keeping the
  * planes `channels` asks for: with 3, a gray (or gray+alpha) image keeps its
  * gray plane only and RGBA drops alpha (PIL's convert('RGB')). */
 static int store_decoded(cg_image_set *s, int64_t i, cg_tensor *t, int channels) {
     int64_t c = t->ndim == 3 ? t->shape[0] : 1, h = t->shape[t->ndim - 2], w = t->shape[t->ndim - 1];
-    if (channels == 3) c = c <= 2 ? 1 : 3;
+    c = kept_channels((int)c, channels);
     size_t bytes = (size_t)(c * h * w);
     s->pixels[i] = malloc(bytes ? bytes : 1);
     if (!s->pixels[i]) return -1;
@@ -87,11 +94,12 @@ cg_image_set *cg_image_set_decode(const cg_labelled_files *files, int channels) 
     char bad_msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 32) if (n >= 64)
     for (int64_t i = 0; i < n; i++) {
+        cg_scope_begin(); /* the decoded tensor dies here, whatever scope the caller has open */
         cg_tensor *t = cg_image_read(files->paths.items[i], decode_channels);
         cg_status st = t ? CG_OK : cg_last_status();
         if (t && store_decoded(s, i, t, channels) != 0)
             st = cg_fail(CG_ERR_NOMEM, "image folder: %s: out of memory", files->paths.items[i]);
-        cg_release(t);
+        cg_scope_end();
         if (st != CG_OK) {
 #pragma omp critical(cg_image_set_decode_error)
             if (i < bad) { /* the first bad file in order, whatever the threads did */
@@ -108,6 +116,28 @@ cg_image_set *cg_image_set_decode(const cg_labelled_files *files, int channels) 
     }
     for (int64_t i = 0; i < n; i++)
         s->bytes += (int64_t)s->channels[i] * s->height[i] * s->width[i];
+    return s;
+}
+
+cg_image_set *cg_image_set_headers(const cg_labelled_files *files, int channels) {
+    int64_t n = (int64_t)files->paths.count;
+    cg_image_set *s = cg_image_set_new(n);
+    if (!s) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        s->labels[i] = files->labels[i];
+        int64_t h, w;
+        int c;
+        if (cg_strlist_push(&s->names, files->paths.items[i]) != CG_OK ||
+            cg_image_info(files->paths.items[i], &h, &w, &c) != CG_OK) {
+            cg_image_set_release(s);
+            return NULL;
+        }
+        s->height[i] = (int32_t)h; /* PIL's pixel limit keeps both far below 2^31 */
+        s->width[i] = (int32_t)w;
+        s->channels[i] = (uint8_t)kept_channels(c, channels);
+    }
+    s->lazy_channels = channels;
+    s->lazy = true;
     return s;
 }
 
@@ -170,25 +200,50 @@ static void random_position(uint64_t seed, int64_t k, unsigned draw, double *py,
     *py = (double)(b >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Writes item k into dst (item_shape's numel elements, float32 or uint8). */
-static cg_status make_item(view_ctx *v, int64_t k, void *dst) {
+/* The file of image i, or "item i" for a set without names (IDX). */
+static const char *set_name(const cg_image_set *s, int64_t i, char *buf, size_t n) {
+    if (s->names.count) return s->names.items[i];
+    snprintf(buf, n, "item %lld", (long long)i);
+    return buf;
+}
+
+/* Writes item k into dst (item_shape's numel elements, float32 or uint8).  A
+ * file decoded on demand lives in make_item's own scope, so that it dies with
+ * the item, not with the batch. */
+static cg_status make_item_in_scope(view_ctx *v, int64_t k, void *dst) {
     const cg_image_set *s = v->set;
     int64_t i = v->index[k];
     const uint8_t *src = s->pixels[i];
     int64_t c = s->channels[i], h = s->height[i], w = s->width[i];
     uint8_t *resized = NULL;
+    cg_tensor *decoded = NULL;
+    if (s->lazy) { /* decode_on_demand: the file, now, as the set recorded it */
+        decoded = cg_image_read(s->names.items[i], s->lazy_channels == 3 ? 0 : s->lazy_channels);
+        if (!decoded) return cg_last_status();
+        int64_t dc = decoded->ndim == 3 ? decoded->shape[0] : 1;
+        if (decoded->shape[decoded->ndim - 2] != h || decoded->shape[decoded->ndim - 1] != w ||
+            kept_channels((int)dc, s->lazy_channels) != c) {
+            return cg_fail(CG_ERR_STATE, "%s: %s changed since the dataset was made (it was %lldx%lld)",
+                           v->kind, s->names.items[i], (long long)h, (long long)w);
+        }
+        src = cg_data(decoded);
+    }
     if (v->o.resize.height) {
         double py = 0.5, px = 0.5; /* the validation set's centre */
         if (v->o.random_crop && v->o.resize.method != CG_RESIZE_SQUISH)
             random_position(v->o.seed, k, atomic_fetch_add(&v->made[k], 1u), &py, &px);
         int64_t oh = v->o.resize.height, ow = v->o.resize.width;
         resized = malloc((size_t)(c * oh * ow));
-        if (!resized)
-            return cg_fail(CG_ERR_NOMEM, "%s: out of memory resizing %s", v->kind, s->names.items[i]);
+        if (!resized) {
+            char nb[64];
+            return cg_fail(CG_ERR_NOMEM, "%s: out of memory resizing %s", v->kind, set_name(s, i, nb, sizeof nb));
+        }
         cg_status st = cg_resize_item_u8(src, c, h, w, &v->o.resize, py, px, resized);
         if (st != CG_OK) {
+            char why[512], nb[64]; /* cg_fail must not read the message it overwrites */
+            snprintf(why, sizeof why, "%s", cg_last_error());
             free(resized);
-            return cg_fail(st, "%s: %s: %s", v->kind, s->names.items[i], cg_last_error());
+            return cg_fail(st, "%s: %s: %s", v->kind, set_name(s, i, nb, sizeof nb), why);
         }
         src = resized, h = oh, w = ow;
     }
@@ -199,6 +254,13 @@ static cg_status make_item(view_ctx *v, int64_t k, void *dst) {
                             v->o.to_float);
     free(resized);
     return CG_OK;
+}
+
+static cg_status make_item(view_ctx *v, int64_t k, void *dst) {
+    cg_scope_begin();
+    cg_status st = make_item_in_scope(v, k, dst);
+    cg_scope_end();
+    return st;
 }
 
 static cg_status view_get(void *ctx, int64_t k, cg_tensor **x, cg_tensor **y) {

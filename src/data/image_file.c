@@ -83,3 +83,20 @@ cg_tensor *cg_image_read(const char *path, int channels) {
     free(data);
     return t;
 }
+
+cg_status cg_image_info(const char *path, int64_t *height, int64_t *width, int *channels) {
+    if (!path || !height || !width || !channels) return cg_fail(CG_ERR_VALUE, "image: NULL argument");
+    uint8_t *data;
+    size_t size;
+    cg_status st = cg_image_slurp(path, "image", &data, &size);
+    if (st != CG_OK) return st;
+    if (is_jpeg(data, size))
+        st = cg_jpeg_info_mem(data, size, path, height, width, channels);
+    else if (is_png(data, size))
+        st = CG_OK; /* cg_png_info reads the file again: it takes a path */
+    else
+        st = cg_fail(CG_ERR_FORMAT, "image: %s: not a PNG or JPEG file (%zu bytes)", path, size);
+    bool png = st == CG_OK && is_png(data, size);
+    free(data);
+    return png ? cg_png_info(path, height, width, channels) : st;
+}

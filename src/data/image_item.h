@@ -42,6 +42,10 @@ cg_status cg_image_slurp(const char *path, const char *who, uint8_t **data, size
  * for `channels` (image.h's CHANNELS rules: 0 as stored, 1 luma, 3 RGB, 4 RGBA). */
 cg_tensor *cg_image_from_interleaved(const uint8_t *px, uint32_t h, uint32_t w, int n, int channels);
 
+/* A JPEG's size and channels (1 gray, 3 color) from its header alone (jpeg.c). */
+cg_status cg_jpeg_info_mem(const void *data, size_t size, const char *name, int64_t *height,
+                           int64_t *width, int *channels);
+
 /* ---- resizing (resize.c), on planar uint8 [c, h, w] buffers --------------- */
 
 /* PIL's bilinear resize of each plane: src [c,h,w] -> dst [c,oh,ow]. */
@@ -74,6 +78,8 @@ typedef struct cg_image_set {
     int64_t *labels;
     cg_strlist names;
     int64_t bytes; /* pixel bytes held */
+    bool lazy;         /* no pixels: each item decodes names[i] when it is made */
+    int lazy_channels; /* the channels argument the set was made for */
     atomic_int refcount;
 } cg_image_set;
 
@@ -84,6 +90,11 @@ void cg_image_set_release(cg_image_set *s);
  * opts->channels asks for (gray stays one plane when 3 is asked for: it is
  * copied to the three channels per batch). */
 cg_image_set *cg_image_set_decode(const cg_labelled_files *files, int channels);
+
+/* The same set without the pixels: only each file's size and channels (read
+ * from its header), for cg_image_folder_options.decode_on_demand; the items
+ * then decode their file every time they are made. */
+cg_image_set *cg_image_set_headers(const cg_labelled_files *files, int channels);
 
 /* A dataset over items index[0..n-1] of set (index NULL: all of them, in
  * order), made per batch with opts; the dataset holds its own reference to

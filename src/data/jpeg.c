@@ -33,6 +33,7 @@ typedef struct jpeg_job {
     bool created;
     const uint8_t *data;
     size_t size;
+    bool header_only; /* stop after the header: height, width, channels */
     uint8_t *pixels; /* height x width x channels, interleaved; caller frees */
     uint32_t height, width;
     int channels; /* 1 gray, 3 RGB */
@@ -82,6 +83,12 @@ static void decode_body(jpeg_job *job) {
                  "PIL's limit)", (unsigned)c->image_width, (unsigned)c->image_height,
                  (unsigned long long)CG_IMAGE_MAX_PIXELS);
         longjmp(job->jump, 2);
+    }
+    if (job->header_only) {
+        job->height = c->image_height;
+        job->width = c->image_width;
+        job->channels = c->jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+        return;
     }
     jpeg_start_decompress(c);
     job->height = c->output_height;
@@ -162,6 +169,25 @@ cg_tensor *cg_jpeg_decode(const void *data, size_t size, int channels, const cha
     free(job->pixels);
     free(job);
     return t;
+}
+
+cg_status cg_jpeg_info_mem(const void *data, size_t size, const char *name, int64_t *height,
+                           int64_t *width, int *channels) {
+    jpeg_job *job = calloc(1, sizeof *job);
+    if (!job) return cg_fail(CG_ERR_NOMEM, "jpeg: %s: out of memory", name);
+    job->data = data;
+    job->size = size;
+    job->header_only = true;
+    cg_status st = CG_OK;
+    if (run_decode(job) != 0) {
+        st = cg_fail(CG_ERR_FORMAT, "jpeg: %s: %s", name, job->msg);
+    } else {
+        *height = job->height;
+        *width = job->width;
+        *channels = job->channels;
+    }
+    free(job);
+    return st;
 }
 
 cg_tensor *cg_jpeg_read(const char *path, int channels) {

@@ -4,7 +4,9 @@
  *   a crafted model file        112 bytes asking for a 2^62-unit hidden layer:
  *                               before the fix, a heap write past the bias
  *   huge declared widths        mlp:100000000000 fails before allocating
- *   header vs architecture      shapes checked against the arch, named
+ *   header vs architecture      data size and shapes checked against the arch
+ *                               before the tensors are read (an 8 GB sparse
+ *                               file is refused from its size)
  *   files that aren't files     a FIFO, /dev/zero and a directory given to
  *                               every reader fail fast, naming what they are
  *   safetensors header length   truncated / over the limit, from the file
@@ -175,7 +177,8 @@ static void test_huge_hidden_width(void **state) {
 }
 
 /* The header's shapes are checked against the architecture before the model
- * is built: a "linear" 4 -> 1 model whose weight is [1, 5] in the file. */
+ * is built: a "linear" 4 -> 1 model whose weight is [2, 2] in the file (the
+ * right byte count, the wrong shape). */
 static void test_header_mismatches_arch(void **state) {
     (void)state;
     char path[1100];
@@ -183,18 +186,47 @@ static void test_header_mismatches_arch(void **state) {
     float data[6] = {1, 2, 3, 4, 5, 6};
     write_safetensors(path,
                       "{\"__metadata__\":{\"format\":\"cgrad-model-1\",\"arch\":\"linear\",\"n_in\":\"4\","
+                      "\"n_out\":\"1\"},\"weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                      "\"bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[16,20]}}",
+                      data, 20);
+    assert_null(cg_model_load(path, NULL));
+    expect_error(cg_last_status(), CG_ERR_SHAPE, "'weight' has shape [2, 2] in the file", "needs [1, 4]");
+    /* A weight of [1, 5]: the data is 24 bytes where the model holds 20; the
+     * size alone refuses it, before the tensors are read. */
+    write_safetensors(path,
+                      "{\"__metadata__\":{\"format\":\"cgrad-model-1\",\"arch\":\"linear\",\"n_in\":\"4\","
                       "\"n_out\":\"1\"},\"weight\":{\"dtype\":\"F32\",\"shape\":[1,5],\"data_offsets\":[0,20]},"
                       "\"bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[20,24]}}",
-                      data, sizeof data);
+                      data, 24);
     assert_null(cg_model_load(path, NULL));
-    expect_error(cg_last_status(), CG_ERR_SHAPE, "'weight' has shape [1, 5] in the file", "needs [1, 4]");
+    expect_error(cg_last_status(), CG_ERR_FORMAT, "holds 20 bytes of float32 tensors", "24 bytes of data");
+    /* A (sparse) file of 8 GB behind a valid little header is refused from
+     * its size: nothing of it is read into memory. */
+    const char *hdr = "{\"__metadata__\":{\"format\":\"cgrad-model-1\",\"arch\":\"linear\",\"n_in\":\"4\","
+                      "\"n_out\":\"1\"},\"weight\":{\"dtype\":\"F32\",\"shape\":[2147483648,1],"
+                      "\"data_offsets\":[0,8589934592]}}";
+    write_safetensors(path, hdr, NULL, 0);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(truncate(path, sb.st_size + ((off_t)1 << 33)), 0);
+    assert_null(cg_model_load(path, NULL));
+    expect_error(cg_last_status(), CG_ERR_FORMAT, "8589934592 bytes of data", NULL);
+    unlink(path);
     /* A model with no tensors at all: the first one it needs is named. */
     write_safetensors(path,
                       "{\"__metadata__\":{\"format\":\"cgrad-model-1\",\"arch\":\"simple_net\",\"n_in\":\"784\","
                       "\"n_out\":\"1\"}}",
                       NULL, 0);
     assert_null(cg_model_load(path, NULL));
-    expect_error(cg_last_status(), CG_ERR_FORMAT, "needs tensor '0.weight' [30, 784]", NULL);
+    /* (30*784 + 30 + 30 + 1) floats */
+    expect_error(cg_last_status(), CG_ERR_FORMAT, "holds 94324 bytes", "0 bytes of data");
+    /* The right byte count under another name: the tensor it needs is named. */
+    write_safetensors(path,
+                      "{\"__metadata__\":{\"format\":\"cgrad-model-1\",\"arch\":\"linear\",\"n_in\":\"1\","
+                      "\"n_out\":\"1\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                      data, 8);
+    assert_null(cg_model_load(path, NULL));
+    expect_error(cg_last_status(), CG_ERR_FORMAT, "needs tensor 'weight' [1, 1]", NULL);
 }
 
 /* ---- 5. files that aren't regular files ------------------------------------- */

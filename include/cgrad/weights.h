@@ -72,6 +72,10 @@ cg_status cg_safetensors_load(const char *path, cg_safetensors *out);
 cg_status cg_safetensors_parse(const unsigned char *bytes, size_t size, const char *what,
                                cg_safetensors *out);
 cg_tensor *cg_safetensors_get(const cg_safetensors *st, const char *name); /* borrowed or NULL */
+/* Only the header's __metadata__ (md, empty when there is none) and the byte
+ * count of the data after the header, without reading or allocating the
+ * tensors: what cg_model_load checks before anything else. */
+cg_status cg_safetensors_read_metadata(const char *path, cg_metadata *md, uint64_t *data_bytes);
 void cg_safetensors_free(cg_safetensors *st);
 
 /* ---- modules -------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  * ranges to tile the data exactly (sorted by offset: no gap, no overlap, nothing
  * after the last one), and pad the header with spaces to a multiple of 8 so
  * the data is aligned. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -427,34 +428,41 @@ cg_status cg_safetensors_parse(const unsigned char *bytes, size_t size, const ch
     return st;
 }
 
+/* Opens path (a regular file only: a FIFO or /dev/zero is refused without
+ * blocking) and checks its 8-byte header length against the file's size and
+ * the header limit, before anything else is read or allocated. */
+static cg_status open_checked(const char *path, int *fd, uint64_t *size, uint64_t *n_header) {
+    cg_status st = cg_open_regular(path, NULL, fd, size);
+    if (st) return st;
+    *n_header = 0;
+    unsigned char len8[8];
+    if (*size < 8 || pread(*fd, len8, 8, 0) != 8)
+        st = cg_fail(CG_ERR_FORMAT, "%s: %llu bytes is too short for a safetensors file (8-byte header length)",
+                     path, (unsigned long long)*size);
+    for (int i = 7; !st && i >= 0; i--) *n_header = (*n_header << 8) | len8[i];
+    if (!st && *n_header > *size - 8)
+        st = cg_fail(CG_ERR_FORMAT,
+                     "%s: header length %llu is larger than the %llu bytes after it (truncated or "
+                     "not a safetensors file)",
+                     path, (unsigned long long)*n_header, (unsigned long long)(*size - 8));
+    if (!st && *n_header > MAX_HEADER_BYTES)
+        st = cg_fail(CG_ERR_FORMAT, "%s: header length %llu exceeds the %u-byte limit", path,
+                     (unsigned long long)*n_header, MAX_HEADER_BYTES);
+    if (st) {
+        close(*fd);
+        *fd = -1;
+    }
+    return st;
+}
+
 cg_status cg_safetensors_load(const char *path, cg_safetensors *out) {
     if (out) memset(out, 0, sizeof *out);
     if (!path) return cg_fail(CG_ERR_VALUE, "safetensors: NULL path");
     if (!out) return cg_fail(CG_ERR_VALUE, "%s: NULL output", path);
-    /* A regular file only (a FIFO or /dev/zero is refused without blocking).
-     * The 8-byte header length is checked against the file's size and the
-     * header limit before anything else is read or allocated. */
     int fd;
-    uint64_t size;
-    cg_status st = cg_open_regular(path, NULL, &fd, &size);
+    uint64_t size, n_header;
+    cg_status st = open_checked(path, &fd, &size, &n_header);
     if (st) return st;
-    unsigned char len8[8];
-    if (size >= 8 && pread(fd, len8, 8, 0) == 8) {
-        uint64_t n_header = 0;
-        for (int i = 7; i >= 0; i--) n_header = (n_header << 8) | len8[i];
-        if (n_header > size - 8) {
-            close(fd);
-            return cg_fail(CG_ERR_FORMAT,
-                           "%s: header length %llu is larger than the %llu bytes after it (truncated or "
-                           "not a safetensors file)",
-                           path, (unsigned long long)n_header, (unsigned long long)(size - 8));
-        }
-        if (n_header > MAX_HEADER_BYTES) {
-            close(fd);
-            return cg_fail(CG_ERR_FORMAT, "%s: header length %llu exceeds the %u-byte limit", path,
-                           (unsigned long long)n_header, MAX_HEADER_BYTES);
-        }
-    }
     void *bytes = NULL;
     size_t len = 0;
     char msg[256];
@@ -463,5 +471,49 @@ cg_status cg_safetensors_load(const char *path, cg_safetensors *out) {
     if (st) return cg_fail(st, "%s: %s", path, msg);
     st = cg_safetensors_parse(bytes, len, path, out);
     free(bytes);
+    return st;
+}
+
+cg_status cg_safetensors_read_metadata(const char *path, cg_metadata *md, uint64_t *data_bytes) {
+    if (md) memset(md, 0, sizeof *md);
+    if (data_bytes) *data_bytes = 0;
+    if (!path || !md) return cg_fail(CG_ERR_VALUE, "safetensors: NULL path or output");
+    int fd;
+    uint64_t size, n_header;
+    cg_status st = open_checked(path, &fd, &size, &n_header);
+    if (st) return st;
+    char *header = malloc((size_t)n_header + 1);
+    if (!header) {
+        close(fd);
+        return cg_fail(CG_ERR_NOMEM, "%s: out of memory for a %llu-byte header", path, (unsigned long long)n_header);
+    }
+    size_t got = 0;
+    while (got < n_header) {
+        ssize_t k = pread(fd, header + got, (size_t)n_header - got, (off_t)(8 + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (got != n_header) {
+        free(header);
+        return cg_fail(CG_ERR_IO, "%s: read %zu of the %llu header bytes", path, got, (unsigned long long)n_header);
+    }
+    if (n_header < 2 || header[0] != '{') {
+        free(header);
+        return cg_fail(CG_ERR_FORMAT, "%s: the header does not start with '{' (not a safetensors file)", path);
+    }
+    char jerr[160];
+    cg_json *root = cg_json_parse(header, (size_t)n_header, jerr, sizeof jerr);
+    free(header);
+    if (!root) return cg_fail(CG_ERR_FORMAT, "%s: invalid JSON header: %s", path, jerr);
+    if (root->type != CG_JSON_OBJECT)
+        st = cg_fail(CG_ERR_FORMAT, "%s: the header is a JSON %s, expected an object", path,
+                     cg_json_type_name(root->type));
+    for (int i = 0; !st && i < root->n; i++)
+        if (!strcmp(root->keys[i], "__metadata__")) st = read_metadata(path, &root->items[i], md);
+    cg_json_free(root);
+    if (st) cg_metadata_free(md);
+    else if (data_bytes) *data_bytes = size - 8 - n_header;
     return st;
 }

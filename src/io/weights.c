@@ -153,29 +153,71 @@ static cg_status check_against_arch(const char *path, const cg_safetensors *st, 
     return CG_OK;
 }
 
+/* format, arch, n_in and n_out of a model file's metadata, checked. */
+static cg_status model_spec(const char *path, const cg_metadata *md, const char **arch, int64_t *n_in,
+                            int64_t *n_out) {
+    const char *format = cg_metadata_get(md, "format");
+    *arch = cg_metadata_get(md, "arch");
+    if (!format || strcmp(format, CG_MODEL_FORMAT))
+        return cg_fail(CG_ERR_FORMAT,
+                       "%s: not a cgrad model file (metadata \"format\" is %s%.64s%s, expected \"%s\"); "
+                       "plain weights load with cg_module_load into a model you build",
+                       path, format ? "\"" : "", format ? format : "missing", format ? "\"" : "",
+                       CG_MODEL_FORMAT);
+    if (!*arch) return cg_fail(CG_ERR_FORMAT, "%s: model file has no \"arch\" in its metadata", path);
+    cg_status rc = meta_int(path, md, "n_in", n_in);
+    if (!rc) rc = meta_int(path, md, "n_out", n_out);
+    return rc;
+}
+
+/* The data after the header must be exactly the architecture's float32
+ * tensors (the load is strict), so a file whose size says otherwise is
+ * refused before its tensors are read into memory. */
+static cg_status check_data_size(const char *path, const char *arch, int64_t n_in, int64_t n_out,
+                                 uint64_t data_bytes) {
+    cg_param_shape want[CG_MODEL_MAX_TENSORS];
+    int n = 0;
+    if (cg_model_param_shapes(arch, n_in, n_out, want, &n)) {
+        char cause[512];
+        snprintf(cause, sizeof cause, "%s", cg_last_error());
+        return cg_fail(CG_ERR_FORMAT, "%s: %s", path, cause);
+    }
+    uint64_t need = 0; /* at most 2^28 parameters: no overflow */
+    for (int i = 0; i < n; i++) {
+        uint64_t numel = 1;
+        for (int d = 0; d < want[i].ndim; d++) numel *= (uint64_t)want[i].shape[d];
+        need += numel * sizeof(float);
+    }
+    if (need != data_bytes)
+        return cg_fail(CG_ERR_FORMAT,
+                       "%s: model '%.64s' with n_in %lld and n_out %lld holds %llu bytes of float32 tensors, "
+                       "but the file has %llu bytes of data",
+                       path, arch, (long long)n_in, (long long)n_out, (unsigned long long)need,
+                       (unsigned long long)data_bytes);
+    return CG_OK;
+}
+
 cg_module *cg_model_load(const char *path, cg_metadata *md_out) {
     if (md_out) memset(md_out, 0, sizeof *md_out);
+    /* The metadata is untrusted.  First the header alone: the architecture it
+     * names is bounded and the file's data size checked against it, before a
+     * tensor is read or a model built. */
+    cg_metadata header_md;
+    uint64_t data_bytes = 0;
+    if (cg_safetensors_read_metadata(path, &header_md, &data_bytes)) return NULL;
+    const char *arch = NULL;
+    int64_t n_in = 0, n_out = 0;
+    cg_status rc = model_spec(path, &header_md, &arch, &n_in, &n_out);
+    if (!rc) rc = check_data_size(path, arch, n_in, n_out, data_bytes);
+    cg_metadata_free(&header_md);
+    if (rc) return NULL;
+
+    /* Then the whole file, checked again as read (it may have changed): the
+     * header's tensors against the architecture, then the model. */
     cg_safetensors st;
     if (cg_safetensors_load(path, &st)) return NULL;
-    const cg_metadata *md = &st.metadata;
-    const char *format = cg_metadata_get(md, "format");
-    const char *arch = cg_metadata_get(md, "arch");
-    int64_t n_in = 0, n_out = 0;
-    cg_status rc = CG_OK;
     cg_module *m = NULL;
-    if (!format || strcmp(format, CG_MODEL_FORMAT))
-        rc = cg_fail(CG_ERR_FORMAT,
-                     "%s: not a cgrad model file (metadata \"format\" is %s%s%s, expected \"%s\"); "
-                     "plain weights load with cg_module_load into a model you build",
-                     path, format ? "\"" : "", format ? format : "missing", format ? "\"" : "",
-                     CG_MODEL_FORMAT);
-    else if (!arch)
-        rc = cg_fail(CG_ERR_FORMAT, "%s: model file has no \"arch\" in its metadata", path);
-    if (!rc) rc = meta_int(path, md, "n_in", &n_in);
-    if (!rc) rc = meta_int(path, md, "n_out", &n_out);
-    /* The metadata is untrusted: the architecture's tensors are checked
-     * against the header before the model is built, so a file cannot make
-     * us allocate more than it holds. */
+    rc = model_spec(path, &st.metadata, &arch, &n_in, &n_out);
     if (!rc) rc = check_against_arch(path, &st, arch, n_in, n_out);
     if (!rc) {
         m = cg_model_create(arch, n_in, n_out);

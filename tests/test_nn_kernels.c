@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
 
 /* ---- helpers ---- */
@@ -790,6 +791,40 @@ static void test_conv_bn_relu_maxpool_matches_pytorch(void **state) {
     cg_conv2d_cache_clear();
 }
 
+/* ---- the thread choice ---- */
+
+static void test_tuner_follows_the_faster_thread_count(void **state) {
+    (void)state;
+    cg_nn_tuner t = {0};
+    int arm;
+    /* one thread available: nothing to choose */
+    assert_int_equal(cg_nn_tuner_pick(&t, 1, &arm), 1);
+    assert_int_equal(arm, 0);
+    /* the first two calls measure each count once: all threads, then one */
+    cg_nn_tuner u = {0};
+    assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm), 2);
+    cg_nn_tuner_record(&u, arm, 10.0); /* a loaded machine: 2 threads take 10 ms */
+    assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm), 1);
+    cg_nn_tuner_record(&u, arm, 2.0); /* one thread 2 ms */
+    /* then one thread, except that every 16th call re-measures the other */
+    int two = 0;
+    for (int k = 2; k < 18; k++) {
+        int n = cg_nn_tuner_pick(&u, 2, &arm);
+        two += n == 2;
+        assert_int_equal(k % 16 == 15 ? 2 : 1, n);
+    }
+    assert_int_equal(two, 1);
+    /* the load goes away: 2 threads now take 1 ms; the estimate (half old, half
+     * new) goes 10 -> 5.5 -> 3.25 -> 2.125 -> 1.5625, below one thread's 2 ms */
+    for (int i = 0; i < 3; i++) {
+        cg_nn_tuner_record(&u, 1, 1.0);
+        assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm) == 2, (18 + i) % 16 == 15);
+    }
+    cg_nn_tuner_record(&u, 1, 1.0);
+    assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm), 2);
+    assert_int_equal(arm, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_desc_sizes_and_errors),
@@ -805,6 +840,7 @@ int main(void) {
         cmocka_unit_test(test_pool_fast_matches_reference_and_gradients),
         cmocka_unit_test(test_dropout_applies_mask_and_scale),
         cmocka_unit_test(test_conv_bn_relu_maxpool_matches_pytorch),
+        cmocka_unit_test(test_tuner_follows_the_faster_thread_count),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     cg_conv2d_cache_clear();

@@ -27,6 +27,7 @@
 #include "cgrad/status.h"
 #include "cgrad/tensor.h"
 #include "cgrad/ops.h"
+#include "cgrad/functional.h"
 #include "cgrad/autograd.h"
 #include "cgrad/random.h"
 #include "cgrad/print.h"

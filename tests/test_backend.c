@@ -34,6 +34,13 @@ static void test_cpu_table_is_complete(void **state) {
         (const void *)be->log_softmax_rows, (const void *)be->nll_loss,
         (const void *)be->nll_loss_backward, (const void *)be->axpy, (const void *)be->sgd_update,
         (const void *)be->adam_update,
+        (const void *)be->conv2d_forward, (const void *)be->conv2d_backward_data,
+        (const void *)be->conv2d_backward_weights, (const void *)be->batchnorm_forward_train,
+        (const void *)be->batchnorm_forward_eval, (const void *)be->batchnorm_backward,
+        (const void *)be->max_pool2d_forward, (const void *)be->adaptive_max_pool2d_forward,
+        (const void *)be->max_pool2d_backward, (const void *)be->avg_pool2d_forward,
+        (const void *)be->avg_pool2d_backward, (const void *)be->adaptive_avg_pool2d_forward,
+        (const void *)be->adaptive_avg_pool2d_backward, (const void *)be->dropout_apply,
     };
     for (size_t i = 0; i < sizeof entries / sizeof *entries; i++) assert_non_null(entries[i]);
 }

@@ -264,6 +264,103 @@ static void gradcheck_NLL_LOSS(void **s) {
     CHECK(f_bce, 1e-2, 2e-3, IN(-3, 3, 5), y);
 }
 
+/* ---- vision layers ------------------------------------------------------- */
+/* Distinct values on a 0.05 grid in shuffled order: a max stays the max under
+ * the +-h perturbation (h < 0.025), so max pools are differentiable here. */
+static cg_tensor *distinct(int ndim, const int64_t *shape) {
+    cg_tensor *t = cg_empty(CG_FLOAT32, ndim, shape);
+    float *p = cg_data_f32(t);
+    int64_t n = cg_numel(t);
+    for (int64_t i = 0; i < n; i++) p[i] = (float)(0.05 * (double)(i - n / 2));
+    for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        int64_t j = (int64_t)(uniform01() * (double)(i + 1));
+        float tmp = p[i];
+        p[i] = p[j], p[j] = tmp;
+    }
+    return cg_requires_grad_(t, true);
+}
+#define DISTINCT(...) distinct(CG_SHAPE(__VA_ARGS__))
+
+static cg_conv2d_opts conv_opts;
+static cg_tensor *f_conv(cg_tensor **x) { return cg_conv2d(x[0], x[1], x[2], &conv_opts); }
+static cg_tensor *f_conv_nobias(cg_tensor **x) { return cg_conv2d(x[0], x[1], NULL, &conv_opts); }
+/* A non-contiguous input: x given as [N,H,W,C] and permuted to [N,C,H,W]. */
+static cg_tensor *f_conv_nhwc(cg_tensor **x) {
+    return cg_conv2d(cg_permute(x[0], (int[]){0, 3, 1, 2}), x[1], x[2], &conv_opts);
+}
+static void gradcheck_CONV2D(void **s) {
+    (void)s;
+    conv_opts = (cg_conv2d_opts){.padding = {1, 1}};
+    CHECK(f_conv, 1e-2, 1e-2, IN(-1, 1, 2, 3, 5, 4), IN(-1, 1, 4, 3, 3, 3), IN(-1, 1, 4));
+    conv_opts = (cg_conv2d_opts){.stride = {2, 1}, .padding = {0, 2}, .dilation = {1, 2}};
+    CHECK(f_conv_nobias, 1e-2, 1e-2, IN(-1, 1, 1, 2, 7, 5), IN(-1, 1, 3, 2, 2, 3));
+    conv_opts = (cg_conv2d_opts){.stride = {2, 2}, .padding = {1, 1}, .groups = 2};
+    CHECK(f_conv, 1e-2, 1e-2, IN(-1, 1, 1, 4, 5, 5), IN(-1, 1, 6, 2, 3, 3), IN(-1, 1, 6));
+    conv_opts = (cg_conv2d_opts){.stride = {2, 2}, .padding = {3, 3}}; /* the stem's 7x7/2 */
+    CHECK(f_conv_nhwc, 1e-2, 1e-2, IN(-1, 1, 1, 9, 9, 3), IN(-1, 1, 2, 3, 7, 7), IN(-1, 1, 2));
+}
+
+static bool bn_training;
+static cg_tensor *f_bn(cg_tensor **x) {
+    cg_tensor *rm = cg_zeros(CG_FLOAT32, CG_SHAPE(x[0]->shape[1]));
+    cg_tensor *rv = cg_ones(CG_FLOAT32, CG_SHAPE(x[0]->shape[1]));
+    return cg_batch_norm(x[0], rm, rv, x[1], x[2], bn_training, 0.1, 1e-5);
+}
+static cg_tensor *f_bn_plain(cg_tensor **x) { return cg_batch_norm(x[0], NULL, NULL, NULL, NULL, true, 0.1, 1e-5); }
+static cg_tensor *f_bn_t(cg_tensor **x) { /* [C,N] given, transposed to a strided [N,C] */
+    return cg_batch_norm(cg_t(x[0]), NULL, NULL, x[1], x[2], true, 0.1, 1e-5);
+}
+static void gradcheck_BATCH_NORM(void **s) {
+    (void)s;
+    bn_training = true;
+    CHECK(f_bn, 5e-3, 1e-2, IN(-2, 2, 3, 2, 3, 2), IN(0.5, 1.5, 2), IN(-1, 1, 2)); /* BatchNorm2d */
+    CHECK(f_bn, 5e-3, 1e-2, IN(-2, 2, 5, 3), IN(0.5, 1.5, 3), IN(-1, 1, 3));       /* BatchNorm1d */
+    CHECK(f_bn_plain, 5e-3, 1e-2, IN(-2, 2, 4, 2, 3));                           /* [N,C,L], affine=False */
+    CHECK(f_bn_t, 5e-3, 1e-2, IN(-2, 2, 3, 4), IN(0.5, 1.5, 3), IN(-1, 1, 3));
+    bn_training = false; /* eval: the running statistics are constants */
+    CHECK(f_bn, 1e-2, 1e-3, IN(-2, 2, 1, 2, 3, 3), IN(0.5, 1.5, 2), IN(-1, 1, 2));
+}
+
+static cg_tensor *f_max_pool(cg_tensor **x) {
+    return cg_max_pool2d(x[0], (int64_t[]){3, 3}, (int64_t[]){2, 2}, (int64_t[]){1, 1});
+}
+static cg_tensor *f_max_pool2(cg_tensor **x) { return cg_max_pool2d(cg_transpose(x[0], 2, 3), (int64_t[]){2, 3}, NULL, NULL); }
+static void gradcheck_MAX_POOL2D(void **s) {
+    (void)s;
+    CHECK(f_max_pool, 1e-2, 1e-3, DISTINCT(2, 3, 7, 6)); /* overlapping windows, padding */
+    CHECK(f_max_pool2, 1e-2, 1e-3, DISTINCT(1, 2, 7, 5)); /* a transposed input */
+}
+static cg_tensor *f_avg_pool(cg_tensor **x) {
+    return cg_avg_pool2d(x[0], (int64_t[]){3, 2}, (int64_t[]){2, 1}, (int64_t[]){1, 1});
+}
+static void gradcheck_AVG_POOL2D(void **s) {
+    (void)s;
+    CHECK(f_avg_pool, 1e-2, 1e-3, IN(-2, 2, 2, 2, 5, 4));
+}
+static cg_tensor *f_adaptive_max(cg_tensor **x) { return cg_adaptive_max_pool2d(x[0], 3, 2); }
+static cg_tensor *f_adaptive_max1(cg_tensor **x) { return cg_adaptive_max_pool2d(x[0], 1, 1); }
+static void gradcheck_ADAPTIVE_MAX_POOL2D(void **s) {
+    (void)s;
+    CHECK(f_adaptive_max, 1e-2, 1e-3, DISTINCT(2, 2, 5, 7)); /* windows of 5 -> 3 overlap */
+    CHECK(f_adaptive_max1, 1e-2, 1e-3, DISTINCT(1, 3, 4, 4));
+}
+static cg_tensor *f_adaptive_avg(cg_tensor **x) { return cg_adaptive_avg_pool2d(x[0], 3, 2); }
+static cg_tensor *f_adaptive_avg1(cg_tensor **x) { return cg_adaptive_avg_pool2d(x[0], 1, 1); }
+static void gradcheck_ADAPTIVE_AVG_POOL2D(void **s) {
+    (void)s;
+    CHECK(f_adaptive_avg, 1e-2, 1e-3, IN(-2, 2, 2, 2, 5, 7));
+    CHECK(f_adaptive_avg1, 1e-2, 1e-3, IN(-2, 2, 1, 3, 4, 4));
+}
+/* The same mask on every evaluation: reseed before each draw. */
+static cg_tensor *f_dropout(cg_tensor **x) {
+    cg_manual_seed(7);
+    return cg_dropout(x[0], 0.4, true);
+}
+static void gradcheck_DROPOUT(void **s) {
+    (void)s;
+    CHECK(f_dropout, 1e-2, 1e-3, IN(-2, 2, 3, 7));
+}
+
 static int teardown(void **s) {
     (void)s;
     cg_pool_trim();

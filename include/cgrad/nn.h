@@ -140,6 +140,51 @@ cg_module *cg_nn_sequential(int n, cg_module *const *mods);
 /* Appends one more child named after its index; takes over the reference. */
 cg_status cg_nn_sequential_append(cg_module *seq, cg_module *m);
 
+/* ---- vision layers (their ops are in cgrad/functional.h) ----------------- */
+/* nn.Conv2d(in, out, kernel_size=(kH,kW), stride, padding, dilation, groups, bias):
+ * opts NULL (or zero fields) take PyTorch's defaults.  weight
+ * [out, in/groups, kH, kW] and bias [out] drawn from U(-1/sqrt(fan_in),
+ * 1/sqrt(fan_in)), fan_in = in/groups*kH*kW, as reset_parameters() does. */
+struct cg_conv2d_opts;
+cg_module *cg_nn_conv2d(int64_t in_channels, int64_t out_channels, const int64_t *kernel_size,
+                        const struct cg_conv2d_opts *opts, bool bias);
+/* nn.BatchNorm1d / nn.BatchNorm2d(num_features): eps 1e-5, momentum 0.1; state_dict
+ * weight, bias, running_mean, running_var, num_batches_tracked (int64). */
+cg_module *cg_nn_batch_norm1d(int64_t num_features);
+cg_module *cg_nn_batch_norm2d(int64_t num_features);
+/* nn.MaxPool2d / nn.AvgPool2d(kernel (kH,kW), stride (NULL = kernel), padding (NULL = 0)). */
+cg_module *cg_nn_max_pool2d(const int64_t *kernel, const int64_t *stride, const int64_t *padding);
+cg_module *cg_nn_avg_pool2d(const int64_t *kernel, const int64_t *stride, const int64_t *padding);
+cg_module *cg_nn_adaptive_avg_pool2d(int64_t out_h, int64_t out_w);
+cg_module *cg_nn_adaptive_max_pool2d(int64_t out_h, int64_t out_w);
+/* fastai's AdaptiveConcatPool2d(size): cat([max_pool, avg_pool], dim 1), children "ap", "mp". */
+cg_module *cg_nn_adaptive_concat_pool2d(int64_t size);
+/* nn.Dropout(p): active only in training mode. */
+cg_module *cg_nn_dropout(double p);
+
+/* torch.nn.init.kaiming_normal_(t, a, mode, nonlinearity='leaky_relu'):
+ * normal_(0, sqrt(2/(1+a^2))/sqrt(fan)); a = 0 is nonlinearity='relu'. */
+typedef enum cg_fan_mode { CG_FAN_IN, CG_FAN_OUT } cg_fan_mode;
+cg_status cg_kaiming_normal_(cg_tensor *t, double a, cg_fan_mode mode);
+
+/* torchvision.models.resnet18 / resnet34 (depth 18 or 34), weights=None:
+ * topology, state_dict names ("layer1.0.conv1.weight") and init as
+ * torchvision's (see src/nn/resnet.c), drawing PyTorch's random stream. */
+cg_module *cg_nn_resnet(int depth, int64_t in_channels, int64_t num_classes);
+/* fastai's create_vision_model(arch, n_out, pretrained=False), the model of
+ * vision_learner(dls, resnet18): Sequential(body, head) where body is the
+ * resnet without avgpool and fc ("0.0.weight" is conv1's) and head is
+ * AdaptiveConcatPool2d, Flatten, BatchNorm1d(1024), Dropout(0.25),
+ * Linear(1024,512,bias=False), ReLU, BatchNorm1d(512), Dropout(0.5),
+ * Linear(512,n_out,bias=False), its Linear weights kaiming_normal_.
+ * arch: "resnet18" or "resnet34". */
+cg_module *cg_vision_model(const char *arch, int64_t in_channels, int64_t n_out);
+
+/* The CNN of `--model cnn` for full MNIST (src/nn/cnn.c): four conv_bn blocks
+ * (3x3 convs to 32, 64/2, 128/2, 256/2 channels, BatchNorm2d, ReLU), adaptive
+ * average pool, Flatten, Linear(256, n_out). */
+cg_module *cg_nn_mnist_cnn(int64_t in_channels, int64_t n_out);
+
 /* The chapter's linear1 as a module: params "weights" [n_in, n_out] and "bias"
  * [n_out], both init_params(size, std) (randn * std); forward xb@weights + bias. */
 cg_module *cg_nn_linear1(int64_t n_in, int64_t n_out, double std);

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "autograd/node.h"
+#include "core/dispatch_nn.h"
+#include "ops/nn_ops.h"
 #include "core/dispatch.h"
 
 #define IN(k) (n->in[k])
@@ -205,6 +207,76 @@ static void backward_NLL_LOSS(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     cg_backend_of(out)->nll_loss_backward(cg_data(out), cg_data(n->saved[0]), lp->shape[0], lp->shape[1],
                                           gv);
     gin[0] = out;
+}
+
+/* ---- vision layers: fused rules over the backend's kernels ---------------- */
+static void backward_CONV2D(cg_node *n, cg_tensor *g, cg_tensor **gin) {
+    cg_conv2d_desc d;
+    cg_tensor *gc = cg_contiguous(g);
+    if (!gc || cg_conv2d_describe(IN(0), IN(1), n->iv, &d)) return;
+    if (NEEDS(0)) { /* dx needs the weight */
+        cg_tensor *w = cg_contiguous(IN(1));
+        cg_tensor *dx = w ? cg_tensor_new(CG_FLOAT32, IN(0)->ndim, IN(0)->shape) : NULL;
+        if (dx && !cg_k_conv2d_backward_data(&d, gc, w, dx)) gin[0] = dx;
+    }
+    bool need_bias = n->n_in > 2 && NEEDS(2);
+    if (NEEDS(1) || need_bias) { /* dw (and dbias) need the input */
+        cg_tensor *x = cg_contiguous(IN(0));
+        cg_tensor *dw = x ? cg_tensor_new(CG_FLOAT32, IN(1)->ndim, IN(1)->shape) : NULL;
+        cg_tensor *db = need_bias ? cg_tensor_new(CG_FLOAT32, CG_SHAPE(d.oc)) : NULL;
+        if (dw && (db || !need_bias) && !cg_k_conv2d_backward_weights(&d, x, gc, dw, db)) {
+            if (NEEDS(1)) gin[1] = dw;
+            if (need_bias) gin[2] = db;
+        }
+    }
+}
+
+/* Inputs x[, weight][, bias]; saved mean and invstd; iv: has weight, has bias, training. */
+static void backward_BATCH_NORM(cg_node *n, cg_tensor *g, cg_tensor **gin) {
+    int kw = n->iv[0] ? 1 : -1, kb = n->iv[1] ? (n->iv[0] ? 2 : 1) : -1;
+    bool training = n->iv[2];
+    cg_batchnorm_desc d = cg_batch_norm_describe(IN(0), n->p[0], n->p[1]);
+    cg_tensor *gc = cg_contiguous(g), *xc = cg_contiguous(IN(0));
+    cg_tensor *wc = kw > 0 ? cg_contiguous(IN(kw)) : NULL;
+    if (!gc || !xc || (kw > 0 && !wc)) return;
+    bool need_w = kw > 0 && NEEDS(kw), need_b = kb > 0 && NEEDS(kb);
+    cg_tensor *dx = NEEDS(0) ? cg_tensor_new(CG_FLOAT32, IN(0)->ndim, IN(0)->shape) : NULL;
+    cg_tensor *dgamma = need_w ? cg_tensor_new(CG_FLOAT32, CG_SHAPE(d.c)) : NULL;
+    cg_tensor *dbeta = need_b ? cg_tensor_new(CG_FLOAT32, CG_SHAPE(d.c)) : NULL;
+    if ((NEEDS(0) && !dx) || (need_w && !dgamma) || (need_b && !dbeta)) return;
+    cg_k_batchnorm_backward(&d, training, gc, xc, wc, n->saved[0], n->saved[1], dx, dgamma, dbeta);
+    gin[0] = dx;
+    if (need_w) gin[kw] = dgamma;
+    if (need_b) gin[kb] = dbeta;
+}
+
+static void pool_backward(cg_node *n, cg_tensor *g, cg_tensor **gin, cg_pool2d_kind kind) {
+    bool adaptive = kind == CG_POOL_ADAPTIVE_MAX || kind == CG_POOL_ADAPTIVE_AVG;
+    cg_pool2d_desc d = cg_pool2d_describe(IN(0), adaptive, n->iv);
+    d.oh = g->shape[2]; /* the forward's output size */
+    d.ow = g->shape[3];
+    cg_tensor *gc = cg_contiguous(g);
+    cg_tensor *dx = gc ? cg_tensor_new(CG_FLOAT32, IN(0)->ndim, IN(0)->shape) : NULL;
+    if (!dx) return;
+    cg_k_pool2d_backward(kind, &d, gc, n->n_saved ? n->saved[0] : NULL, dx);
+    gin[0] = dx;
+}
+static void backward_MAX_POOL2D(cg_node *n, cg_tensor *g, cg_tensor **gin) { pool_backward(n, g, gin, CG_POOL_MAX); }
+static void backward_AVG_POOL2D(cg_node *n, cg_tensor *g, cg_tensor **gin) { pool_backward(n, g, gin, CG_POOL_AVG); }
+static void backward_ADAPTIVE_MAX_POOL2D(cg_node *n, cg_tensor *g, cg_tensor **gin) {
+    pool_backward(n, g, gin, CG_POOL_ADAPTIVE_MAX);
+}
+static void backward_ADAPTIVE_AVG_POOL2D(cg_node *n, cg_tensor *g, cg_tensor **gin) {
+    pool_backward(n, g, gin, CG_POOL_ADAPTIVE_AVG);
+}
+
+/* dx = dy * mask * scale: the forward's multiply on the gradient. */
+static void backward_DROPOUT(cg_node *n, cg_tensor *g, cg_tensor **gin) {
+    cg_tensor *gc = cg_contiguous(g);
+    cg_tensor *dx = gc ? cg_tensor_new(CG_FLOAT32, g->ndim, g->shape) : NULL;
+    if (!dx) return;
+    cg_k_dropout_apply(gc, n->saved[0], (float)n->p[0], dx);
+    gin[0] = dx;
 }
 
 const cg_backward_fn cg_backward_rules[CG_OP_COUNT] = {

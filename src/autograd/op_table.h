@@ -40,7 +40,14 @@
     X(CAT, "CatBackward0")                \
     X(COPY, "CloneBackward0")             \
     X(LOG_SOFTMAX, "LogSoftmaxBackward0") \
-    X(NLL_LOSS, "NllLossBackward0")
+    X(NLL_LOSS, "NllLossBackward0")                   \
+    X(CONV2D, "ConvolutionBackward0")                 \
+    X(BATCH_NORM, "NativeBatchNormBackward0")         \
+    X(MAX_POOL2D, "MaxPool2DWithIndicesBackward0")    \
+    X(AVG_POOL2D, "AvgPool2DBackward0")               \
+    X(ADAPTIVE_MAX_POOL2D, "AdaptiveMaxPool2DBackward0") \
+    X(ADAPTIVE_AVG_POOL2D, "AdaptiveAvgPool2DBackward0") \
+    X(DROPOUT, "NativeDropoutBackward0")
 
 typedef enum cg_op {
 #define CG_OP_ENUM(name, str) CG_OP_##name,

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "cgrad/dtype.h"
+#include "kernels/nn_kernels.h"
 
 /* ---- descriptors --------------------------------------------------------- */
 /* An n-d view of device memory: element (i0,..,ik) of type dtype lives at
@@ -192,6 +193,43 @@ typedef struct cg_backend {
      * adam_step with the debiasing of a->step. */
     void (*adam_update)(float *p, const float *g, float *grad_avg, float *sqr_avg, int64_t n,
                         const cg_adam_args *a);
+
+    /* -- vision layers (descriptors and contracts: kernels/nn_kernels.h) -- */
+    /* conv2d: x (N,C,H,W), w (OC,C/groups,KH,KW), bias (OC) or NULL, y (N,OC,OH,OW),
+     * all contiguous float32; the descriptor is validated (cg_conv2d_desc_init).
+     * May fail (out of memory, a library refusing a shape): CG_NN_OK or a status
+     * with a message written into msg. */
+    cg_nn_status (*conv2d_forward)(const cg_conv2d_desc *d, const float *x, const float *w,
+                                   const float *bias, float *y, char *msg, size_t msg_size);
+    cg_nn_status (*conv2d_backward_data)(const cg_conv2d_desc *d, const float *dy, const float *w,
+                                         float *dx, char *msg, size_t msg_size);
+    cg_nn_status (*conv2d_backward_weights)(const cg_conv2d_desc *d, const float *x, const float *dy,
+                                            float *dw, float *dbias, char *msg, size_t msg_size);
+    /* batch_norm over (N,C,HW): training statistics (writing the saved mean and
+     * invstd, updating the running ones when given), eval, and the backward. */
+    void (*batchnorm_forward_train)(const cg_batchnorm_desc *d, const float *x, const float *gamma,
+                                    const float *beta, float *y, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var);
+    void (*batchnorm_forward_eval)(const cg_batchnorm_desc *d, const float *x, const float *gamma,
+                                   const float *beta, const float *running_mean,
+                                   const float *running_var, float *y, float *save_mean,
+                                   float *save_invstd);
+    void (*batchnorm_backward)(const cg_batchnorm_desc *d, bool training, const float *dy,
+                               const float *x, const float *gamma, const float *save_mean,
+                               const float *save_invstd, float *dx, float *dgamma, float *dbeta);
+    /* pooling over (N,C,H,W) planes: the max pools write PyTorch's int64
+     * indices (h*W + w in the plane), which their shared backward scatters by. */
+    void (*max_pool2d_forward)(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
+    void (*adaptive_max_pool2d_forward)(const cg_pool2d_desc *d, const float *x, float *y,
+                                        int64_t *idx);
+    void (*max_pool2d_backward)(const cg_pool2d_desc *d, const float *dy, const int64_t *idx,
+                                float *dx);
+    void (*avg_pool2d_forward)(const cg_pool2d_desc *d, const float *x, float *y);
+    void (*avg_pool2d_backward)(const cg_pool2d_desc *d, const float *dy, float *dx);
+    void (*adaptive_avg_pool2d_forward)(const cg_pool2d_desc *d, const float *x, float *y);
+    void (*adaptive_avg_pool2d_backward)(const cg_pool2d_desc *d, const float *dy, float *dx);
+    /* dropout: y[i] = x[i] * mask[i] * scale (mask 1 = keep); also its backward. */
+    void (*dropout_apply)(int64_t n, const float *x, const uint8_t *mask, float scale, float *y);
 } cg_backend;
 
 /* The backend that owns memory of `device`; NULL for a device this build

@@ -119,19 +119,27 @@ static void test_grid(void **state) {
     const char *titles[3] = {"3", "7", NULL};
     cg_tensor *grid = cg_show_grid(imgs, titles, 0, 2);
     assert_non_null(grid);
-    /* 3 images -> ceil(sqrt(3)) = 2 columns, 2 rows; cell 8 px, pad 8, title 7+6 */
+    /* 3 images -> ceil(sqrt(3)) = 2 columns, 2 rows; cell 8 px, pad 8, and a
+     * title row (DejaVu Sans, at least 10 px: 1.45 x 10 rounded up) per row */
     assert_int_equal(grid->ndim, 3);
     assert_int_equal(grid->shape[0], 3);
     assert_int_equal(grid->shape[2], 8 + 2 * (8 + 8));
-    assert_int_equal(grid->shape[1], 8 + 2 * (13 + 8 + 8));
-    /* image 1 sits at x 24, y 8+13; its pixel (1,1) is 200 = max -> black */
-    assert_int_equal(cg_get(grid, (int64_t[]){0, 21 + 2, 24 + 2}), 0);
-    assert_int_equal(cg_get(grid, (int64_t[]){0, 21, 24}), 255);
-    /* the title "7" is drawn in black somewhere above image 1 */
-    bool ink = false;
-    for (int64_t y = 8; y < 21 && !ink; y++)
-        for (int64_t x = 24; x < 32 && !ink; x++) ink = cg_get(grid, (int64_t[]){0, y, x}) == 0;
-    assert_true(ink);
+    int64_t title_h = (grid->shape[1] - 8 - 2 * (8 + 8)) / 2;
+    assert_int_equal(grid->shape[1], 8 + 2 * (title_h + 8 + 8));
+    assert_true(title_h >= 15 && title_h <= 35);
+    /* image 1 sits at x 24, y 8 + title_h; its pixel (1,1) is 200 = max -> black */
+    int64_t top = 8 + title_h;
+    assert_int_equal(cg_get(grid, (int64_t[]){0, top + 2, 24 + 2}), 0);
+    assert_int_equal(cg_get(grid, (int64_t[]){0, top, 24}), 255);
+    /* the title "7" is drawn dark (antialiased) above image 1, and nothing
+     * is drawn above image 2 (no title), which starts at y top + 8 + 8 */
+    int ink = 0, ink2 = 0;
+    for (int64_t y = 8; y < top; y++)
+        for (int64_t x = 24; x < 32; x++) ink += cg_get(grid, (int64_t[]){0, y, x}) < 128;
+    for (int64_t y = top + 16; y < top + 16 + title_h; y++)
+        for (int64_t x = 0; x < 24; x++) ink2 += cg_get(grid, (int64_t[]){0, y, x}) < 250;
+    assert_true(ink >= 3);
+    assert_int_equal(ink2, 0);
     cg_scope_end();
 }
 

@@ -16,12 +16,14 @@
  *     cg_plot_add_series(&p, "train", NULL, losses, n);   // x NULL: 0, 1, ..., n-1
  *     cg_plot_save_png(&p, "loss.png");
  *
- * Rendering: a white canvas, light grid lines at "nice" tick values (1, 2, 5
- * x 10^k; powers of ten on a log axis), black axes, tick labels and titles in
- * draw.h's bitmap font, antialiased 2-px lines in matplotlib's default colours
- * (tab10: blue, orange, green, red, ...), a legend when more than one series is
- * labelled.  Non-finite values are skipped (the line breaks there).  Files are
- * written atomically through cg_png_write (image.h). */
+ * Rendering (cairo, src/report/plot.c) follows matplotlib's defaults: the
+ * subplot box of a 6.4 x 4.8 in figure, four black spines, outward ticks at
+ * "nice" values (1, 2, 5 x 10^k; powers of ten, drawn 10^k, on a log axis),
+ * DejaVu Sans labels, antialiased 1.5 pt lines in the tab10 colour cycle
+ * (#1f77b4, #ff7f0e, #2ca02c, #d62728, ...), a legend in the upper right when
+ * more than one series is labelled.  Non-finite values are skipped (the line
+ * breaks there).  Files are written atomically (fileio.h): PNG, or SVG when
+ * the path ends in .svg (sharp at any size, for the HTML report). */
 #ifndef CGRAD_PLOT_H
 #define CGRAD_PLOT_H
 
@@ -73,7 +75,9 @@ cg_status cg_plot_add_point(cg_plot *p, double x, double y, const char *label);
 /* The picture as a new uint8 RGB tensor [3, height, width]; NULL on failure
  * (no finite point to draw is CG_ERR_VALUE). */
 cg_tensor *cg_plot_render(const cg_plot *p);
-/* cg_plot_render written to path as PNG, atomically. */
+/* The plot written to path atomically: SVG when path ends in .svg, else PNG. */
+cg_status cg_plot_save(const cg_plot *p, const char *path);
+/* The same as cg_plot_save (kept for its callers; a .svg path still gives SVG). */
 cg_status cg_plot_save_png(const cg_plot *p, const char *path);
 
 /* ---- the Learner's plots (src/report/learner_plots.c) -------------------- */

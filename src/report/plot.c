@@ -1,23 +1,18 @@
-/* Line plots rasterised into an RGB uint8 tensor [3,H,W] and saved as PNG.
- *
- * Layout (pixels): a left margin wide enough for the y tick labels and the
- * rotated y label, a top margin for the title, a bottom margin for the x tick
- * labels and the x label.  Data coordinates map linearly (or log10 for x) onto
- * the plot box with matplotlib's 5% margins.  Lines are drawn antialiased by
- * coverage: each pixel near a segment is blended towards the line colour by
- * how much of a 2-px-wide stroke covers it (distance to the segment).  Text
- * uses draw.h's bitmap font at scale 2 (12 x 16 px cells). */
+/* Line plots drawn with cairo the way matplotlib draws plt.plot: a 6.4 x 4.8
+ * inch figure's layout (subplot box at left 0.125, right 0.9, bottom 0.11,
+ * top 0.88 of the canvas), all four spines at 0.8 pt, outward ticks 3.5 pt
+ * long with 10 pt DejaVu Sans labels, 12 pt title, 1.5 pt antialiased lines
+ * in the tab10 colour cycle, a legend in the upper right with a rounded
+ * light-gray frame.  Sizes are in matplotlib's points at dpi 100, scaled with
+ * the canvas width (800 px is 1.25x the 640 px default).  Data map linearly
+ * (log10 for a log x axis) with matplotlib's 5% margins. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cgrad/draw.h"
-#include "cgrad/image.h"
 #include "cgrad/plot.h"
+#include "report/cairo_out.h"
 
-#define FONT_SCALE 2
-#define LINE_HALF_WIDTH 1.1
-#define TICK_LEN 6
 #define MAX_TICKS 32
 
 /* matplotlib's default colour cycle (tab10). */
@@ -51,93 +46,6 @@ cg_status cg_plot_add_point(cg_plot *p, double x, double y, const char *label) {
     return CG_OK;
 }
 
-/* ---- the canvas --------------------------------------------------------- */
-
-typedef struct canvas {
-    uint8_t *px; /* [3,H,W] planes */
-    int w, h;
-    int clip_x0, clip_y0, clip_x1, clip_y1; /* where lines may draw, [x0,x1) */
-} canvas;
-
-/* Blends colour rgb into pixel (x,y) with weight a in [0,1], inside the clip box. */
-static void blend(canvas *c, int x, int y, uint32_t rgb, double a) {
-    if (x < c->clip_x0 || x >= c->clip_x1 || y < c->clip_y0 || y >= c->clip_y1 || a <= 0)
-        return;
-    if (a > 1) a = 1;
-    size_t plane = (size_t)c->w * (size_t)c->h, at = (size_t)y * (size_t)c->w + (size_t)x;
-    for (int ch = 0; ch < 3; ch++) {
-        double col = (double)((rgb >> (16 - 8 * ch)) & 0xff);
-        uint8_t *v = &c->px[(size_t)ch * plane + at];
-        *v = (uint8_t)lround(*v * (1 - a) + col * a);
-    }
-}
-
-/* Distance from (px,py) to the segment (ax,ay)-(bx,by). */
-static double seg_distance(double px, double py, double ax, double ay, double bx, double by) {
-    double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
-    double t = len2 > 0 ? ((px - ax) * dx + (py - ay) * dy) / len2 : 0;
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
-    double qx = ax + t * dx - px, qy = ay + t * dy - py;
-    return sqrt(qx * qx + qy * qy);
-}
-
-/* An antialiased stroke of half-width hw: coverage falls from 1 to 0 over the
- * pixel at the stroke's edge.  Each pixel takes the best coverage of the two
- * endpoints' joins, so a polyline is drawn segment by segment without seams. */
-static void stroke_segment(canvas *c, double ax, double ay, double bx, double by, double hw,
-                           uint32_t rgb) {
-    int x0 = (int)floor(fmin(ax, bx) - hw - 1), x1 = (int)ceil(fmax(ax, bx) + hw + 1);
-    int y0 = (int)floor(fmin(ay, by) - hw - 1), y1 = (int)ceil(fmax(ay, by) + hw + 1);
-    if (x0 < c->clip_x0) x0 = c->clip_x0;
-    if (y0 < c->clip_y0) y0 = c->clip_y0;
-    if (x1 > c->clip_x1) x1 = c->clip_x1;
-    if (y1 > c->clip_y1) y1 = c->clip_y1;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
-            double d = seg_distance(x + 0.5, y + 0.5, ax, ay, bx, by);
-            double a = hw + 0.5 - d;
-            if (a > 0) blend(c, x, y, rgb, a);
-        }
-}
-
-static void fill_disc(canvas *c, double cx, double cy, double r, uint32_t rgb) {
-    for (int y = (int)floor(cy - r - 1); y <= (int)ceil(cy + r + 1); y++)
-        for (int x = (int)floor(cx - r - 1); x <= (int)ceil(cx + r + 1); x++) {
-            double d = hypot(x + 0.5 - cx, y + 0.5 - cy);
-            double a = r + 0.5 - d;
-            if (a > 0) blend(c, x, y, rgb, a);
-        }
-}
-
-static const uint8_t BLACK[3] = {0, 0, 0};
-static const uint8_t GRID[3] = {224, 224, 224};
-static const uint8_t WHITE[3] = {255, 255, 255};
-static const uint8_t DARK_GRAY[3] = {64, 64, 64};
-
-/* Text rotated 90 degrees counter-clockwise (reads bottom to top), its
- * top-left corner (after rotation) at (x, y). */
-static cg_status draw_text_vertical(cg_tensor *img, int64_t x, int64_t y, const char *text) {
-    int64_t tw = cg_text_width(text, FONT_SCALE), th = cg_text_height(FONT_SCALE);
-    if (tw <= 0) return CG_OK;
-    cg_tensor *tmp = cg_full(CG_UINT8, CG_SHAPE(th, tw), 255);
-    if (!tmp) return cg_last_status();
-    cg_status st = cg_draw_text(tmp, 0, 0, text, FONT_SCALE, (const uint8_t[]){0});
-    if (st == CG_OK) {
-        const uint8_t *src = cg_data(tmp);
-        uint8_t *dst = cg_data(img);
-        int64_t H = img->shape[1], W = img->shape[2];
-        /* source (r, col) goes to (x + r, y + tw - 1 - col) */
-        for (int64_t r = 0; r < th; r++)
-            for (int64_t col = 0; col < tw; col++) {
-                int64_t dx = x + r, dy = y + tw - 1 - col;
-                if (dx < 0 || dy < 0 || dx >= W || dy >= H || src[r * tw + col] == 255) continue;
-                for (int ch = 0; ch < 3; ch++) dst[(ch * H + dy) * W + dx] = src[r * tw + col];
-            }
-    }
-    cg_release(tmp);
-    return st;
-}
-
 /* ---- axes --------------------------------------------------------------- */
 
 typedef struct axis {
@@ -160,7 +68,7 @@ static void make_ticks(axis *a) {
         for (int k = first; k <= last && a->n_ticks < MAX_TICKS; k++) {
             if (((k % every) + every) % every) continue;
             a->ticks[a->n_ticks] = k;
-            snprintf(a->labels[a->n_ticks], sizeof a->labels[0], "1e%d", k);
+            snprintf(a->labels[a->n_ticks], sizeof a->labels[0], "%d", k); /* drawn as 10^k */
             a->n_ticks++;
         }
         return;
@@ -198,13 +106,16 @@ static bool usable(const cg_plot *p, double x, double y) {
     return isfinite(x) && isfinite(y) && (!p->xlog || x > 0);
 }
 
-cg_tensor *cg_plot_render(const cg_plot *p) {
-    if (p->width < 200 || p->height < 150) {
-        cg_fail(CG_ERR_VALUE, "plot: size %dx%d is too small (at least 200x150)", p->width,
-                p->height);
-        return NULL;
-    }
-    /* data ranges */
+/* The plot's data ranges and ticks, computed before drawing. */
+typedef struct layout {
+    const cg_plot *p;
+    axis ax, ay;
+} layout;
+
+static cg_status make_layout(const cg_plot *p, layout *L) {
+    if (p->width < 200 || p->height < 150)
+        return cg_fail(CG_ERR_VALUE, "plot: size %dx%d is too small (at least 200x150)", p->width,
+                       p->height);
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int s = 0; s < p->n_series; s++) {
         const cg_plot_series *sr = &p->series[s];
@@ -220,152 +131,188 @@ cg_tensor *cg_plot_render(const cg_plot *p) {
         xmin = fmin(xmin, pt->x), xmax = fmax(xmax, pt->x);
         ymin = fmin(ymin, pt->y), ymax = fmax(ymax, pt->y);
     }
-    if (!(xmin <= xmax)) {
-        cg_fail(CG_ERR_VALUE, "plot '%s': no finite point to draw", p->title ? p->title : "");
-        return NULL;
-    }
-    axis ax = {.log = p->xlog}, ay = {.log = false};
-    set_range(&ax, to_axis(&ax, xmin), to_axis(&ax, xmax));
-    set_range(&ay, ymin, ymax);
+    if (!(xmin <= xmax))
+        return cg_fail(CG_ERR_VALUE, "plot '%s': no finite point to draw", p->title ? p->title : "");
+    memset(L, 0, sizeof *L);
+    L->p = p;
+    L->ax.log = p->xlog;
+    set_range(&L->ax, to_axis(&L->ax, xmin), to_axis(&L->ax, xmax));
+    set_range(&L->ay, ymin, ymax);
+    return CG_OK;
+}
 
-    /* layout */
-    int64_t ch = cg_text_height(FONT_SCALE), ylab_w = 0;
-    for (int i = 0; i < ay.n_ticks; i++) {
-        int64_t w = cg_text_width(ay.labels[i], FONT_SCALE);
-        if (w > ylab_w) ylab_w = w;
-    }
-    int left = (int)(12 + (p->ylabel ? ch + 10 : 0) + ylab_w + TICK_LEN + 6);
-    int right = 24;
-    int top = (int)(p->title ? ch + 24 : 16);
-    int bottom = (int)(TICK_LEN + 8 + ch + (p->xlabel ? ch + 14 : 0) + 10);
-    int bx0 = left, bx1 = p->width - right, by0 = top, by1 = p->height - bottom;
-    if (bx1 - bx0 < 50 || by1 - by0 < 50) {
-        cg_fail(CG_ERR_VALUE, "plot: %dx%d leaves no room for the axes", p->width, p->height);
-        return NULL;
-    }
-    if (cg_canvas_check("plot", 3, p->height, p->width)) return NULL; /* the library's canvas cap */
-    cg_tensor *img = cg_full(CG_UINT8, CG_SHAPE(3, p->height, p->width), 255);
-    if (!img) return NULL;
-    canvas c = {cg_data(img), p->width, p->height, bx0, by0, bx1 + 1, by1 + 1};
-#define PX(v) (bx0 + ((v) - ax.lo) / (ax.hi - ax.lo) * (bx1 - bx0))
-#define PY(v) (by1 - ((v) - ay.lo) / (ay.hi - ay.lo) * (by1 - by0))
+/* A log tick label, matplotlib's 10^k: "10" and a raised, smaller exponent. */
+static void log_label(cairo_t *cr, double x, double y, const char *exp, double size) {
+    cg_cairo_font(cr, size, false);
+    double wb = cg_cairo_text_width(cr, "10");
+    cg_cairo_font(cr, size * 0.7, false);
+    double we = cg_cairo_text_width(cr, exp);
+    double x0 = x - (wb + we) / 2;
+    cg_cairo_font(cr, size, false);
+    cg_cairo_text(cr, x0, y + size * 0.25, "10", 0, 0);
+    cg_cairo_font(cr, size * 0.7, false);
+    cg_cairo_text(cr, x0 + wb, y, exp, 0, 0);
+}
 
-    cg_status st = CG_OK;
-    /* grid, ticks and tick labels */
-    for (int i = 0; i < ax.n_ticks && st == CG_OK; i++) {
-        int64_t x = lround(PX(ax.ticks[i]));
-        st = cg_draw_line(img, x, by0, x, by1, GRID);
-        if (st == CG_OK) st = cg_draw_line(img, x, by1, x, by1 + TICK_LEN, BLACK);
-        int64_t w = cg_text_width(ax.labels[i], FONT_SCALE);
-        if (st == CG_OK) st = cg_draw_text(img, x - w / 2, by1 + TICK_LEN + 6, ax.labels[i],
-                                           FONT_SCALE, DARK_GRAY);
-    }
-    for (int i = 0; i < ay.n_ticks && st == CG_OK; i++) {
-        int64_t y = lround(PY(ay.ticks[i]));
-        st = cg_draw_line(img, bx0, y, bx1, y, GRID);
-        if (st == CG_OK) st = cg_draw_line(img, bx0 - TICK_LEN, y, bx0, y, BLACK);
-        int64_t w = cg_text_width(ay.labels[i], FONT_SCALE);
-        if (st == CG_OK) st = cg_draw_text(img, bx0 - TICK_LEN - 6 - w, y - ch / 2, ay.labels[i],
-                                           FONT_SCALE, DARK_GRAY);
-    }
-    /* the lines, clipped to the box */
+static cg_status draw_plot(cairo_t *cr, const void *ctx, int W, int H) {
+    const layout *L = ctx;
+    const cg_plot *p = L->p;
+    const axis *ax = &L->ax, *ay = &L->ay;
+    double u = W / 640.0 * CG_PT; /* px per matplotlib point */
+    double fs = 10 * u, tick = 3.5 * u, pad = 3.5 * u;
+    double bx0 = 0.125 * W, bx1 = 0.9 * W, by0 = (1 - 0.88) * H, by1 = (1 - 0.11) * H;
+#define PX(v) (bx0 + ((v) - ax->lo) / (ax->hi - ax->lo) * (bx1 - bx0))
+#define PY(v) (by1 - ((v) - ay->lo) / (ay->hi - ay->lo) * (by1 - by0))
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_SQUARE); /* matplotlib's solid_capstyle 'projecting' */
+
+    /* the lines, clipped to the axes box */
+    cairo_save(cr);
+    cairo_rectangle(cr, bx0, by0, bx1 - bx0, by1 - by0);
+    cairo_clip(cr);
+    cairo_set_line_width(cr, 1.5 * u);
     int auto_color = 0;
-    for (int s = 0; s < p->n_series && st == CG_OK; s++) {
+    for (int s = 0; s < p->n_series; s++) {
         const cg_plot_series *sr = &p->series[s];
         uint32_t rgb = sr->color ? sr->color : tab10[auto_color++ % 8];
-        bool have_prev = false;
-        double px0 = 0, py0 = 0;
-        for (int64_t i = 0; i < sr->n; i++) {
-            double x = sr->x ? sr->x[i] : (double)i, y = sr->y[i];
-            if (!usable(p, x, y)) {
-                have_prev = false; /* break the line at a gap */
+        cg_cairo_rgb(cr, rgb);
+        int64_t run = 0;
+        for (int64_t i = 0; i <= sr->n; i++) {
+            double x = i < sr->n ? (sr->x ? sr->x[i] : (double)i) : NAN;
+            double y = i < sr->n ? sr->y[i] : NAN;
+            if (i < sr->n && usable(p, x, y)) {
+                double px = PX(to_axis(ax, x)), py = PY(y);
+                if (run++ == 0) cairo_move_to(cr, px, py);
+                else cairo_line_to(cr, px, py);
                 continue;
             }
-            double px = PX(to_axis(&ax, x)), py = PY(y);
-            if (have_prev)
-                stroke_segment(&c, px0, py0, px, py, LINE_HALF_WIDTH, rgb);
-            else if (sr->n == 1 || i + 1 == sr->n || !usable(p, sr->x ? sr->x[i + 1] : i + 1.0,
-                                                              sr->y[i + 1]))
-                fill_disc(&c, px, py, 2.5, rgb); /* an isolated point */
-            px0 = px, py0 = py, have_prev = true;
+            /* a gap (or the end): the line breaks; a lone point shows as a dot */
+            if (run == 1) {
+                double cx, cy;
+                cairo_get_current_point(cr, &cx, &cy);
+                cairo_new_path(cr);
+                cairo_arc(cr, cx, cy, 2 * u, 0, 2 * M_PI);
+                cairo_fill(cr);
+            } else if (run > 1) {
+                cairo_stroke(cr);
+            }
+            run = 0;
         }
     }
-    for (int k = 0; k < p->n_points && st == CG_OK; k++) {
+    for (int k = 0; k < p->n_points; k++) {
         const cg_plot_point *pt = &p->points[k];
         if (!usable(p, pt->x, pt->y)) continue;
-        double px = PX(to_axis(&ax, pt->x)), py = PY(pt->y);
-        fill_disc(&c, px, py, 6, pt->color ? pt->color : 0xd62728);
-        if (pt->label) {
-            int64_t w = cg_text_width(pt->label, FONT_SCALE);
-            int64_t tx = (int64_t)px + 10;
-            if (tx + w > bx1 - 4) tx = (int64_t)px - 10 - w;
-            int64_t ty = (int64_t)py + 10; /* below the dot, on a white patch over the line */
-            if (ty + ch > by1 - 4) ty = (int64_t)py - ch - 10;
-            st = cg_draw_rect(img, tx - 3, ty - 3, tx + w + 3, ty + ch + 3, WHITE);
-            if (st == CG_OK) st = cg_draw_text(img, tx, ty, pt->label, FONT_SCALE, BLACK);
-        }
+        cg_cairo_rgb(cr, pt->color ? pt->color : 0xd62728);
+        cairo_arc(cr, PX(to_axis(ax, pt->x)), PY(pt->y), 4 * u, 0, 2 * M_PI);
+        cairo_fill(cr);
     }
-    /* the frame (all four spines, like matplotlib) */
-    if (st == CG_OK) st = cg_draw_line(img, bx0, by0, bx1, by0, BLACK);
-    if (st == CG_OK) st = cg_draw_line(img, bx0, by1, bx1, by1, BLACK);
-    if (st == CG_OK) st = cg_draw_line(img, bx0, by0, bx0, by1, BLACK);
-    if (st == CG_OK) st = cg_draw_line(img, bx1, by0, bx1, by1, BLACK);
-    /* titles */
-    if (st == CG_OK && p->title) {
-        int64_t w = cg_text_width(p->title, FONT_SCALE);
-        st = cg_draw_text(img, (bx0 + bx1) / 2 - w / 2, (top - ch) / 2, p->title, FONT_SCALE,
-                          BLACK);
+    cairo_restore(cr);
+
+    /* spines and ticks */
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 0.8 * u);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
+    cairo_rectangle(cr, bx0, by0, bx1 - bx0, by1 - by0);
+    cairo_stroke(cr);
+    cg_cairo_font(cr, fs, false);
+    for (int i = 0; i < ax->n_ticks; i++) {
+        double x = PX(ax->ticks[i]);
+        cairo_move_to(cr, x, by1);
+        cairo_line_to(cr, x, by1 + tick);
+        cairo_stroke(cr);
+        if (ax->log) log_label(cr, x, by1 + tick + pad, ax->labels[i], fs);
+        else cg_cairo_text(cr, x, by1 + tick + pad, ax->labels[i], 0.5, 0);
     }
-    if (st == CG_OK && p->xlabel) {
-        int64_t w = cg_text_width(p->xlabel, FONT_SCALE);
-        st = cg_draw_text(img, (bx0 + bx1) / 2 - w / 2, by1 + TICK_LEN + 8 + ch + 10, p->xlabel,
-                          FONT_SCALE, BLACK);
+    cg_cairo_font(cr, fs, false);
+    double ylab_w = 0;
+    for (int i = 0; i < ay->n_ticks; i++) {
+        double y = PY(ay->ticks[i]);
+        cairo_move_to(cr, bx0, y);
+        cairo_line_to(cr, bx0 - tick, y);
+        cairo_stroke(cr);
+        cg_cairo_text(cr, bx0 - tick - pad, y, ay->labels[i], 1, 0.5);
+        ylab_w = fmax(ylab_w, cg_cairo_text_width(cr, ay->labels[i]));
     }
-    if (st == CG_OK && p->ylabel) {
-        int64_t w = cg_text_width(p->ylabel, FONT_SCALE);
-        st = draw_text_vertical(img, 12, (by0 + by1) / 2 - w / 2, p->ylabel);
+    /* marked points' labels, beside the dot on a white patch */
+    for (int k = 0; k < p->n_points; k++) {
+        const cg_plot_point *pt = &p->points[k];
+        if (!usable(p, pt->x, pt->y) || !pt->label) continue;
+        double px = PX(to_axis(ax, pt->x)), py = PY(pt->y), w = cg_cairo_text_width(cr, pt->label);
+        double tx = px + 8 * u, ty = py + 6 * u;
+        if (tx + w > bx1 - 4 * u) tx = px - 8 * u - w;
+        if (ty + fs * 1.2 > by1 - 4 * u) ty = py - 6 * u - fs * 1.2;
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
+        cairo_rectangle(cr, tx - 2 * u, ty - 1 * u, w + 4 * u, fs * 1.2 + 2 * u);
+        cairo_fill(cr);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        cg_cairo_text(cr, tx, ty, pt->label, 0, 0);
     }
-    /* legend, top right inside the box, when more than one line has a label */
+    /* axis labels (labelpad 4 pt) and title (pad 6 pt) */
+    if (p->xlabel) cg_cairo_text(cr, (bx0 + bx1) / 2, by1 + tick + pad + fs * 1.25 + 4 * u, p->xlabel, 0.5, 0);
+    if (p->ylabel) {
+        cairo_save(cr);
+        cairo_translate(cr, bx0 - tick - pad - ylab_w - 4 * u, (by0 + by1) / 2);
+        cairo_rotate(cr, -M_PI / 2);
+        cg_cairo_text(cr, 0, 0, p->ylabel, 0.5, 1);
+        cairo_restore(cr);
+    }
+    if (p->title) {
+        cg_cairo_font(cr, 12 * u, false);
+        cg_cairo_text(cr, (bx0 + bx1) / 2, by0 - 6 * u, p->title, 0.5, 1);
+        cg_cairo_font(cr, fs, false);
+    }
+    /* legend (loc 'upper right') when more than one line has a label */
     int n_labelled = 0;
-    int64_t lw = 0;
+    double lw = 0;
     for (int s = 0; s < p->n_series; s++)
         if (p->series[s].label) {
             n_labelled++;
-            int64_t w = cg_text_width(p->series[s].label, FONT_SCALE);
-            if (w > lw) lw = w;
+            lw = fmax(lw, cg_cairo_text_width(cr, p->series[s].label));
         }
-    if (st == CG_OK && n_labelled > 1) {
-        int64_t row = ch + 8, boxw = 40 + lw + 16, boxh = n_labelled * row + 8;
-        int64_t lx = bx1 - 10 - boxw, ly = by0 + 10;
-        st = cg_draw_rect(img, lx, ly, lx + boxw, ly + boxh, WHITE);
-        if (st == CG_OK) st = cg_draw_line(img, lx, ly, lx + boxw, ly, GRID);
-        if (st == CG_OK) st = cg_draw_line(img, lx, ly + boxh, lx + boxw, ly + boxh, GRID);
-        if (st == CG_OK) st = cg_draw_line(img, lx, ly, lx, ly + boxh, GRID);
-        if (st == CG_OK) st = cg_draw_line(img, lx + boxw, ly, lx + boxw, ly + boxh, GRID);
-        int r = 0, colour_i = 0;
-        for (int s = 0; s < p->n_series && st == CG_OK; s++) {
+    if (n_labelled > 1) {
+        double row = fs * 1.35, boxw = 0.4 * fs + 2 * fs + 0.8 * fs + lw + 0.4 * fs;
+        double boxh = n_labelled * row + 0.5 * fs;
+        double lx = bx1 - 0.5 * fs - boxw, ly = by0 + 0.5 * fs, r = 0.2 * fs;
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, lx + boxw - r, ly + r, r, -M_PI / 2, 0);
+        cairo_arc(cr, lx + boxw - r, ly + boxh - r, r, 0, M_PI / 2);
+        cairo_arc(cr, lx + r, ly + boxh - r, r, M_PI / 2, M_PI);
+        cairo_arc(cr, lx + r, ly + r, r, M_PI, 1.5 * M_PI);
+        cairo_close_path(cr);
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
+        cairo_fill_preserve(cr);
+        cg_cairo_rgb(cr, 0xcccccc);
+        cairo_stroke(cr);
+        int n = 0, colour_i = 0;
+        for (int s = 0; s < p->n_series; s++) {
             uint32_t rgb = p->series[s].color ? p->series[s].color : tab10[colour_i++ % 8];
             if (!p->series[s].label) continue;
-            double y = (double)(ly + 4 + r * row) + ch / 2.0;
-            stroke_segment(&c, (double)lx + 8, y, (double)lx + 32, y, LINE_HALF_WIDTH, rgb);
-            st = cg_draw_text(img, lx + 40, ly + 4 + r * row, p->series[s].label, FONT_SCALE,
-                              BLACK);
-            r++;
+            double y = ly + 0.25 * fs + n * row + row / 2;
+            cg_cairo_rgb(cr, rgb);
+            cairo_set_line_width(cr, 1.5 * u);
+            cairo_move_to(cr, lx + 0.4 * fs, y);
+            cairo_line_to(cr, lx + 2.4 * fs, y);
+            cairo_stroke(cr);
+            cairo_set_source_rgb(cr, 0, 0, 0);
+            cg_cairo_text(cr, lx + 3.2 * fs, y, p->series[s].label, 0, 0.5);
+            n++;
         }
     }
 #undef PX
 #undef PY
-    if (st != CG_OK) {
-        cg_release(img);
-        return NULL;
-    }
-    return img;
+    return CG_OK;
 }
 
-cg_status cg_plot_save_png(const cg_plot *p, const char *path) {
-    cg_tensor *img = cg_plot_render(p);
-    if (!img) return cg_last_status();
-    cg_status st = cg_png_write(path, img);
-    cg_release(img);
-    return st;
+cg_tensor *cg_plot_render(const cg_plot *p) {
+    layout L;
+    if (make_layout(p, &L) != CG_OK) return NULL;
+    return cg_cairo_render("plot", p->width, p->height, draw_plot, &L);
 }
+
+cg_status cg_plot_save(const cg_plot *p, const char *path) {
+    layout L;
+    cg_status st = make_layout(p, &L);
+    return st != CG_OK ? st : cg_cairo_save("plot", path, p->width, p->height, draw_plot, &L);
+}
+
+cg_status cg_plot_save_png(const cg_plot *p, const char *path) { return cg_plot_save(p, path); }

@@ -4,7 +4,8 @@
  * Everything reads the tensor through cg_get-free strided loops of its own
  * (any dtype, any strides), maps values to [0,1] and then to gray levels with
  * matplotlib's 'Greys' (high values dark), as the chapter's
- * matplotlib.rc('image', cmap='Greys') does. */
+ * matplotlib.rc('image', cmap='Greys') does.  Grid titles are drawn with
+ * cairo in DejaVu Sans (cairo_out.h). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "cgrad/draw.h"
 #include "cgrad/image.h"
 #include "core/shape_check.h"
+#include "report/cairo_out.h"
 
 /* ---- reading any tensor as doubles --------------------------------------- */
 
@@ -126,6 +128,46 @@ cg_status cg_show_image_png(const cg_tensor *t, const char *path, int scale) {
 
 /* ---- grids (show_batch) ------------------------------------------------------ */
 
+typedef struct grid_titles {
+    const char *const *titles;
+    int64_t n, ncols, cell_w, cell_h, title_h;
+    int pad;
+    double font; /* px */
+} grid_titles;
+
+/* The title size: matplotlib's 12 pt axes title at the cell's scale (a
+ * 28-px digit at scale 4 gets 14 px), made smaller until the widest title
+ * fits its column. */
+static void title_font(grid_titles *g) {
+    double size = fmin(24, fmax(10, g->cell_w / 8.0));
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+    cairo_t *cr = cairo_create(s);
+    double widest = 0;
+    cg_cairo_font(cr, 100, false);
+    for (int64_t i = 0; i < g->n; i++)
+        if (g->titles[i]) widest = fmax(widest, cg_cairo_text_width(cr, g->titles[i]) / 100);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    double room = (double)g->cell_w + g->pad - 2;
+    if (widest * size > room) size = fmax(6, room / widest);
+    g->font = size;
+}
+
+static cg_status draw_titles(cairo_t *cr, const void *ctx, int width, int height) {
+    const grid_titles *g = ctx;
+    if (!g->titles) return CG_OK;
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cg_cairo_font(cr, g->font, false);
+    for (int64_t i = 0; i < g->n; i++) {
+        if (!g->titles[i]) continue;
+        int64_t col = i % g->ncols, row = i / g->ncols;
+        double x = g->pad + col * (g->cell_w + g->pad) + g->cell_w / 2.0;
+        double y = g->pad + row * (g->title_h + g->cell_h + g->pad);
+        cg_cairo_text(cr, x, y, g->titles[i], 0.5, 0);
+    }
+    return CG_OK;
+}
+
 cg_tensor *cg_show_grid(const cg_tensor *images, const char *const *titles, int ncols, int scale) {
     if (!images) {
         cg_fail(CG_ERR_VALUE, "show_grid: NULL images");
@@ -150,22 +192,29 @@ cg_tensor *cg_show_grid(const cg_tensor *images, const char *const *titles, int 
     if (ncols <= 0) ncols = (int)ceil(sqrt((double)n));
     int64_t nrows = (n + ncols - 1) / ncols;
     int64_t cell_h, cell_w;
-    const int pad = 8, text_scale = scale >= 4 ? 2 : 1;
-    int64_t title_h = titles ? cg_text_height(text_scale) + 6 : 0;
-    int64_t width, height; /* pad + ncols * (cell_w + pad), pad + nrows * (title_h + cell_h + pad) */
+    const int pad = 8;
     if (!cg_mul_overflow_i64(images->shape[images->ndim - 2], scale, &cell_h) ||
-        !cg_mul_overflow_i64(images->shape[images->ndim - 1], scale, &cell_w) || cell_h > INT64_MAX / 2 ||
-        cell_w > INT64_MAX / 2 ||
-        !cg_mul_overflow_i64(ncols, cell_w + pad, &width) ||
-        !cg_mul_overflow_i64(nrows, title_h + cell_h + pad, &height) || width > INT64_MAX - pad ||
-        height > INT64_MAX - pad)
+        !cg_mul_overflow_i64(images->shape[images->ndim - 1], scale, &cell_w) ||
+        cell_h > (1 << 24) || cell_w > (1 << 24))
+        cell_h = cell_w = 1 << 24; /* refused by the canvas check below */
+    grid_titles gt = {titles, n, ncols, cell_w, 0, 0, pad, 0};
+    if (titles) title_font(&gt);
+    int64_t title_h = titles ? (int64_t)ceil(gt.font * 1.45) : 0;
+    gt.title_h = title_h;
+    int64_t width, height; /* pad + ncols * (cell_w + pad), pad + nrows * (title_h + cell_h + pad) */
+    if (!cg_mul_overflow_i64(ncols, cell_w + pad, &width) ||
+        !cg_mul_overflow_i64(nrows, title_h + cell_h + pad, &height) || width > INT32_MAX - pad ||
+        height > INT32_MAX - pad)
         width = height = INT64_MAX;
     else
         width += pad, height += pad;
     if (cg_canvas_check("show_grid", 3, height, width)) return NULL;
+    gt.cell_h = cell_h;
 
     cg_scope_begin();
-    cg_tensor *canvas = cg_full(CG_UINT8, CG_SHAPE(3, height, width), 255);
+    /* The titles drawn by cairo in DejaVu Sans, centred above each image like
+     * matplotlib's axes titles; the images then painted pixel-exact. */
+    cg_tensor *canvas = cg_cairo_render("show_grid", (int)width, (int)height, draw_titles, &gt);
     for (int64_t i = 0; canvas && i < n; i++) {
         cg_tensor *img = cg_select((cg_tensor *)images, 0, i);
         if (!img || check_image(img, "show_grid") != CG_OK) {
@@ -174,11 +223,6 @@ cg_tensor *cg_show_grid(const cg_tensor *images, const char *const *titles, int 
         }
         int64_t col = i % ncols, row = i / ncols;
         int64_t x0 = pad + col * (cell_w + pad), y0 = pad + row * (title_h + cell_h + pad);
-        if (titles && titles[i]) {
-            /* Centred above the image, like matplotlib's axes titles. */
-            int64_t tw = cg_text_width(titles[i], text_scale);
-            cg_draw_text(canvas, x0 + (cell_w - tw) / 2, y0, titles[i], text_scale, (uint8_t[]){0, 0, 0});
-        }
         paint_image(canvas, x0, y0 + title_h, img, scale);
     }
     if (canvas) cg_keep(canvas);

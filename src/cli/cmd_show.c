@@ -4,7 +4,10 @@
  *   cgrad show ~/.cgrad/data/mnist_sample/train/3/10000.png
  *   cgrad show .../10000.png --table 4:15,4:22       the chapter's df of im3_t
  *   cgrad show .../mnist/t10k-images-idx3-ubyte.gz --index 7 --count 9 --png batch.png
- *   cgrad show .../mnist_sample --split valid --count 9 --png batch.png   (titles: classes) */
+ *   cgrad show .../mnist_sample --split valid --count 9 --png batch.png   (titles: classes)
+ *
+ * From an image-folder root, --count N without --index shows fastai's
+ * show_batch: N items drawn at random (seeded by --seed), so the classes mix. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +44,9 @@ static void usage(FILE *f) {
             "                 like the chapter's df.style.background_gradient('Greys') (4:15,4:22);\n"
             "                 each bound 0..%d\n"
             "  --labels FILE  an IDX labels file: titles for the images of an IDX file\n"
-            "  --split S      which split of an image-folder root (default train)\n"
+            "  --split S      which split of an image-folder root (default train); --count N without\n"
+            "                 --index shows a random, mixed-class batch like fastai's show_batch\n"
+            "  --seed S       the seed of that batch, >= 0 (default 42)\n"
             "  --channels C   read PNGs as 0 (as stored, default), 1 (gray) or 3 (RGB)\n"
             "  --png OUT      write the picture to OUT (atomically) instead of the terminal\n"
             "  --scale S      size of a pixel in the PNG, 1..%d (default 8 for one image, 4 for a\n"
@@ -57,7 +62,8 @@ typedef struct show_options {
     int64_t index, count;
     int64_t rows[2], cols[2]; /* --table, parsed */
     int channels, scale;
-    bool color;
+    bool color, index_set; /* index_set: --index given (else a folder root's batch is random) */
+    uint64_t seed;
 } show_options;
 
 /* The images to show as [N,H,W] or [N,C,H,W], with a title each. */
@@ -82,7 +88,17 @@ static cg_status pick_from_files(const show_options *o, const cg_strlist *paths,
                                  const cg_strlist *classes, picked *out) {
     cg_status st = check_range(o, (int64_t)paths->count, "images");
     cg_strlist subset = {0};
-    for (int64_t i = o->index; st == CG_OK && i < o->index + o->count; i++) {
+    /* show_batch: a labelled folder's files are sorted by class, so without
+     * --index the batch is the first count of a seeded random permutation. */
+    cg_tensor *perm = NULL;
+    if (st == CG_OK && labels && !o->index_set && o->count > 1) {
+        cg_generator g;
+        cg_generator_init(&g, o->seed);
+        perm = cg_randperm(&g, (int64_t)paths->count);
+        if (!perm) st = cg_last_status();
+    }
+    for (int64_t k = o->index; st == CG_OK && k < o->index + o->count; k++) {
+        int64_t i = perm ? ((const int64_t *)cg_data(perm))[k] : k;
         st = cg_strlist_push(&subset, paths->items[i]);
         if (st == CG_OK)
             st = cg_strlist_push(&out->titles, labels ? classes->items[labels[i]] : cg_path_name(paths->items[i]));
@@ -236,16 +252,17 @@ static int show(const show_options *o) {
     return rc;
 }
 
-enum { O_HELP, O_H, O_NO_COLOR, O_COLOR, O_INDEX, O_COUNT, O_TABLE, O_LABELS, O_SPLIT, O_CHANNELS, O_PNG, O_SCALE };
+enum { O_HELP, O_H, O_NO_COLOR, O_COLOR, O_INDEX, O_COUNT, O_TABLE, O_LABELS, O_SPLIT, O_CHANNELS, O_PNG, O_SCALE, O_SEED };
 static const cli_option show_options_table[] = {
     [O_HELP] = {"--help", false},  [O_H] = {"-h", false},          [O_NO_COLOR] = {"--no-color", false},
     [O_COLOR] = {"--color", false}, [O_INDEX] = {"--index", true},  [O_COUNT] = {"--count", true},
     [O_TABLE] = {"--table", true},  [O_LABELS] = {"--labels", true}, [O_SPLIT] = {"--split", true},
     [O_CHANNELS] = {"--channels", true}, [O_PNG] = {"--png", true}, [O_SCALE] = {"--scale", true},
+    [O_SEED] = {"--seed", true},
 };
 
 int cmd_show(int argc, char **argv) {
-    show_options o = {.count = 1, .split = "train", .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
+    show_options o = {.count = 1, .split = "train", .seed = 42, .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
     int i = 0;
     bool dashes = false;
     const char *v;
@@ -264,7 +281,14 @@ int cmd_show(int argc, char **argv) {
         case O_H: usage(stdout); return 0;
         case O_NO_COLOR: o.color = false; break;
         case O_COLOR: o.color = true; break;
-        case O_INDEX: bad = cli_parse_int64("--index", v, 0, SHOW_INDEX_MAX, &o.index, msg, sizeof msg); break;
+        case O_INDEX:
+            bad = cli_parse_int64("--index", v, 0, SHOW_INDEX_MAX, &o.index, msg, sizeof msg);
+            o.index_set = true;
+            break;
+        case O_SEED:
+            bad = cli_parse_int64("--seed", v, 0, INT64_MAX, &n, msg, sizeof msg);
+            o.seed = (uint64_t)n;
+            break;
         case O_COUNT: bad = cli_parse_int64("--count", v, 1, SHOW_COUNT_MAX, &o.count, msg, sizeof msg); break;
         case O_TABLE: o.table = v; break;
         case O_LABELS: o.labels = v; break;

@@ -380,6 +380,16 @@ static void test_errors_print_nothing(void **state) {
     cg_clear_error();
 }
 
+/* A message may quote the one before it: cg_fail("...: %s", cg_last_error())
+ * keeps the old text instead of formatting the buffer into itself. */
+static void test_fail_quoting_last_error(void **state) {
+    (void)state;
+    cg_fail(CG_ERR_NETWORK, "connection refused by %s", "example.invalid");
+    cg_fail(CG_ERR_NETWORK, "try 2 of 3 failed (%s); retrying", cg_last_error());
+    assert_string_equal(cg_last_error(), "try 2 of 3 failed (connection refused by example.invalid); retrying");
+    cg_clear_error();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         CORE_TEST(test_status_basics),
@@ -394,6 +404,7 @@ int main(void) {
         CORE_TEST(test_inplace_errors),
         CORE_TEST(test_null_propagation_reports_first_error),
         CORE_TEST(test_errors_print_nothing),
+        CORE_TEST(test_fail_quoting_last_error),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     cg_pool_trim();

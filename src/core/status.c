@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_message[1024];
 static _Thread_local cg_status last_status = CG_OK;
@@ -33,10 +34,15 @@ const char *cg_status_name(cg_status s) {
 }
 
 cg_status cg_fail(cg_status s, const char *fmt, ...) {
+    /* Formatted into a copy first: an argument may be cg_last_error() itself
+     * ("retrying after: %s"), and vsnprintf into the buffer it reads from is
+     * undefined behaviour. */
+    char message[sizeof last_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_message, message, sizeof last_message);
     last_status = s;
     return s;
 }

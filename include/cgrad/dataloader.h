@@ -105,6 +105,17 @@ int64_t cg_dataloader_epoch(const cg_dataloader *dl);
 /* Where the current (or last) epoch is: batches handed out so far. */
 int64_t cg_dataloader_batches_done(const cg_dataloader *dl);
 
+/* DistributedSampler(num_replicas=world, rank=rank, drop_last=False) over
+ * the loader's own order, for data-parallel training (cgrad/dist.h): every
+ * rank draws the same permutation each epoch (the loader's seeded one, or the
+ * identity); with pad it is padded to total = ceil(n/world)*world items by
+ * repeating its first ones (PyTorch's rule), and rank r takes items
+ * [r::world] of it, so every rank has total/world items and the same number of
+ * batches.  pad false (for validation) takes [r::world] of the n items alone:
+ * uneven shards, no item counted twice.  batch_size is the per-rank batch.
+ * Only before the first epoch; world 1 rank 0 is the plain loader. */
+cg_status cg_dataloader_shard(cg_dataloader *dl, int rank, int world, bool pad, int64_t batch_size);
+
 /* Abandons the current epoch (if any) and starts a new one (reshuffling). */
 cg_status cg_dataloader_reset(cg_dataloader *dl);
 /* The next batch of the epoch: true and *xb, *yb set (*yb NULL for a dataset

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_dist.h"
 #include "cli/cli_escape.h"
 #include "cli/cli_paths.h"
 #include "cli/commands.h"
@@ -35,6 +36,9 @@ static void usage(FILE *f) {
             "                    then down to lr/1e5; momentum 0.95 -> 0.85 -> 0.95\n"
             "  --save FILE       write the trained model (safetensors, with its architecture,\n"
             "                    loss and classes in the metadata; see `cgrad predict`)\n"
+            "  --distributed     data-parallel over MPI (implied under mpirun): --bs is the global\n"
+            "                    batch, bs/ranks per rank; rank 0 alone prints and writes\n"
+            "                    (mpirun -np 2 cgrad train --data mnist_sample --model simple_net)\n"
             "  --json            one JSON object per epoch on stdout, then a summary\n"
             "  --csv FILE        the results table as CSV (fastai's CSVLogger)\n"
             "  --plot PREFIX     PREFIX_loss.png (plot_loss) and PREFIX_<metric>.png (the metric\n"
@@ -191,6 +195,11 @@ int cmd_train(int argc, char **argv) {
     if (rc) return rc;
     train_setup s;
     if (train_setup_build(&a, &s) != CG_OK) return cli_fail_last();
+    if (cli_dist_attach(&a, &s) != CG_OK) { /* under mpirun: shards, gradient averaging, quiet ranks */
+        rc = cli_fail_last();
+        train_setup_free(&s);
+        return rc;
+    }
     cg_learner *learn = s.learn;
     side_logger *csv = NULL;
     cg_status st = cg_learner_add_progress(learn, a.json ? stderr : stdout);

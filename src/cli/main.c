@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "cli/cli_dist.h"
 #include "cli/cli_escape.h"
 #include "cli/commands.h"
 
@@ -105,9 +106,11 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return cmd_version(argc - 1, argv + 1);
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i].name)) {
-            int rc = commands[i].run(argc - 1, argv + 1);
+            int sub_argc = argc - 1;
+            int rc = cli_dist_begin(argv[1], &sub_argc, argv + 1); /* mpirun: MPI starts here */
+            if (rc < 0) rc = commands[i].run(sub_argc, argv + 1);
             cg_pool_trim();
-            return rc;
+            return cli_dist_end(rc); /* a failed rank ends the whole job */
         }
     fprintf(stderr, "cgrad: unknown command '%s'\n\n", cli_esc(argv[1]));
     usage(stderr);

@@ -44,6 +44,11 @@ struct cg_dataloader {
     int64_t n, nbatches;
     cg_generator gen; /* the shuffle's own generator */
     int64_t *order;   /* item order of the current epoch, n entries */
+    /* cg_dataloader_shard: this rank's items of order, n_draw of them (draw
+     * points at order, or at shard_items when sharded) */
+    int shard_rank, shard_world;
+    bool shard_pad;
+    int64_t n_draw, *draw, *shard_items;
     int64_t epoch;
     bool in_epoch;
     int64_t delivered; /* batches handed out in this epoch */
@@ -70,8 +75,8 @@ cg_dataloader_options cg_dataloader_defaults(void) {
 /* Batch b of the epoch: items order[b*bs .. min((b+1)*bs, n) - 1]. */
 static cg_status make_batch(cg_dataloader *dl, int64_t b, cg_tensor **xb, cg_tensor **yb) {
     int64_t bs = dl->opts.batch_size, start = b * bs;
-    int64_t count = dl->n - start < bs ? dl->n - start : bs;
-    return cg_dataset_batch(dl->ds, dl->order + start, count, xb, yb);
+    int64_t count = dl->n_draw - start < bs ? dl->n_draw - start : bs;
+    return cg_dataset_batch(dl->ds, dl->draw + start, count, xb, yb);
 }
 
 static void *worker_main(void *arg) {
@@ -182,6 +187,9 @@ static cg_status start_epoch(cg_dataloader *dl) {
     dl->stop = false;
     cg_status st = draw_order(dl);
     if (st != CG_OK) return st;
+    if (dl->shard_items) /* DistributedSampler: padded[i] = order[i % n], take [rank::world] */
+        for (int64_t j = 0; j < dl->n_draw; j++)
+            dl->shard_items[j] = dl->order[(dl->shard_rank + j * (int64_t)dl->shard_world) % dl->n];
     dl->epoch++;
     dl->in_epoch = true;
     int want = dl->opts.num_workers;
@@ -304,6 +312,7 @@ cg_dataloader *cg_dataloader_new(cg_dataset *ds, const cg_dataloader_options *op
     if (!dl) goto nomem;
     dl->opts = o;
     dl->n = n;
+    dl->n_draw = n;
     /* (n + bs - 1) / bs would overflow for a batch size near INT64_MAX; this
      * cannot, and b * bs < n for every batch b, so make_batch cannot either. */
     dl->nbatches = o.drop_last ? n / o.batch_size : n == 0 ? 0 : (n - 1) / o.batch_size + 1;
@@ -311,6 +320,7 @@ cg_dataloader *cg_dataloader_new(cg_dataset *ds, const cg_dataloader_options *op
     if (!cg_mul_overflow_size((size_t)(n ? n : 1), sizeof *dl->order, &order_bytes)) goto nomem;
     dl->order = malloc(order_bytes);
     if (!dl->order) goto nomem;
+    dl->draw = dl->order;
     if (o.num_workers > 0) {
         dl->nslots = o.num_workers * o.prefetch_factor;
         dl->threads = calloc((size_t)o.num_workers, sizeof *dl->threads);
@@ -343,9 +353,33 @@ void cg_dataloader_free(cg_dataloader *dl) {
     pthread_cond_destroy(&dl->space);
     cg_dataset_release(dl->ds);
     free(dl->order);
+    free(dl->shard_items);
     free(dl->threads);
     free(dl->slots);
     free(dl);
+}
+
+cg_status cg_dataloader_shard(cg_dataloader *dl, int rank, int world, bool pad, int64_t batch_size) {
+    if (!dl) return cg_fail(CG_ERR_VALUE, "dataloader: NULL loader");
+    if (world < 1 || rank < 0 || rank >= world)
+        return cg_fail(CG_ERR_VALUE, "dataloader: shard rank %d of %d is out of range", rank, world);
+    if (batch_size < 1)
+        return cg_fail(CG_ERR_VALUE, "dataloader: batch_size must be >= 1, got %lld", (long long)batch_size);
+    if (dl->epoch > 0 || dl->in_epoch || dl->shard_items)
+        return cg_fail(CG_ERR_STATE, "dataloader: a loader is sharded once, before its first epoch");
+    int64_t n = dl->n, n_draw = pad ? (n == 0 ? 0 : (n - 1) / world + 1)   /* ceil(n/world) */
+                                    : (n > rank ? (n - rank - 1) / world + 1 : 0);
+    if (world > 1) {
+        int64_t *items = malloc((size_t)(n_draw ? n_draw : 1) * sizeof *items); /* n_draw <= n */
+        if (!items) return cg_fail(CG_ERR_NOMEM, "dataloader: out of memory for a shard of %lld items",
+                                   (long long)n_draw);
+        dl->shard_items = dl->draw = items;
+    }
+    dl->shard_rank = rank, dl->shard_world = world, dl->shard_pad = pad;
+    dl->n_draw = n_draw;
+    dl->opts.batch_size = batch_size;
+    dl->nbatches = dl->opts.drop_last ? n_draw / batch_size : n_draw == 0 ? 0 : (n_draw - 1) / batch_size + 1;
+    return CG_OK;
 }
 
 int64_t cg_dataloader_len(const cg_dataloader *dl) { return dl ? dl->nbatches : 0; }

@@ -41,6 +41,7 @@
 #include "cgrad/dataset.h"
 #include "cgrad/dataloader.h"
 #include "cgrad/draw.h"
+#include "cgrad/interpretation.h"
 #include "cgrad/learner.h"
 #include "cgrad/plot.h"
 #include "cgrad/version.h"

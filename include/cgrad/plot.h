@@ -94,6 +94,21 @@ cg_status cg_plot_metric_png(const struct cg_recorder *rec, int col, const char 
  * without the last 5 points (skip_end=5), the suggestion marked in red. */
 cg_status cg_plot_lr_find_png(const struct cg_lr_find_result *r, const char *path);
 
+/* ---- ClassificationInterpretation's plots (src/report/interp_plots.c) ---- */
+struct cg_interp;
+/* matplotlib's 'Blues' colormap at v in [0,1] (clamped), as 0xRRGGBB. */
+uint32_t cg_blues(double v);
+/* interp.plot_confusion_matrix(): cm[actual * n + predicted] as a Blues heat
+ * map with the counts in the cells, rows actual, columns predicted; classes
+ * may be NULL (indices).  PNG, or SVG for a .svg path; written atomically. */
+cg_status cg_plot_confusion_matrix(const int64_t *cm, int64_t n_classes,
+                                   const char *const *classes, const char *path);
+/* interp.plot_top_losses(k): images [K,H,W] or [K,C,H,W] of the items idx[0..K)
+ * (cg_interp_top_losses' order) in a square grid, each titled
+ * "predicted/actual / loss / probability of the prediction".  PNG. */
+cg_status cg_plot_top_losses(const struct cg_interp *in, const int64_t *idx, int64_t k,
+                             const cg_tensor *images, const char *const *classes, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

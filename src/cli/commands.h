@@ -52,6 +52,7 @@ int cmd_data(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_pixel_similarity(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_lr_find(int argc, char **argv);
 

@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"show", "look at images: terminal, pixel table, PNG, show_batch grid", cmd_show},
     {"pixel-similarity", "the chapter's first classifier: distance to mean digits", cmd_pixel_similarity},
     {"predict", "classify images with a saved model file (learn.predict)", cmd_predict},
+    {"eval", "a saved model on the valid set: accuracy, confusion matrix, top losses", cmd_eval},
     {"train", "train a model with fastai's Learner (fit, fit_one_cycle)", cmd_train},
     {"lr-find", "fastai's lr_find: sweep the learning rate, suggest the valley", cmd_lr_find},
 };

@@ -143,6 +143,65 @@ static void test_grid(void **state) {
     cg_scope_end();
 }
 
+/* The cairo plots: the PNG decodes at the plot's size, carries the first
+ * tab10 colour (#1f77b4) and the second on a two-line plot, has dark text
+ * pixels in the x label's band below the axes and the title's band above
+ * them, and white margins; an .svg path gives an SVG document. */
+static void test_plot_files(void **state) {
+    (void)state;
+    double y[20], y2[20];
+    for (int i = 0; i < 20; i++) y[i] = i * i, y2[i] = 400 - i * i;
+    cg_plot p;
+    cg_plot_init(&p, "loss", "iteration", "loss");
+    assert_int_equal(cg_plot_add_series(&p, "train", NULL, y, 20), CG_OK);
+    assert_int_equal(cg_plot_add_series(&p, "valid", NULL, y2, 20), CG_OK);
+    char dir[] = "/tmp/cgrad-test-plot-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char png[256], svg[256];
+    snprintf(png, sizeof png, "%s/p.png", dir);
+    snprintf(svg, sizeof svg, "%s/p.svg", dir);
+    assert_int_equal(cg_plot_save(&p, png), CG_OK);
+    cg_scope_begin();
+    cg_tensor *img = cg_png_read(png, 3);
+    assert_non_null(img);
+    assert_int_equal(img->shape[1], 560);
+    assert_int_equal(img->shape[2], 800);
+    const uint8_t *d = cg_data(img);
+    size_t plane = 560 * 800, blue = 0, orange = 0, xlabel_ink = 0, title_ink = 0;
+    for (size_t i = 0; i < plane; i++) {
+        blue += d[i] == 0x1f && d[plane + i] == 0x77 && d[2 * plane + i] == 0xb4;
+        orange += d[i] == 0xff && d[plane + i] == 0x7f && d[2 * plane + i] == 0x0e;
+        size_t yy = i / 800, xx = i % 800;
+        bool dark = d[i] < 100 && d[plane + i] < 100 && d[2 * plane + i] < 100;
+        /* below the axes' bottom (0.89 H = 498) and its tick labels (~25 px) */
+        if (yy > 525 && xx > 300 && xx < 500) xlabel_ink += dark;
+        if (yy < 0.12 * 560 && xx > 300 && xx < 500) title_ink += dark;
+    }
+    assert_true(blue > 300);
+    assert_true(orange > 300);
+    assert_true(xlabel_ink > 20);
+    assert_true(title_ink > 20);
+    assert_int_equal(d[0], 255); /* the corner is white */
+    cg_scope_end();
+    assert_int_equal(cg_plot_save(&p, svg), CG_OK);
+    void *text;
+    size_t len;
+    assert_int_equal(cg_read_file(svg, &text, &len), CG_OK);
+    assert_non_null(strstr(text, "<svg"));
+    assert_non_null(strstr(text, "width=\"800\""));
+    assert_non_null(strstr(text, "</svg>"));
+    free(text);
+    /* nothing else was left in the folder (the writes went through temp files) */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 2", dir);
+    assert_int_equal(system(cmd), 0);
+    unlink(png);
+    unlink(svg);
+    rmdir(dir);
+    /* a directory that does not exist: an I/O error, not a crash */
+    assert_int_equal(cg_plot_save(&p, "/nonexistent-cgrad/p.png"), CG_ERR_IO);
+}
+
 static void test_terminal_renderings(void **state) {
     (void)state;
     cg_scope_begin();
@@ -190,6 +249,7 @@ int main(void) {
         cmocka_unit_test(test_text_and_shapes),
         cmocka_unit_test(test_show_image),
         cmocka_unit_test(test_grid),
+        cmocka_unit_test(test_plot_files),
         cmocka_unit_test(test_terminal_renderings),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);

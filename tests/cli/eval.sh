@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# cgrad eval, fastai's ClassificationInterpretation: a tiny model trained on a
+# hand-made folder (8x8 gray PNGs written with printf, so it runs in seconds)
+# is evaluated, and
+#   - the accuracy and loss eval prints are the last epoch's valid accuracy and
+#     valid loss that train printed (same model, same valid set, eval mode);
+#   - the confusion matrix holds every valid item once (8) and its diagonal
+#     matches the accuracy;
+#   - the top losses list --k items, the largest loss first;
+#   - confusion.png and top_losses.png exist in --out and decode;
+#   - usage errors exit 2.
+# Usage: eval.sh /path/to/cgrad
+set -u -o pipefail
+cgrad=${1:?usage: eval.sh /path/to/cgrad}
+case "$cgrad" in /*) ;; *) cgrad="$PWD/$cgrad" ;; esac
+tmp=$(mktemp -d "${CGRAD_BINARY_DIR:-/tmp}/cli_eval.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+# two 8x8 gray PNGs: dark (0 | 40 halves) and light (255 | 215 halves), as in hardening.sh
+dark='\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x08\x00\x00\x00\x08\x08\x00\x00\x00\x00\xe1\x64\xe1\x57\x00\x00\x00\x16\x49\x44\x41\x54\x78\xda\x63\x64\x60\x60\x60\xd0\x60\x60\x60\x60\x62\x80\x02\xf2\x18\x00\x0d\x00\x00\x38\x86\x94\xae\x91\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82'
+light='\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x08\x00\x00\x00\x08\x08\x00\x00\x00\x00\xe1\x64\xe1\x57\x00\x00\x00\x15\x49\x44\x41\x54\x78\xda\x63\xfc\xcf\x00\x01\x4c\x0c\x38\x19\x2c\x37\x08\xab\x01\x00\x67\x11\x01\xe9\xf5\xfb\x3b\x90\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82'
+for s in train valid; do
+    for c in dark light; do
+        mkdir -p "two/$s/$c"
+        for i in 1 2 3 4; do printf "${!c}" > "two/$s/$c/$i.png"; done
+    done
+done
+
+train=$("$cgrad" train --data two --model linear --epochs 3 --lr 0.01 --bs 4 --seed 1 --save m.safetensors 2>&1) ||
+    { echo "FAIL: train: $train"; exit 1; }
+# the last epoch's row: epoch train_loss valid_loss accuracy time
+last=$(grep -E '^[0-9]+ ' <<<"$train" | tail -1)
+want_loss=$(awk '{print $3}' <<<"$last") want_acc=$(awk '{print $4}' <<<"$last")
+[ -n "$want_acc" ] || bad "no epoch row in: $train"
+
+out=$("$cgrad" eval --model m.safetensors --data two --k 3 --out pics 2>&1) || bad "eval exited $?: $out"
+echo "$out"
+acc=$(awk '/^accuracy /{print $2}' <<<"$out") loss=$(awk '/^loss /{print $2}' <<<"$out")
+[ "$acc" = "$want_acc" ] || bad "eval accuracy $acc, train's last valid accuracy $want_acc"
+[ "$loss" = "$want_loss" ] || bad "eval loss $loss, train's last valid loss $want_loss"
+# the matrix: the two rows after its header line, "name count count"
+rows=$(grep -A3 '^confusion matrix' <<<"$out" | tail -2)
+total=$(awk '{s += $2 + $3} END {print s}' <<<"$rows")
+diag=$(awk 'NR == 1 {d += $2} NR == 2 {d += $3} END {print d}' <<<"$rows")
+[ "$total" = 8 ] || bad "the confusion matrix sums to $total, not the 8 valid items: $rows"
+awk -v d="$diag" -v a="$acc" 'BEGIN {exit !(d / 8 == a + 0)}' || bad "diagonal $diag / 8 is not accuracy $acc"
+# three top losses, sorted by loss (column 4) descending
+tops=$(sed -n '/^item\t/,/^$/p' <<<"$out" | grep -E '^[0-9]+'$'\t')
+[ "$(wc -l <<<"$tops")" = 3 ] || bad "not 3 top losses: $tops"
+sort -s -t$'\t' -k4,4 -g -r -c <<<"$tops" || bad "top losses not largest first: $tops"
+for f in confusion.png top_losses.png; do
+    [ -s "pics/$f" ] || { bad "pics/$f missing"; continue; }
+    "$cgrad" show "pics/$f" --no-color > /dev/null || bad "pics/$f does not decode"
+done
+
+"$cgrad" eval --data two > /dev/null 2>&1; [ $? = 2 ] || bad "eval without --model should exit 2"
+"$cgrad" eval --model m.safetensors --data two --k 0 > /dev/null 2>&1; [ $? = 2 ] || bad "--k 0 should exit 2"
+"$cgrad" eval --model missing.safetensors --data two > /dev/null 2>&1; [ $? = 1 ] || bad "a missing model should exit 1"
+[ $fail = 0 ] && echo "eval.sh: all ok"
+exit $fail

@@ -231,30 +231,51 @@ const cg_loss *cg_losses(int *n);
  *   "linear"      nn.Linear(n_in, n_out)
  *   "simple_net"  nn.Sequential(nn.Linear(n_in,30), nn.ReLU(), nn.Linear(30,n_out))
  *   "mlp"         same as simple_net; "mlp:500" uses 500 hidden units
+ * and, taking images [C,H,W] (cg_model_create_image):
+ *   "resnet18", "resnet34"  cg_vision_model: vision_learner's model
+ *   "cnn"                   cg_nn_mnist_cnn
  * Weights are initialised as PyTorch does (default generator). */
 cg_module *cg_model_create(const char *arch, int64_t n_in, int64_t n_out);
+/* The builder that knows the input's shape: images [c,h,w] (c 1..4, h and w
+ * 1..CG_MODEL_MAX_SIDE).  The flat architectures get n_in = c*h*w (their input
+ * is the flattened image); the image ones keep [N,c,h,w]. */
+cg_module *cg_model_create_image(const char *arch, int64_t c, int64_t h, int64_t w, int64_t n_out);
+/* Whether arch takes images [N,C,H,W] (resnet18, resnet34, cnn) rather than rows. */
+bool cg_model_takes_images(const char *arch);
 
 /* Bounds on what an architecture name may ask for (a model file's metadata is
  * untrusted): n_in, n_out and hidden widths at most CG_MODEL_MAX_FEATURES
  * (2^24), at most CG_MODEL_MAX_PARAMS parameters in all (2^28, 1 GiB of
  * float32), a name of at most CG_MODEL_MAX_ARCH_LEN printable bytes.
- * cg_model_create fails (CG_ERR_VALUE) before allocating anything above them. */
+ * cg_model_create fails (CG_ERR_VALUE) before allocating anything above them.
+ * CG_MODEL_MAX_TENSORS is resnet34's vision model with room to spare: 228
+ * state_dict entries (36 convs, 38 BatchNorms of 5 entries, 2 Linears). */
 #define CG_MODEL_MAX_FEATURES (1 << 24)
 #define CG_MODEL_MAX_PARAMS ((int64_t)1 << 28)
 #define CG_MODEL_MAX_ARCH_LEN 64
-#define CG_MODEL_MAX_TENSORS 8
+#define CG_MODEL_MAX_TENSORS 256
+#define CG_MODEL_MAX_CHANNELS 4      /* gray, RGB, RGBA */
+#define CG_MODEL_MAX_SIDE 16384      /* an image's height or width (CG_RESIZE_MAX) */
+#define CG_MODEL_MAX_NAME 64         /* "0.7.1.downsample.1.num_batches_tracked" is 38 */
 
-/* One tensor of an architecture's state_dict: name and shape. */
+/* One tensor of an architecture's state_dict: name, dtype and shape. */
 typedef struct cg_param_shape {
-    const char *name; /* static */
-    int ndim;
-    int64_t shape[2];
+    char name[CG_MODEL_MAX_NAME];
+    cg_dtype dtype; /* float32, or int64 for BatchNorm's num_batches_tracked */
+    int ndim;       /* 0..4 */
+    int64_t shape[4];
 } cg_param_shape;
 /* The state_dict cg_model_create(arch, n_in, n_out) would hold, without
  * building it: out[0..*n) (room for CG_MODEL_MAX_TENSORS), checked against
- * the bounds above.  cg_model_load compares a file's header with it first. */
+ * the bounds above.  cg_model_load compares a file's header with it first.
+ * An image architecture is CG_ERR_VALUE here: it needs cg_model_image_param_shapes. */
 cg_status cg_model_param_shapes(const char *arch, int64_t n_in, int64_t n_out, cg_param_shape *out,
                                 int *n);
+/* The same for cg_model_create_image(arch, c, h, w, n_out): the resnets' and
+ * the cnn's lists are worked out from their topology (what resnet.c and
+ * cnn.c build), in state_dict order, without allocating a weight. */
+cg_status cg_model_image_param_shapes(const char *arch, int64_t c, int64_t h, int64_t w, int64_t n_out,
+                                      cg_param_shape *out, int *n);
 
 #ifdef __cplusplus
 }

@@ -19,8 +19,9 @@
  * MODEL FILES (what `cgrad train --save` writes and `cgrad predict` reads) are
  * safetensors files whose __metadata__ says how to rebuild the model:
  *     "format"  "cgrad-model-1"
- *     "arch"    a cg_model_create name: "linear", "simple_net", "mlp:500"
- *     "n_in"    "784"          input features after flattening
+ *     "arch"    a cg_model_create name: "linear", "simple_net", "mlp:500", or
+ *               an image model's (cg_model_create_image): "resnet18", "resnet34", "cnn"
+ *     "n_in"    "784"          input features after flattening (C*H*W for an image model)
  *     "n_out"   "1"            outputs (1 for mnist_loss/bce, C for cross_entropy)
  *     "loss"    "mnist_loss"   its activation turns outputs into probabilities
  *     "classes" "[\"7\",\"3\"]"  class names by label index, a JSON array of
@@ -29,7 +30,16 @@
  *                              with one output, sigmoid(out) is P(label 1) — in
  *                              the chapter label 1 is a "3", so classes is 7, 3
  *     "input"   "gray:28x28"   how to turn an image file into the model's input:
- *                              gray 28x28, bytes/255, flattened to n_in
+ *                              gray 28x28, bytes/255, flattened to n_in; an image
+ *                              model keeps [1,C,H,W] ("rgb:28x28" for a resnet);
+ *                              required for an image model: it gives C, H and W
+ *     "size", "resize_method"  "28", "crop": the Resize the model was trained
+ *                              with (--size), applied to a predicted image as
+ *                              fastai's valid transform does (the centre box)
+ * The state_dict holds parameters and buffers (BatchNorm's running_mean,
+ * running_var and int64 num_batches_tracked), each checked against the
+ * architecture's list (cg_model_param_shapes / cg_model_image_param_shapes)
+ * with its dtype before the tensors are read.
  * Any other keys (epochs, lr, accuracy, ...) are kept and ignored. */
 #ifndef CGRAD_WEIGHTS_H
 #define CGRAD_WEIGHTS_H
@@ -113,12 +123,20 @@ cg_status cg_model_set_classes(cg_metadata *md, int64_t n, const char *const *na
 cg_status cg_model_classes(const cg_metadata *md, int64_t *n, char ***names);
 void cg_model_classes_free(int64_t n, char **names);
 
+/* "gray:HxW" -> 1, H, W; "rgb:HxW" -> 3, H, W (sides 1..CG_MODEL_MAX_SIDE);
+ * anything else is CG_ERR_FORMAT. */
+cg_status cg_model_parse_input(const char *spec, int *channels, int64_t *h, int64_t *w);
+
 /* ---- predicting (fastai's learn.predict) --------------------------------- */
-/* An image file as the model's input batch of one, following metadata "input":
- *   "gray:HxW"  gray [H,W] bytes/255, flattened to [1, H*W] (must equal n_in)
+/* An image file (PNG or JPEG) as the model's input batch of one, following
+ * metadata "input" (opened as gray or RGB, as the model was trained):
+ *   "gray:HxW"  gray [H,W] bytes/255, flattened to [1, H*W] (must equal n_in),
+ *               or [1,1,H,W] for an image model ("arch" resnet18/34, cnn)
  *   "rgb:HxW"   RGB [1,3,H,W] bytes/255 (convolutional models)
- * Missing "input" means gray, flattened to [1, n_in].  A PNG of another size is
- * CG_ERR_SHAPE naming the file and both sizes. */
+ * With "size" (and "resize_method", default crop) the image is first resized
+ * as the validation set was: fastai's Resize with the box at the centre.
+ * Missing "input" means gray, flattened to [1, n_in].  An image of another size
+ * is CG_ERR_SHAPE naming the file and both sizes. */
 cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path);
 
 typedef struct cg_prediction {

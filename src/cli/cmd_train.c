@@ -5,6 +5,9 @@
  *               metrics=batch_accuracy).fit(10, lr=1)
  *   cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1 --plot out/simple_net
  *       the same with simple_net, fit(40, 0.1), and the accuracy plot
+ *   cgrad train --data mnist_sample --model resnet18 --epochs 1 --lr 0.1 --one-cycle
+ *       vision_learner(dls, resnet18, pretrained=False, loss_func=F.cross_entropy,
+ *                      metrics=accuracy).fit_one_cycle(1, 0.1)
  *
  * Prints fastai's progress bar (on a terminal) and results table; --json
  * prints JSON lines on stdout instead (the table then goes to stderr). */
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgrad/checkpoint.h"
 #include "cli/cli_dist.h"
 #include "cli/cli_escape.h"
 #include "cli/cli_paths.h"
@@ -23,6 +27,7 @@ static void usage(FILE *f) {
             "usage: cgrad train --data NAME|PATH --model NAME [--epochs N] [--lr X] [--one-cycle]\n"
             "                   [--opt sgd|adam|basic] [--loss NAME] [--bs N] [--seed N] [--threads N]\n"
             "                   [--save FILE] [--json] [--csv FILE] [--plot PREFIX]\n"
+            "                   [--checkpoint DIR] [--resume DIR|FILE]\n"
             "\n"
             "Trains a model with fastai's Learner and prints the results table\n"
             "(epoch, train_loss, valid_loss, the metric, time).\n"
@@ -31,7 +36,8 @@ static void usage(FILE *f) {
     train_args_help(f);
     fprintf(f,
             "  --epochs N        epochs, 1..%d (default 1)\n"
-            "  --lr X            learning rate, any number > 0 (default 0.1); with --one-cycle, lr_max\n"
+            "  --lr X            learning rate, any number > 0 (default 0.1, 0.01 for cnn); with\n"
+            "                    --one-cycle, lr_max\n"
             "  --one-cycle       fit_one_cycle: cosine warm-up to lr over 25%% of the steps,\n"
             "                    then down to lr/1e5; momentum 0.95 -> 0.85 -> 0.95\n"
             "  --save FILE       write the trained model (safetensors, with its architecture,\n"
@@ -39,6 +45,12 @@ static void usage(FILE *f) {
             "  --distributed     data-parallel over MPI (implied under mpirun): --bs is the global\n"
             "                    batch, bs/ranks per rank; rank 0 alone prints and writes\n"
             "                    (mpirun -np 2 cgrad train --data mnist_sample --model simple_net)\n"
+            "  --checkpoint DIR  after every epoch, DIR/epoch-E.safetensors (weights, optimizer\n"
+            "                    state, schedule position, RNG streams, recorder) and DIR/last,\n"
+            "                    written atomically: a run killed at any point keeps the last one\n"
+            "  --resume DIR|FILE continue a run from its last checkpoint (DIR/last) or FILE: run\n"
+            "                    it with the same flags (seed, --threads, --epochs included) and\n"
+            "                    it ends with the same weights, byte for byte, as an unbroken run\n"
             "  --json            one JSON object per epoch on stdout, then a summary\n"
             "  --csv FILE        the results table as CSV (fastai's CSVLogger)\n"
             "  --plot PREFIX     PREFIX_loss.png (plot_loss) and PREFIX_<metric>.png (the metric\n"
@@ -50,7 +62,9 @@ static void usage(FILE *f) {
             "\n"
             "examples (the chapter's two Learner runs):\n"
             "  cgrad train --data mnist_sample --model linear --epochs 10 --lr 1\n"
-            "  cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1\n",
+            "  cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1\n"
+            "and its last cell (vision_learner with resnet18; Adam, cross_entropy, bs 64):\n"
+            "  cgrad train --data mnist_sample --model resnet18 --epochs 1 --lr 0.1 --one-cycle\n",
             TRAIN_EPOCHS_MAX);
 }
 
@@ -66,6 +80,12 @@ static cg_status save_model(const train_args *a, const train_setup *s) {
     if (st == CG_OK) st = cg_metadata_set(&md, "loss", s->loss->name);
     if (st == CG_OK) st = cg_metadata_set(&md, "classes", s->classes);
     if (st == CG_OK) st = cg_metadata_set(&md, "input", s->input);
+    if (st == CG_OK && a->size) { /* predict resizes as the validation set was */
+        snprintf(buf, sizeof buf, "%lld", (long long)a->size);
+        st = cg_metadata_set(&md, "size", buf);
+        static const char *const methods[] = {"crop", "pad", "squish"};
+        if (st == CG_OK) st = cg_metadata_set(&md, "resize_method", methods[a->resize_method]);
+    }
     if (st == CG_OK) st = cg_metadata_set(&md, "data", a->data);
     snprintf(buf, sizeof buf, "%d", r->n_epochs);
     if (st == CG_OK) st = cg_metadata_set(&md, "epochs", buf);
@@ -118,6 +138,21 @@ static int check_outputs(const train_args *a, outputs *o) {
     }
     if (cli_check_distinct_outputs(labels, o->paths, 4, msg, sizeof msg))
         return cli_usage_error("train", NULL, "%s; nothing was trained", msg);
+    if (a->checkpoint) { /* made now (mkdir -p), then checked like --save's folder */
+        char last[4200], label[4300];
+        snprintf(label, sizeof label, "--checkpoint %s", a->checkpoint);
+        if ((size_t)snprintf(last, sizeof last, "%s/last", a->checkpoint) >= sizeof last)
+            return cli_usage_error("train", usage, "--checkpoint: the folder name is too long");
+        if (cg_mkdirs(a->checkpoint) != CG_OK) {
+            fprintf(stderr, "cgrad: train: %s: %s; nothing was trained\n", cli_esc(label),
+                    cli_esc(cg_last_error()));
+            return 1;
+        }
+        if (cli_check_output_path(label, last, msg, sizeof msg)) {
+            fprintf(stderr, "cgrad: train: %s; nothing was trained\n", msg);
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -205,6 +240,8 @@ int cmd_train(int argc, char **argv) {
     cg_status st = cg_learner_add_progress(learn, a.json ? stderr : stdout);
     if (st == CG_OK && a.json) st = cg_learner_add_json_logger(learn, stdout);
     if (st == CG_OK && a.csv) st = add_csv_logger(learn, a.csv, &csv);
+    if (st == CG_OK && a.checkpoint) st = cg_learner_add_checkpoint(learn, a.checkpoint);
+    if (st == CG_OK && a.resume) st = cg_learner_resume(learn, a.resume); /* before any fit */
     if (st == CG_OK)
         st = a.one_cycle ? cg_learner_fit_one_cycle(learn, a.epochs, a.lr)
                          : cg_learner_fit(learn, a.epochs, a.lr);

@@ -10,8 +10,14 @@
  *                 files (--train/--valid name others; --valid-pct splits every
  *                 image of PATH at random), or MNIST's four IDX files; read
  *                 as gray; default loss cross_entropy
- * Except for mnist_sample (the chapter's float tensors), the images are held
- * as uint8 and every batch becomes rows of H*W floats in [0,1] when it is made
+ * --model resnet18|resnet34|cnn take the images as [C,H,W] (RGB for the
+ * resnets, as fastai's PILImage.create opens them; gray for cnn), and read
+ * mnist_sample as the image folder it is (ImageDataLoaders.from_folder:
+ * classes "3", "7", the training set shuffled with drop_last); their defaults
+ * follow the chapter's vision_learner call: Adam, cross_entropy, accuracy,
+ * batch 64, lr 0.1 (resnets, fit_one_cycle(1, 0.1)) or 0.01 (cnn).
+ * Except for mnist_sample with the chapter's models (its float tensors), the
+ * images are held as uint8 and every batch becomes floats in [0,1] when it is made
  * (--size resizes them first, as fastai's Resize: a random box on the training
  * set, the centre on valid).  The training batches are shuffled (seeded by
  * --seed) like fastai's ImageDataLoaders, except for mnist_sample, whose
@@ -46,12 +52,16 @@ void train_args_help(FILE *f) {
             "  --strict          an empty class folder is an error (default: a warning)\n"
             "  --model NAME      linear, linear1 (the chapter's init_params xb@weights+bias),\n"
             "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out, HIDDEN 1..%d)\n"
+            "                    on flat rows; on images [C,H,W]: resnet18, resnet34\n"
+            "                    (vision_learner's model, RGB) and cnn (4 conv-BN-ReLU, gray)\n"
             "  --loss NAME       mnist_loss, bce, cross_entropy, mse, l1 (default: mnist_loss\n"
-            "                    for mnist_sample, cross_entropy otherwise)\n"
-            "  --opt sgd|adam|basic  fastai's SGD (the chapter's; default), Adam, or the\n"
+            "                    for mnist_sample with the flat models, cross_entropy otherwise)\n"
+            "  --opt sgd|adam|basic  fastai's SGD (the chapter's; the flat models' default), Adam\n"
+            "                    (vision_learner's; resnet18/34 and cnn's default), or the\n"
             "                    chapter's BasicOptim (p -= lr*grad; grads set to None)\n"
             "  --wd X            weight decay, >= 0 (default: the optimizer's, SGD 0, Adam 0.01)\n"
-            "  --bs N            batch size, 1..%d (default 256, the chapter's)\n"
+            "  --bs N            batch size, 1..%d (default 256, the chapter's; 64, fastai's,\n"
+            "                    for resnet18/34 and cnn)\n"
             "  --seed N          seed of the weights' initialisation and the shuffle, >= 0\n"
             "                    (default 42)\n"
             "  --shuffle, --no-shuffle  shuffle the training set each epoch (default: on, but off\n"
@@ -66,6 +76,7 @@ enum {
     OPT_HELP, OPT_H, OPT_ONE_CYCLE, OPT_JSON, OPT_SHUFFLE, OPT_NO_SHUFFLE, OPT_DATA, OPT_MODEL, OPT_OPT,
     OPT_LOSS, OPT_SAVE, OPT_CSV, OPT_PLOT, OPT_EPOCHS, OPT_LR, OPT_WD, OPT_BS, OPT_SEED, OPT_THREADS,
     OPT_SIZE, OPT_RESIZE_METHOD, OPT_VALID_PCT, OPT_TRAIN, OPT_VALID, OPT_STRICT,
+    OPT_CHECKPOINT, OPT_RESUME,
     OPT_COUNT
 };
 static const cli_option train_options[OPT_COUNT] = {
@@ -82,11 +93,13 @@ static const cli_option train_options[OPT_COUNT] = {
     [OPT_SIZE] = {"--size", true},      [OPT_RESIZE_METHOD] = {"--resize-method", true},
     [OPT_VALID_PCT] = {"--valid-pct", true}, [OPT_TRAIN] = {"--train", true},
     [OPT_VALID] = {"--valid", true},    [OPT_STRICT] = {"--strict", false},
+    [OPT_CHECKPOINT] = {"--checkpoint", true}, [OPT_RESUME] = {"--resume", true},
 };
-/* lr-find's: the same table less --one-cycle, --save, --csv, --epochs, --lr
- * (lr-find sweeps the rate itself) */
+/* lr-find's: the same table less --one-cycle, --save, --csv, --epochs, --lr,
+ * --checkpoint, --resume (lr-find sweeps the rate itself) */
 static bool train_only(int k) {
-    return k == OPT_ONE_CYCLE || k == OPT_SAVE || k == OPT_CSV || k == OPT_EPOCHS || k == OPT_LR;
+    return k == OPT_ONE_CYCLE || k == OPT_SAVE || k == OPT_CSV || k == OPT_EPOCHS || k == OPT_LR ||
+           k == OPT_CHECKPOINT || k == OPT_RESUME;
 }
 
 /* mlp:HIDDEN's width, checked here like any numeric flag (the library
@@ -103,11 +116,11 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
                      void (*usage)(FILE *)) {
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
-    a->opt = "sgd";
+    a->opt = NULL; /* unset: the model's default, below */
     a->epochs = 1;
-    a->lr = 0.1;
+    a->lr = NAN;
     a->wd = NAN;
-    a->bs = 256;
+    a->bs = 0;
     a->seed = 42;
     a->shuffle = -1;
     /* lr-find sees a table without the train-only options, so they are unknown there */
@@ -138,6 +151,8 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
         case OPT_SAVE: a->save = v; break;
         case OPT_CSV: a->csv = v; break;
         case OPT_PLOT: a->plot = v; break;
+        case OPT_CHECKPOINT: a->checkpoint = v; break;
+        case OPT_RESUME: a->resume = v; break;
         case OPT_EPOCHS:
             bad = cli_parse_int64("--epochs", v, 1, TRAIN_EPOCHS_MAX, &n, msg, sizeof msg);
             a->epochs = (int)n;
@@ -176,6 +191,14 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     if (!a->model) return cli_usage_error(cmd, usage, "--model NAME is required");
     int rc = check_model(cmd, a->model, usage);
     if (rc >= 0) return rc;
+    /* Defaults follow the chapter's calls: Learner(dls, simple_net, opt_func=SGD)
+     * with bs 256 and lr 0.1; vision_learner (Adam, bs 64) with
+     * fit_one_cycle(1, 0.1) for the resnets and the cnn's PyTorch twin's
+     * one-cycle to 0.01. */
+    bool vision = cg_model_takes_images(a->model);
+    if (!a->opt) a->opt = vision ? "adam" : "sgd";
+    if (!a->bs) a->bs = vision ? 64 : 256;
+    if (isnan(a->lr)) a->lr = !strcmp(a->model, "cnn") ? 0.01 : 0.1;
     if (strcmp(a->opt, "sgd") && strcmp(a->opt, "adam") && strcmp(a->opt, "basic"))
         return cli_usage_error(cmd, usage, "--opt must be sgd, adam or basic, got '%s'", cli_esc(a->opt));
     return -1;
@@ -185,10 +208,11 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
 
 /* The chapter's models take flat rows: a dataset over another one whose
  * batches are x [n, C*H*W] (a view of the batch) and y [n], or y [n,1] for the
- * one-output losses (the chapter's train_y.unsqueeze(1)). */
+ * one-output losses (the chapter's train_y.unsqueeze(1)).  The image models
+ * keep x [n,C,H,W] (flatten false) and only take the y column when asked. */
 typedef struct flat_ctx {
     cg_dataset *inner;
-    bool column_y;
+    bool flatten, column_y;
 } flat_ctx;
 
 static int64_t flat_len(void *ctx) { return cg_dataset_len(((flat_ctx *)ctx)->inner); }
@@ -197,7 +221,7 @@ static cg_status flat_get(void *ctx, int64_t i, cg_tensor **x, cg_tensor **y) {
     flat_ctx *c = ctx;
     cg_status st = cg_dataset_item(c->inner, i, x, y);
     if (st != CG_OK) return st;
-    *x = cg_flatten(*x, 0, -1);
+    if (c->flatten) *x = cg_flatten(*x, 0, -1);
     *y = c->column_y ? cg_unsqueeze(*y, 0) : *y;
     return *x && *y ? CG_OK : cg_last_status();
 }
@@ -206,7 +230,7 @@ static cg_status flat_get_batch(void *ctx, const int64_t *idx, int64_t n, cg_ten
     flat_ctx *c = ctx;
     cg_status st = cg_dataset_batch(c->inner, idx, n, xb, yb);
     if (st != CG_OK) return st;
-    *xb = cg_flatten(*xb, 1, -1);
+    if (c->flatten) *xb = cg_flatten(*xb, 1, -1);
     *yb = c->column_y ? cg_unsqueeze(*yb, 1) : *yb;
     return *xb && *yb ? CG_OK : cg_last_status();
 }
@@ -217,14 +241,14 @@ static void flat_free(void *ctx) {
 }
 
 /* Takes over the reference to inner (released on failure too). */
-static cg_dataset *flat_rows(cg_dataset *inner, bool column_y) {
+static cg_dataset *flat_rows(cg_dataset *inner, bool flatten, bool column_y) {
     flat_ctx *c = inner ? malloc(sizeof *c) : NULL;
     if (!c) {
         if (inner) cg_fail(CG_ERR_NOMEM, "train: out of memory");
         cg_dataset_release(inner);
         return NULL;
     }
-    *c = (flat_ctx){inner, column_y};
+    *c = (flat_ctx){inner, flatten, column_y};
     static const cg_dataset_ops ops = {flat_len, flat_get, flat_get_batch, flat_free};
     cg_dataset *ds = cg_dataset_new(cg_dataset_kind(inner), &ops, c);
     int64_t n = 0;
@@ -236,12 +260,12 @@ static cg_dataset *flat_rows(cg_dataset *inner, bool column_y) {
 }
 
 /* The [C,H,W] shape of ds's items (its first). */
-static cg_status item_hw(cg_dataset *ds, int64_t *h, int64_t *w) {
+static cg_status item_hw(cg_dataset *ds, int64_t *c, int64_t *h, int64_t *w) {
     cg_tensor *x = NULL, *y = NULL;
     cg_scope_begin(); /* the item dies here, whatever scope the caller has open */
     cg_status st = cg_dataset_item(ds, 0, &x, &y);
     if (st == CG_OK && x->ndim != 3) st = cg_fail(CG_ERR_FORMAT, "train: items are not images [C,H,W]");
-    if (st == CG_OK) *h = x->shape[1], *w = x->shape[2];
+    if (st == CG_OK) *c = x->shape[0], *h = x->shape[1], *w = x->shape[2];
     cg_scope_end();
     return st;
 }
@@ -270,13 +294,17 @@ static bool is_binary_loss(const char *name);
 static const char *loss_name_of(const train_args *a);
 
 /* The training and validation datasets of --data as ImageDataLoaders.from_folder
- * reads them (gray, uint8 in memory, --size/--train/--valid/--valid-pct), as
- * flat rows, and their DataLoaders; empty class folders are warned about. */
+ * reads them (uint8 in memory, --size/--train/--valid/--valid-pct): gray flat
+ * rows for the chapter's models, [C,H,W] for the image models (RGB for the
+ * resnets, gray for cnn), and their DataLoaders (an image model's training
+ * loader drops its last partial batch, as fastai's does); empty class folders
+ * are warned about. */
 static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n_classes) {
     char root[4096];
     const char *data = a->data;
+    bool vision = cg_model_takes_images(a->model);
     cg_image_folder_options o = cg_image_folder_defaults();
-    o.item = (cg_image_item_options){.channels = 1, .to_float = true};
+    o.item = (cg_image_item_options){.channels = vision && strcmp(a->model, "cnn") ? 3 : 1, .to_float = true};
     if (a->size) o.item.resize = (cg_resize_options){.height = a->size, .width = a->size,
                                                      .method = a->resize_method};
     o.train = a->train_dir, o.valid = a->valid_dir;
@@ -284,7 +312,7 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     o.seeded = true, o.seed = a->seed;
     o.strict = a->strict;
     cg_status st = CG_OK;
-    if (!strcmp(data, "mnist") || !strcmp(data, "mnist_png")) {
+    if (!strcmp(data, "mnist") || !strcmp(data, "mnist_png") || !strcmp(data, "mnist_sample")) {
         st = cg_dataset_get(data, NULL, root, sizeof root);
         if (st != CG_OK) return st;
         if (!strcmp(data, "mnist_png")) { /* fastai's mnist_png.tgz: training/ and testing/ */
@@ -300,9 +328,9 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
         fprintf(stderr, "cgrad: warning: %s is an empty class folder (no image in it): not a class "
                 "(--strict makes this an error)\n", cli_esc(empty.items[i]));
     cg_strlist_free(&empty);
-    int64_t h = 0, w = 0, vh = 0, vw = 0;
-    if (st == CG_OK) st = item_hw(train, &h, &w);
-    if (st == CG_OK) st = item_hw(valid, &vh, &vw);
+    int64_t c = 0, h = 0, w = 0, vc = 0, vh = 0, vw = 0;
+    if (st == CG_OK) st = item_hw(train, &c, &h, &w);
+    if (st == CG_OK) st = item_hw(valid, &vc, &vh, &vw);
     if (st == CG_OK && (h != vh || w != vw))
         st = cg_fail(CG_ERR_SHAPE, "train: %s has %lldx%lld training images but %lldx%lld valid ones "
                      "(--size N resizes them all)", a->data, (long long)h, (long long)w, (long long)vh,
@@ -320,13 +348,15 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
         st = cg_fail(CG_ERR_VALUE, "train: --loss %s needs 2 classes, %s has %lld (use cross_entropy)",
                      loss_name_of(a), a->data, (long long)*n_classes);
     if (st == CG_OK) {
-        s->n_in = h * w;
-        snprintf(s->input, sizeof s->input, "gray:%lldx%lld", (long long)h, (long long)w);
+        s->c = c, s->h = h, s->w = w;
+        s->n_in = c * h * w;
+        snprintf(s->input, sizeof s->input, "%s:%lldx%lld", c == 3 ? "rgb" : "gray", (long long)h, (long long)w);
         /* the loaders cg_tensor_dataloaders made before: the same batches */
         bool shuffle = a->shuffle != 0;
-        cg_dataset *ft = flat_rows(cg_dataset_retain(train), binary);
-        cg_dataset *fv = ft ? flat_rows(cg_dataset_retain(valid), binary) : NULL;
-        cg_dataloader_options to = {.batch_size = a->bs, .shuffle = shuffle, .seeded = shuffle, .seed = a->seed};
+        cg_dataset *ft = flat_rows(cg_dataset_retain(train), !vision, binary);
+        cg_dataset *fv = ft ? flat_rows(cg_dataset_retain(valid), !vision, binary) : NULL;
+        cg_dataloader_options to = {.batch_size = a->bs, .shuffle = shuffle, .drop_last = vision,
+                                    .seeded = shuffle, .seed = a->seed};
         cg_dataloader_options vo = {.batch_size = a->bs};
         cg_dataloader *tdl = fv ? cg_dataloader_new(ft, &to) : NULL;
         cg_dataloader *vdl = tdl ? cg_dataloader_new(fv, &vo) : NULL;
@@ -346,7 +376,9 @@ static bool is_binary_loss(const char *name) {
 }
 
 static const char *loss_name_of(const train_args *a) {
-    return a->loss ? a->loss : !strcmp(a->data, "mnist_sample") ? "mnist_loss" : "cross_entropy";
+    return a->loss                                                                ? a->loss
+           : !strcmp(a->data, "mnist_sample") && !cg_model_takes_images(a->model) ? "mnist_loss"
+                                                                                  : "cross_entropy";
 }
 
 static cg_metric metric_of(const train_args *a) {
@@ -365,7 +397,8 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
         omp_set_num_threads(a->threads);
         openblas_set_num_threads(a->threads);
     }
-    bool chapter = !strcmp(a->data, "mnist_sample");
+    /* the chapter's tensors for its flat models; the image models read the folder */
+    bool chapter = !strcmp(a->data, "mnist_sample") && !cg_model_takes_images(a->model);
     const char *loss_name = loss_name_of(a);
     s->loss = cg_loss_by_name(loss_name);
     if (!s->loss) return cg_last_status();
@@ -396,7 +429,8 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
     }
     s->n_out = binary ? 1 : n_classes;
     cg_manual_seed(a->seed);
-    s->model = cg_model_create(a->model, s->n_in, s->n_out);
+    s->model = chapter ? cg_model_create(a->model, s->n_in, s->n_out)
+                       : cg_model_create_image(a->model, s->c, s->h, s->w, s->n_out);
     bool shuffle = a->shuffle < 0 ? !chapter : a->shuffle == 1;
     if (chapter && s->model)
         s->dls = cg_tensor_dataloaders(s->train_x, s->train_y, s->valid_x, s->valid_y, a->bs, shuffle, a->seed);

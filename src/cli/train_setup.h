@@ -18,10 +18,11 @@
 
 typedef struct train_args {
     const char *data;  /* "mnist_sample", "mnist", or a folder with train/ and valid/ */
-    const char *model; /* a cg_model_create name: linear, simple_net, mlp:500 */
-    const char *opt;   /* sgd (default) or adam */
+    const char *model; /* a cg_model_create name: linear, simple_net, mlp:500, resnet18, cnn */
+    const char *opt;   /* sgd, adam or basic (default: sgd, adam for the image models) */
     const char *loss;  /* NULL: mnist_loss for mnist_sample, cross_entropy otherwise */
     const char *save, *csv, *plot;
+    const char *checkpoint, *resume; /* --checkpoint DIR, --resume DIR|FILE (checkpoint.h) */
     int epochs;
     double lr, wd;
     bool one_cycle, json;
@@ -51,6 +52,7 @@ typedef struct train_setup {
     cg_learner *learn;
     const cg_loss *loss;
     int64_t n_in, n_out;
+    int64_t c, h, w;    /* the images' [C,H,W] (0 for the chapter's tensors) */
     char *classes;      /* ["7","3"]: class names by label index, the JSON array of
                          * cg_model_set_classes (malloc'd, freed by train_setup_free) */
     char input[64];     /* "gray:28x28" */

@@ -1,6 +1,8 @@
 /* io/predict.c — fastai's learn.predict for model files: an image file becomes
  * the model's input as the file's metadata says, and the output becomes class
- * probabilities with the loss function's activation. */
+ * probabilities with the loss function's activation (softmax for the
+ * cross-entropy image models), in eval mode: BatchNorm uses its running
+ * statistics, Dropout passes through. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,29 +13,20 @@
 #include "cgrad/ops.h"
 #include "cgrad/weights.h"
 
-/* "gray:28x28" -> channels 1, 28, 28; "rgb:28x28" -> 3, 28, 28. */
-static cg_status parse_input(const char *spec, int *channels, int64_t *h, int64_t *w) {
-    const char *rest;
-    if (!strncmp(spec, "gray:", 5)) {
-        *channels = 1;
-        rest = spec + 5;
-    } else if (!strncmp(spec, "rgb:", 4)) {
-        *channels = 3;
-        rest = spec + 4;
-    } else {
-        return cg_fail(CG_ERR_FORMAT, "model input \"%s\": expected gray:HxW or rgb:HxW", spec);
-    }
+/* The Resize of metadata "size"/"resize_method" (none without "size"). */
+static cg_status resize_of(const cg_metadata *md, cg_resize_options *o) {
+    memset(o, 0, sizeof *o);
+    const char *size = cg_metadata_get(md, "size"), *method = cg_metadata_get(md, "resize_method");
+    if (!size) return CG_OK;
     char *end;
     errno = 0;
-    long long hh = strtoll(rest, &end, 10);
-    if (errno || end == rest || *end != 'x' || hh <= 0)
-        return cg_fail(CG_ERR_FORMAT, "model input \"%s\": expected gray:HxW or rgb:HxW", spec);
-    const char *ws = end + 1;
-    long long ww = strtoll(ws, &end, 10);
-    if (errno || end == ws || *end || ww <= 0)
-        return cg_fail(CG_ERR_FORMAT, "model input \"%s\": expected gray:HxW or rgb:HxW", spec);
-    *h = hh;
-    *w = ww;
+    long long n = strtoll(size, &end, 10);
+    if (errno || end == size || *end || n < 1 || n > CG_RESIZE_MAX)
+        return cg_fail(CG_ERR_FORMAT, "model metadata \"size\" is \"%.64s\", expected 1 to %d", size, CG_RESIZE_MAX);
+    o->height = o->width = n;
+    if (method && cg_resize_method_parse(method, &o->method))
+        return cg_fail(CG_ERR_FORMAT, "model metadata \"resize_method\" is \"%.64s\", expected crop, pad or squish",
+                       method);
     return CG_OK;
 }
 
@@ -45,11 +38,17 @@ cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path) 
     const char *spec = cg_metadata_get(md, "input");
     const char *n_in_s = cg_metadata_get(md, "n_in");
     long long n_in = n_in_s ? strtoll(n_in_s, NULL, 10) : 0;
+    bool image_model = cg_model_takes_images(cg_metadata_get(md, "arch"));
     int channels = 1;
     int64_t h = 0, w = 0; /* 0: any size whose H*W is n_in */
-    if (spec && parse_input(spec, &channels, &h, &w)) return NULL;
+    if (spec && cg_model_parse_input(spec, &channels, &h, &w)) return NULL;
+    cg_resize_options resize;
+    if (resize_of(md, &resize)) return NULL;
     cg_scope_begin();
-    cg_tensor *img = cg_png_read(png_path, channels == 1 ? 1 : 3); /* gray [H,W] or [3,H,W] */
+    /* PILImage.create: gray [H,W] or RGB [3,H,W], PNG or JPEG by content */
+    cg_tensor *img = cg_image_read(png_path, channels == 1 ? 1 : 3);
+    /* the validation set's Resize: the centre box */
+    if (img && resize.height) img = cg_image_resize_item(img, &resize, 0.5, 0.5);
     cg_tensor *x = NULL;
     if (img) {
         int64_t ih = img->shape[img->ndim - 2], iw = img->shape[img->ndim - 1];
@@ -60,8 +59,11 @@ cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path) 
             else
                 cg_fail(CG_ERR_SHAPE, "%s: image is %lldx%lld = %lld pixels, the model takes %lld",
                         png_path, (long long)ih, (long long)iw, (long long)(ih * iw), n_in);
+        } else if (image_model) {
+            /* bytes/255 (fastai's IntToFloatTensor), then a batch of one [1,C,H,W] */
+            x = cg_div_s(cg_float(img), 255.0);
+            x = cg_reshape(x, CG_SHAPE(1, channels, ih, iw));
         } else {
-            /* bytes/255 (fastai's IntToFloatTensor), then a batch of one */
             x = cg_div_s(cg_float(img), 255.0);
             x = channels == 1 ? cg_reshape(x, CG_SHAPE(1, -1)) : cg_unsqueeze(x, 0);
             if (x && channels == 1 && n_in > 0 && x->shape[1] != n_in) {

@@ -122,105 +122,177 @@ static const char *dims_str(int ndim, const int64_t *shape, char *buf, size_t n)
     return buf;
 }
 
-/* The file holds every tensor arch(n_in, n_out) needs, with its dtype and
- * shape (extra tensors are caught by the strict load afterwards). */
-static cg_status check_against_arch(const char *path, const cg_safetensors *st, const char *arch,
-                                    int64_t n_in, int64_t n_out) {
-    cg_param_shape want[CG_MODEL_MAX_TENSORS];
-    int n = 0;
-    if (cg_model_param_shapes(arch, n_in, n_out, want, &n)) {
-        char cause[512];
-        snprintf(cause, sizeof cause, "%s", cg_last_error());
-        return cg_fail(CG_ERR_FORMAT, "%s: %s", path, cause);
+cg_status cg_model_parse_input(const char *spec, int *channels, int64_t *h, int64_t *w) {
+    if (!spec || !channels || !h || !w) return cg_fail(CG_ERR_VALUE, "model input: NULL argument");
+    const char *rest;
+    if (!strncmp(spec, "gray:", 5)) {
+        *channels = 1;
+        rest = spec + 5;
+    } else if (!strncmp(spec, "rgb:", 4)) {
+        *channels = 3;
+        rest = spec + 4;
+    } else {
+        return cg_fail(CG_ERR_FORMAT, "model input \"%.64s\": expected gray:HxW or rgb:HxW", spec);
     }
-    for (int i = 0; i < n; i++) {
-        const cg_tensor *t = cg_safetensors_get(st, want[i].name);
-        char a[96], b[96];
-        if (!t)
-            return cg_fail(CG_ERR_FORMAT, "%s: model '%.64s' needs tensor '%s' %s, which the file does not have",
-                           path, arch, want[i].name, dims_str(want[i].ndim, want[i].shape, b, sizeof b));
-        if (t->dtype != CG_FLOAT32)
-            return cg_fail(CG_ERR_DTYPE, "%s: tensor '%s' is %s in the file, model '%.64s' needs float32", path,
-                           want[i].name, cg_dtype_name(t->dtype), arch);
-        bool same = t->ndim == want[i].ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == want[i].shape[d];
-        if (!same)
-            return cg_fail(CG_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file, but model '%.64s' with n_in %lld "
-                           "and n_out %lld needs %s",
-                           path, want[i].name, cg_shape_str(t, a, sizeof a), arch, (long long)n_in,
-                           (long long)n_out, dims_str(want[i].ndim, want[i].shape, b, sizeof b));
+    char *end;
+    errno = 0;
+    long long hh = strtoll(rest, &end, 10);
+    bool ok = !errno && end != rest && *end == 'x' && hh > 0 && hh <= CG_MODEL_MAX_SIDE;
+    long long ww = 0;
+    if (ok) {
+        const char *ws = end + 1;
+        ww = strtoll(ws, &end, 10);
+        ok = !errno && end != ws && !*end && ww > 0 && ww <= CG_MODEL_MAX_SIDE;
     }
+    if (!ok)
+        return cg_fail(CG_ERR_FORMAT, "model input \"%.64s\": expected gray:HxW or rgb:HxW, sides 1 to %d", spec,
+                       CG_MODEL_MAX_SIDE);
+    *h = hh;
+    *w = ww;
     return CG_OK;
 }
 
-/* format, arch, n_in and n_out of a model file's metadata, checked. */
-static cg_status model_spec(const char *path, const cg_metadata *md, const char **arch, int64_t *n_in,
-                            int64_t *n_out) {
+/* What a model file's metadata says to build. */
+typedef struct model_spec {
+    const char *arch;
+    int64_t n_in, n_out;
+    bool image;        /* an image architecture: built from input's [c, h, w] */
+    int c;
+    int64_t h, w;
+} model_spec;
+
+/* format, arch, n_in, n_out (and input, for an image architecture) of a model
+ * file's metadata, checked. */
+static cg_status read_spec(const char *path, const cg_metadata *md, model_spec *s) {
+    memset(s, 0, sizeof *s);
     const char *format = cg_metadata_get(md, "format");
-    *arch = cg_metadata_get(md, "arch");
+    s->arch = cg_metadata_get(md, "arch");
     if (!format || strcmp(format, CG_MODEL_FORMAT))
         return cg_fail(CG_ERR_FORMAT,
                        "%s: not a cgrad model file (metadata \"format\" is %s%.64s%s, expected \"%s\"); "
                        "plain weights load with cg_module_load into a model you build",
                        path, format ? "\"" : "", format ? format : "missing", format ? "\"" : "",
                        CG_MODEL_FORMAT);
-    if (!*arch) return cg_fail(CG_ERR_FORMAT, "%s: model file has no \"arch\" in its metadata", path);
-    cg_status rc = meta_int(path, md, "n_in", n_in);
-    if (!rc) rc = meta_int(path, md, "n_out", n_out);
+    if (!s->arch) return cg_fail(CG_ERR_FORMAT, "%s: model file has no \"arch\" in its metadata", path);
+    cg_status rc = meta_int(path, md, "n_in", &s->n_in);
+    if (!rc) rc = meta_int(path, md, "n_out", &s->n_out);
+    s->image = cg_model_takes_images(s->arch);
+    if (!rc && s->image) {
+        const char *input = cg_metadata_get(md, "input");
+        if (!input)
+            return cg_fail(CG_ERR_FORMAT, "%s: model '%s' takes images, but the file has no \"input\" "
+                           "(e.g. \"rgb:28x28\") in its metadata", path, s->arch);
+        if (cg_model_parse_input(input, &s->c, &s->h, &s->w)) {
+            char cause[256];
+            snprintf(cause, sizeof cause, "%s", cg_last_error());
+            return cg_fail(CG_ERR_FORMAT, "%s: %s", path, cause);
+        }
+        if (s->n_in != s->c * s->h * s->w)
+            return cg_fail(CG_ERR_FORMAT, "%s: metadata \"n_in\" is %lld but \"input\" %.64s is %lld values",
+                           path, (long long)s->n_in, input, (long long)(s->c * s->h * s->w));
+    }
     return rc;
 }
 
-/* The data after the header must be exactly the architecture's float32
- * tensors (the load is strict), so a file whose size says otherwise is
- * refused before its tensors are read into memory. */
-static cg_status check_data_size(const char *path, const char *arch, int64_t n_in, int64_t n_out,
-                                 uint64_t data_bytes) {
-    cg_param_shape want[CG_MODEL_MAX_TENSORS];
-    int n = 0;
-    if (cg_model_param_shapes(arch, n_in, n_out, want, &n)) {
+/* The state_dict the spec's architecture holds (room for CG_MODEL_MAX_TENSORS). */
+static cg_status spec_shapes(const char *path, const model_spec *s, cg_param_shape *want, int *n) {
+    cg_status rc = s->image ? cg_model_image_param_shapes(s->arch, s->c, s->h, s->w, s->n_out, want, n)
+                            : cg_model_param_shapes(s->arch, s->n_in, s->n_out, want, n);
+    if (rc) {
         char cause[512];
         snprintf(cause, sizeof cause, "%s", cg_last_error());
         return cg_fail(CG_ERR_FORMAT, "%s: %s", path, cause);
     }
-    uint64_t need = 0; /* at most 2^28 parameters: no overflow */
+    return CG_OK;
+}
+
+/* The file holds every tensor the architecture needs, with its dtype and
+ * shape (extra tensors are caught by the strict load afterwards). */
+static cg_status check_against_arch(const char *path, const cg_safetensors *st, const model_spec *s,
+                                    const cg_param_shape *want, int n) {
+    for (int i = 0; i < n; i++) {
+        const cg_tensor *t = cg_safetensors_get(st, want[i].name);
+        char a[96], b[96];
+        if (!t)
+            return cg_fail(CG_ERR_FORMAT, "%s: model '%.64s' needs tensor '%s' %s, which the file does not have",
+                           path, s->arch, want[i].name, dims_str(want[i].ndim, want[i].shape, b, sizeof b));
+        if (t->dtype != want[i].dtype)
+            return cg_fail(CG_ERR_DTYPE, "%s: tensor '%s' is %s in the file, model '%.64s' needs %s", path,
+                           want[i].name, cg_dtype_name(t->dtype), s->arch, cg_dtype_name(want[i].dtype));
+        bool same = t->ndim == want[i].ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == want[i].shape[d];
+        if (!same)
+            return cg_fail(CG_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file, but model '%.64s' with n_in %lld "
+                           "and n_out %lld needs %s",
+                           path, want[i].name, cg_shape_str(t, a, sizeof a), s->arch, (long long)s->n_in,
+                           (long long)s->n_out, dims_str(want[i].ndim, want[i].shape, b, sizeof b));
+    }
+    return CG_OK;
+}
+
+/* The data after the header must be exactly the architecture's tensors (the
+ * load is strict), so a file whose size says otherwise is refused before its
+ * tensors are read into memory. */
+static cg_status check_data_size(const char *path, const model_spec *s, const cg_param_shape *want, int n,
+                                 uint64_t data_bytes) {
+    uint64_t need = 0; /* at most 2^28 parameters (and 8-byte scalars): no overflow */
+    bool counters = false;
     for (int i = 0; i < n; i++) {
         uint64_t numel = 1;
         for (int d = 0; d < want[i].ndim; d++) numel *= (uint64_t)want[i].shape[d];
-        need += numel * sizeof(float);
+        need += numel * cg_dtype_size(want[i].dtype);
+        counters |= want[i].dtype == CG_INT64;
     }
     if (need != data_bytes)
         return cg_fail(CG_ERR_FORMAT,
-                       "%s: model '%.64s' with n_in %lld and n_out %lld holds %llu bytes of float32 tensors, "
+                       "%s: model '%.64s' with n_in %lld and n_out %lld holds %llu bytes of float32%s tensors, "
                        "but the file has %llu bytes of data",
-                       path, arch, (long long)n_in, (long long)n_out, (unsigned long long)need,
-                       (unsigned long long)data_bytes);
+                       path, s->arch, (long long)s->n_in, (long long)s->n_out, (unsigned long long)need,
+                       counters ? " and int64" : "", (unsigned long long)data_bytes);
     return CG_OK;
 }
 
 cg_module *cg_model_load(const char *path, cg_metadata *md_out) {
     if (md_out) memset(md_out, 0, sizeof *md_out);
+    cg_param_shape *want = malloc(CG_MODEL_MAX_TENSORS * sizeof *want); /* 26 KB: not on the stack */
+    if (!want) {
+        cg_fail(CG_ERR_NOMEM, "%s: out of memory", path ? path : "model");
+        return NULL;
+    }
+    int n = 0;
     /* The metadata is untrusted.  First the header alone: the architecture it
      * names is bounded and the file's data size checked against it, before a
      * tensor is read or a model built. */
     cg_metadata header_md;
     uint64_t data_bytes = 0;
-    if (cg_safetensors_read_metadata(path, &header_md, &data_bytes)) return NULL;
-    const char *arch = NULL;
-    int64_t n_in = 0, n_out = 0;
-    cg_status rc = model_spec(path, &header_md, &arch, &n_in, &n_out);
-    if (!rc) rc = check_data_size(path, arch, n_in, n_out, data_bytes);
+    if (cg_safetensors_read_metadata(path, &header_md, &data_bytes)) {
+        free(want);
+        return NULL;
+    }
+    model_spec spec;
+    cg_status rc = read_spec(path, &header_md, &spec);
+    if (!rc) rc = spec_shapes(path, &spec, want, &n);
+    if (!rc) rc = check_data_size(path, &spec, want, n, data_bytes);
     cg_metadata_free(&header_md);
-    if (rc) return NULL;
+    if (rc) {
+        free(want);
+        return NULL;
+    }
 
     /* Then the whole file, checked again as read (it may have changed): the
      * header's tensors against the architecture, then the model. */
     cg_safetensors st;
-    if (cg_safetensors_load(path, &st)) return NULL;
+    if (cg_safetensors_load(path, &st)) {
+        free(want);
+        return NULL;
+    }
     cg_module *m = NULL;
-    rc = model_spec(path, &st.metadata, &arch, &n_in, &n_out);
-    if (!rc) rc = check_against_arch(path, &st, arch, n_in, n_out);
+    rc = read_spec(path, &st.metadata, &spec);
+    if (!rc) rc = spec_shapes(path, &spec, want, &n);
+    if (!rc) rc = check_against_arch(path, &st, &spec, want, n);
     if (!rc) {
-        m = cg_model_create(arch, n_in, n_out);
+        m = spec.image ? cg_model_create_image(spec.arch, spec.c, spec.h, spec.w, spec.n_out)
+                       : cg_model_create(spec.arch, spec.n_in, spec.n_out);
         if (!m) {
             char cause[256];
             snprintf(cause, sizeof cause, "%s", cg_last_error());
@@ -233,6 +305,7 @@ cg_module *cg_model_load(const char *path, cg_metadata *md_out) {
         memset(&st.metadata, 0, sizeof st.metadata);
     }
     cg_safetensors_free(&st);
+    free(want);
     if (rc) {
         cg_module_release(m);
         return NULL;

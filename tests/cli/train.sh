@@ -91,5 +91,5 @@ echo "lr-find valley: $lr"
 "$CGRAD" train --data mnist_sample > /dev/null 2>&1; [ $? -eq 2 ] || fail "missing --model should exit 2"
 "$CGRAD" train --data mnist_sample --model linear --epochs zero > /dev/null 2>&1; [ $? -eq 2 ] || fail "bad --epochs should exit 2"
 "$CGRAD" train --data mnist_sample --model nosuch > /dev/null 2>&1; [ $? -eq 1 ] || fail "unknown model should exit 1"
-"$CGRAD" train --help | grep -q "^usage: cgrad train" || fail "no --help"
+"$CGRAD" train --help | grep "^usage: cgrad train" > /dev/null || fail "no --help"  # not -q: grep must read it all (pipefail)
 echo "ok"

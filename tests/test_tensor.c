@@ -32,6 +32,11 @@ static void test_zeros_ones_full(void **state) {
     CHECK_DTYPE(z, CG_FLOAT32);
     CHECK_VALUES(z, 0, 0, 0, 0, 0, 0, 0);
     assert_true(cg_is_contiguous(z));
+    /* an empty tensor is contiguous, as in PyTorch, whatever its other sizes */
+    cg_tensor *empty = cg_empty(CG_FLOAT32, CG_SHAPE(3, 256, 0));
+    assert_non_null(empty);
+    assert_true(cg_is_contiguous(empty));
+    cg_release(empty);
     assert_int_equal(z->strides[0], 3);
     assert_int_equal(z->strides[1], 1);
 

@@ -32,6 +32,10 @@ void cg_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides) {
 }
 
 bool cg_is_contiguous(const cg_tensor *t) {
+    /* PyTorch calls every tensor with no elements contiguous (and
+     * cg_contiguous_strides gives zero-sized dims the stride of a size 1). */
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] == 0) return true;
     int64_t s = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] != 1 && t->strides[d] != s) return false;

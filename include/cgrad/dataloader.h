@@ -65,6 +65,7 @@
 #include <stdint.h>
 
 #include "cgrad/dataset.h"
+#include "cgrad/random.h"
 #include "cgrad/status.h"
 #include "cgrad/tensor.h"
 
@@ -115,6 +116,18 @@ int64_t cg_dataloader_batches_done(const cg_dataloader *dl);
  * uneven shards, no item counted twice.  batch_size is the per-rank batch.
  * Only before the first epoch; world 1 rank 0 is the plain loader. */
 cg_status cg_dataloader_shard(cg_dataloader *dl, int rank, int world, bool pad, int64_t batch_size);
+
+/* What a checkpoint keeps of a loader between epochs: the epochs started and
+ * the shuffle's own generator (used when seeded; the unseeded loader draws
+ * from the default generator, which a checkpoint saves on its own).  Setting
+ * it abandons the current epoch; the next next() starts epoch st->epoch + 1
+ * with the draws the saved loader would have made. */
+typedef struct cg_dataloader_state {
+    int64_t epoch;
+    cg_generator gen;
+} cg_dataloader_state;
+cg_status cg_dataloader_get_state(const cg_dataloader *dl, cg_dataloader_state *out);
+cg_status cg_dataloader_set_state(cg_dataloader *dl, const cg_dataloader_state *st);
 
 /* Abandons the current epoch (if any) and starts a new one (reshuffling). */
 cg_status cg_dataloader_reset(cg_dataloader *dl);

@@ -253,6 +253,8 @@ struct cg_learner {
 
     /* the state of a fit, as fastai exposes it */
     int n_epoch, epoch;
+    int start_epoch;          /* the first epoch the fit runs: 0, unless a callback's
+                               * before_fit moves it (cg_learner_resume, checkpoint.h) */
     int64_t iter, n_iter;     /* batch index in the current loader, its length */
     int64_t train_iter;       /* training batches done in this fit */
     double pct_train;         /* train_iter / (n_iter * n_epoch) */

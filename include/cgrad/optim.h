@@ -115,6 +115,20 @@ void cg_optimizer_reset_state(cg_optimizer *opt);
 /* Number of steps taken (the step count of the first group's first parameter). */
 int64_t cg_optimizer_steps(const cg_optimizer *opt);
 
+/* One parameter's state (fastai's Optimizer.state[p]), for checkpoints: live
+ * pointers into the optimizer, writable, valid until it is freed.  The
+ * averages the kind keeps are allocated here if no step made them yet (zeros,
+ * what the first step would start from); grad_avg is NULL for BasicOptim and
+ * SGD without momentum, sqr_avg for all but Adam.  CG_ERR_VALUE out of range. */
+typedef struct cg_optim_param_state {
+    int64_t numel;
+    float *grad_avg; /* [numel] or NULL */
+    float *sqr_avg;  /* [numel] or NULL */
+    int64_t *step;   /* fastai's step_stat: steps this parameter took */
+} cg_optim_param_state;
+cg_status cg_optimizer_param_state(cg_optimizer *opt, int group, int index,
+                                   cg_optim_param_state *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -389,6 +389,26 @@ cg_dataset *cg_dataloader_dataset(const cg_dataloader *dl) { return dl ? dl->ds 
 int64_t cg_dataloader_epoch(const cg_dataloader *dl) { return dl ? dl->epoch : 0; }
 int64_t cg_dataloader_batches_done(const cg_dataloader *dl) { return dl ? dl->delivered : 0; }
 
+cg_status cg_dataloader_get_state(const cg_dataloader *dl, cg_dataloader_state *out) {
+    if (!dl || !out) return cg_fail(CG_ERR_VALUE, "dataloader: get_state needs a loader and an output");
+    out->epoch = dl->epoch;
+    out->gen = dl->gen;
+    return CG_OK;
+}
+
+cg_status cg_dataloader_set_state(cg_dataloader *dl, const cg_dataloader_state *st) {
+    if (!dl || !st) return cg_fail(CG_ERR_VALUE, "dataloader: set_state needs a loader and a state");
+    if (st->epoch < 0 || st->gen.index < 0 || st->gen.index > 624)
+        return cg_fail(CG_ERR_VALUE, "dataloader: bad state (epoch %lld, generator index %d)",
+                       (long long)st->epoch, st->gen.index);
+    end_epoch(dl);
+    dl->status = CG_OK;
+    dl->delivered = 0;
+    dl->epoch = st->epoch;
+    dl->gen = st->gen;
+    return CG_OK;
+}
+
 /* ---- DataLoaders ------------------------------------------------------------ */
 
 cg_dataloaders *cg_dataloaders_new(cg_dataloader *train, cg_dataloader *valid) {

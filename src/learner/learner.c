@@ -194,7 +194,7 @@ static cg_cb_result do_epoch(cg_learner *learn) {
 }
 
 static cg_cb_result do_fit(cg_learner *learn) {
-    for (int epoch = 0; epoch < learn->n_epoch; epoch++) {
+    for (int epoch = learn->start_epoch; epoch < learn->n_epoch; epoch++) {
         learn->epoch = epoch;
         cg_cb_result r = with_events(learn, do_epoch, CG_EV_BEFORE_EPOCH, CG_EV_AFTER_EPOCH,
                                      CG_EV_AFTER_CANCEL_EPOCH, CG_CB_CANCEL_EPOCH);
@@ -247,6 +247,7 @@ cg_status cg_learner_fit(cg_learner *learn, int n_epoch, double lr) {
     /* TrainEvalCallback.before_fit */
     learn->n_epoch = n_epoch;
     learn->epoch = 0;
+    learn->start_epoch = 0;
     learn->train_iter = 0;
     learn->pct_train = 0;
     learn->loss_value = NAN;

@@ -299,3 +299,19 @@ int64_t cg_optimizer_steps(const cg_optimizer *opt) {
     if (!opt || opt->n_groups == 0 || opt->groups[0]->n_params == 0) return 0;
     return opt->states[0]->step[0];
 }
+
+cg_status cg_optimizer_param_state(cg_optimizer *opt, int group, int index,
+                                   cg_optim_param_state *out) {
+    if (!opt || !out || group < 0 || group >= opt->n_groups || index < 0 ||
+        index >= opt->groups[group]->n_params)
+        return cg_fail(CG_ERR_VALUE, "optimizer: no parameter %d in group %d (%d groups)", index,
+                       group, opt ? opt->n_groups : 0);
+    group_state *s = opt->states[group];
+    cg_status st = ensure_state(opt, opt->groups[group], s);
+    if (st) return st;
+    out->numel = cg_numel(opt->groups[group]->params[index]);
+    out->grad_avg = s->grad_avg ? s->grad_avg + s->offset[index] : NULL;
+    out->sqr_avg = s->sqr_avg ? s->sqr_avg + s->offset[index] : NULL;
+    out->step = &s->step[index];
+    return CG_OK;
+}

@@ -133,12 +133,15 @@ static snapshot snap_take(cg_learner *learn) {
     const cg_recorder *r = learn->recorder;
     s.n_losses = r->n_losses;
     s.n_epochs = r->n_epochs;
-    s.losses = malloc((size_t)r->n_losses * sizeof(double));
-    s.lrs = malloc((size_t)r->n_losses * sizeof(double));
-    s.values = malloc((size_t)r->n_epochs * (size_t)r->n_cols * sizeof(double));
-    memcpy(s.losses, r->losses, (size_t)r->n_losses * sizeof(double));
-    memcpy(s.lrs, r->lrs, (size_t)r->n_losses * sizeof(double));
-    memcpy(s.values, r->values, (size_t)r->n_epochs * (size_t)r->n_cols * sizeof(double));
+    s.losses = malloc((size_t)(r->n_losses + 1) * sizeof(double));
+    s.lrs = malloc((size_t)(r->n_losses + 1) * sizeof(double));
+    s.values = malloc(((size_t)r->n_epochs * (size_t)r->n_cols + 1) * sizeof(double));
+    if (r->n_losses > 0) { /* a fresh recorder has no arrays yet */
+        memcpy(s.losses, r->losses, (size_t)r->n_losses * sizeof(double));
+        memcpy(s.lrs, r->lrs, (size_t)r->n_losses * sizeof(double));
+    }
+    if (r->n_epochs > 0)
+        memcpy(s.values, r->values, (size_t)r->n_epochs * (size_t)r->n_cols * sizeof(double));
     return s;
 }
 

@@ -12,18 +12,22 @@
  * time, so the minimum is the least disturbed measurement.  Each cgrad
  * call runs in its own scope, so freeing the result is part of the time, as
  * it is for PyTorch.  Threads: OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (run.sh
- * sets 2, matching torch.set_num_threads(2)). */
+ * sets 2, matching torch.set_num_threads(2)).
+ *
+ * The peak is measured, not assumed: the 1024^3 matmul row (OpenBLAS SGEMM)
+ * is printed as `PEAK<TAB>GFLOP/s`, and the matmul rows carry their work in
+ * GFLOP as a 4th field, so run.sh shows GFLOP/s and the fraction of that
+ * peak (bench_conv's convention).  NOTE lines name the CPU (/proc/cpuinfo's
+ * model name, as lscpu shows it) and the dispatch level the elementwise
+ * loops ran at (kernels/cpu_dispatch.h; CGRAD_CPU=baseline|avx2|avx512
+ * forces one). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cgrad.h"
-
-/* This machine's single-precision peak per thread (core): 2 AVX-512 FMA
- * units x 16 lanes x 2 flops x ~2.25 GHz ~ 145 GFLOP/s, so ~290 on the 2
- * threads run.sh uses; OpenBLAS SGEMM reaches ~230 of those 290. */
-#define PEAK_GFLOPS_PER_THREAD 145.0
+#include "kernels/cpu_dispatch.h"
 
 typedef enum {
     OP_SUB_BROADCAST, OP_ABS, OP_MEAN_LAST2, OP_MNIST_DISTANCE, OP_MEAN0, OP_STACK_FLOAT,
@@ -102,6 +106,33 @@ static double time_op(op_id op) {
     return times[0];
 }
 
+/* The work of the matmul rows in GFLOP (2 m n k); 0 for the other rows. */
+static double op_gflop(op_id op) {
+    switch (op) {
+    case OP_MATMUL_LINEAR1: return 2.0 * 12396 * 784 * 1 / 1e9;
+    case OP_MATMUL_BATCH:
+    case OP_MATMUL_XWT: return 2.0 * 256 * 784 * 30 / 1e9;
+    case OP_GEMM_1024: return 2.0 * 1024 * 1024 * 1024 / 1e9;
+    default: return 0;
+    }
+}
+
+/* /proc/cpuinfo's first "model name" (what lscpu prints), or "unknown". */
+static void cpu_model(char *buf, size_t n) {
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            const char *v = strchr(line, ':') + 1;
+            while (*v == ' ' || *v == '\t') v++;
+            snprintf(buf, n, "%.*s", (int)strcspn(v, "\n"), v);
+            break;
+        }
+    fclose(f);
+}
+
 static cg_tensor *uniform(int ndim, const int64_t *shape) { return cg_rand(NULL, ndim, shape); }
 
 int main(int argc, char **argv) {
@@ -136,6 +167,11 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    char model[256];
+    cpu_model(model, sizeof model);
+    const char *forced = getenv("CGRAD_CPU");
+    printf("NOTE\tcpu: %s; elementwise dispatch level: %s%s%s%s\n", model, cg_cpu_level_name(cg_cpu_level_active()),
+           forced ? " (CGRAD_CPU=" : "", forced ? forced : "", forced ? ")" : "");
     int status = 0;
     for (int op = 0; op < OP_COUNT; op++) {
         double ms = time_op((op_id)op);
@@ -144,15 +180,10 @@ int main(int argc, char **argv) {
             status = 1;
             continue;
         }
-        printf("RESULT\t%s\t%.4f\n", op_names[op], ms);
-        if (op == OP_GEMM_1024) {
-            const char *env = getenv("OMP_NUM_THREADS");
-            int threads = env && atoi(env) > 0 ? atoi(env) : 2;
-            double gflops = 2.0 * 1024 * 1024 * 1024 / (ms * 1e6), peak = PEAK_GFLOPS_PER_THREAD * threads;
-            printf("NOTE\tGEMM 1024: %.1f GFLOP/s = %.0f%% of this machine's ~%.0f GFLOP/s AVX-512 "
-                   "peak on %d thread(s) (OpenBLAS SGEMM reaches ~80%% of peak)\n",
-                   gflops, 100 * gflops / peak, peak, threads);
-        }
+        double gflop = op_gflop((op_id)op);
+        if (gflop > 0) printf("RESULT\t%s\t%.4f\t%.6f\n", op_names[op], ms, gflop);
+        else printf("RESULT\t%s\t%.4f\n", op_names[op], ms);
+        if (op == OP_GEMM_1024) printf("PEAK\t%.1f\n", gflop / (ms / 1e3)); /* measured SGEMM: the peak */
         fflush(stdout);
     }
     printf("NOTE\tmemory: %.1f MiB in live tensors, %.1f MiB cached by the pool\n",

@@ -22,8 +22,12 @@
  * takes 2-3 ms.  So the kernel is chosen by measurement, per shape: the
  * first call builds the four candidates (oneDNN plain, blocked and NHWC,
  * each with the reorders it needs, and the batch GEMM), times each on that
- * call's own data (one warm-up, best of three: on a shared machine load
- * only ever adds time), keeps the fastest and frees the others.
+ * call's own data (one warm-up, best of three), keeps the fastest and frees
+ * the others.  The times are the calling thread's CPU time, not the wall
+ * clock: on the shared machine (load 10-14 on 2 cores) a candidate timed by
+ * the wall clock loses whenever the thread is descheduled, and a choice made
+ * that way sticks for the whole run (measured: 32->64 3x3 s2 at 28x28, the
+ * data backward kept a 22 ms plan over one of 6 ms).
  *
  * Cache: one entry per (descriptor, pass, bias or not), found in a linked
  * list under a global mutex; each entry has its own mutex held while it
@@ -265,12 +269,12 @@ static conv_plan *plan_choose(conv_entry *e, void *const *ptrs, char *msg, size_
         if (!p) continue;
         double ms = 0;
         for (int rep = 0; rep < 4; rep++) {
-            double t0 = cg_nn_now_ms();
+            double t0 = cg_nn_cpu_ms();
             if (plan_run(p, e->stream, ptrs, msg, msg_size)) {
                 ms = -1;
                 break;
             }
-            double t = cg_nn_now_ms() - t0;
+            double t = cg_nn_cpu_ms() - t0;
             if (rep == 1 || (rep > 1 && t < ms)) ms = t; /* rep 0 warms up; the best of 3 */
         }
         if (ms < 0) {

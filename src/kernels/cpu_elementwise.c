@@ -30,7 +30,7 @@ void cg_cpu_copy(const cg_kview *dst, const cg_kview *src) {
     int64_t sd = L.strides[0][L.ndim - 1], ss = L.strides[1][L.ndim - 1];
     cg_dtype dd = dst->dtype, ds = src->dtype;
     size_t ed = L.esize[0], es = L.esize[1];
-    ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && rows > 1,
+    ND_TUNED_FOR(CG_EW_TUNE_COPY, rows * n >= ND_PARALLEL_MIN && rows > 1, rows * n,
         for (int64_t r = 0; r < rows; r++) {
             int64_t off[ND_MAX_OPS];
             nd_row_offsets(&L, r, off);
@@ -79,6 +79,8 @@ void cg_cpu_linspace(const cg_kview *t, double start, double end) {
 }
 
 /* ---- unary -------------------------------------------------------------- */
+/* Contiguous rows go to the dispatched vector loops (cpu_dispatch.h); the
+ * strided ones run here, with the baseline's scalar functions. */
 static inline float sigmoidf(float x) {
     /* Stable for large |x|: never exponentiates a large positive number. */
     if (x >= 0) return 1.0f / (1.0f + expf(-x));
@@ -88,10 +90,7 @@ static inline float sigmoidf(float x) {
 
 #define UNARY_CASE(OP, EXPR)                                               \
     case OP:                                                               \
-        if (so == 1 && si == 1)                                            \
-            for (int64_t i = 0; i < n; i++) { float x = in_[i]; o[i] = (EXPR); } \
-        else                                                               \
-            for (int64_t i = 0; i < n; i++) { float x = in_[i * si]; o[i * so] = (EXPR); } \
+        for (int64_t i = 0; i < n; i++) { float x = in_[i * si]; o[i * so] = (EXPR); } \
         break;
 
 void cg_cpu_unary(cg_unary_op op, const cg_kview *out, const cg_kview *in, double p0, double p1) {
@@ -101,12 +100,17 @@ void cg_cpu_unary(cg_unary_op op, const cg_kview *out, const cg_kview *in, doubl
     int64_t so = L.strides[0][L.ndim - 1], si = L.strides[1][L.ndim - 1];
     const float a = (float)p0, b = (float)p1;
     const bool square = op == CG_U_POW && p0 == 2.0;
-    ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && rows > 1,
+    const cg_cpu_vec *vec = cg_cpu_vec_active();
+    ND_TUNED_FOR(CG_EW_TUNE_UNARY, rows * n >= ND_PARALLEL_MIN && rows > 1, rows * n,
         for (int64_t r = 0; r < rows; r++) {
             int64_t off[ND_MAX_OPS];
             nd_row_offsets(&L, r, off);
             float *o = (float *)L.base[0] + off[0];
             const float *in_ = (const float *)L.base[1] + off[1];
+            if (so == 1 && si == 1) {
+                vec->unary(op, o, in_, n, a, b);
+                continue;
+            }
             switch (op) {
                 UNARY_CASE(CG_U_NEG, -x)
                 UNARY_CASE(CG_U_ABS, fabsf(x))
@@ -164,8 +168,14 @@ static void binary_f32(cg_binary_op op, const nd_layout *Lp, int64_t r0, int64_t
     int64_t off[ND_MAX_OPS];
     int64_t n = L.shape[L.ndim - 1];
     int64_t so = L.strides[0][L.ndim - 1], sa = L.strides[1][L.ndim - 1], sb = L.strides[2][L.ndim - 1];
+    const cg_cpu_vec *vec = cg_cpu_vec_active();
+    const bool contiguous = so == 1 && (sa == 1 || sa == 0) && (sb == 1 || sb == 0) && (sa | sb);
     for (int64_t r = r0; r < r1; r++) {
     nd_row_offsets(&L, r, off);
+    if (contiguous &&
+        vec->binary(op, (float *)L.base[0] + off[0], (const float *)L.base[1] + off[1],
+                    (const float *)L.base[2] + off[2], n, sa == 0, sb == 0, p0, p1))
+        continue;
     switch (op) {
         F_CASE(CG_B_ADD, x + y)
         F_CASE(CG_B_SUB, x - y)
@@ -213,13 +223,13 @@ void cg_cpu_binary(cg_binary_op op, const cg_kview *out, const cg_kview *a, cons
     /* blocks of ~16K elements (at least one row) are the unit of work and of sharing */
     int64_t block = n >= 16384 ? 1 : 16384 / (n ? n : 1), nblocks = (rows + block - 1) / block;
     if (a->dtype == CG_FLOAT32) {
-        ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && nblocks > 1,
+        ND_TUNED_FOR(CG_EW_TUNE_BINARY, rows * n >= ND_PARALLEL_MIN && nblocks > 1, rows * n,
             for (int64_t blk = 0; blk < nblocks; blk++)
                 binary_f32(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows, (float)p0,
                            (float)p1);
         );
     } else {
-        ND_PARALLEL_FOR_IF(rows * n >= ND_PARALLEL_MIN && nblocks > 1,
+        ND_TUNED_FOR(CG_EW_TUNE_BINARY, rows * n >= ND_PARALLEL_MIN && nblocks > 1, rows * n,
             for (int64_t blk = 0; blk < nblocks; blk++)
                 binary_i64(op, &L, blk * block, blk * block + block < rows ? blk * block + block : rows);
         );

@@ -10,6 +10,12 @@ double cg_nn_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+double cg_nn_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 int cg_nn_max_threads(void) { return omp_get_max_threads(); }
 
 int cg_nn_tuner_pick(cg_nn_tuner *t, int max_threads, int *arm) {

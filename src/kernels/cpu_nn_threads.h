@@ -39,6 +39,9 @@ void cg_nn_tuner_record(cg_nn_tuner *t, int arm, double ms);
 
 /* Monotonic milliseconds. */
 double cg_nn_now_ms(void);
+/* The calling thread's CPU time in milliseconds: what a kernel costs with the
+ * time the thread spent descheduled left out (cpu_conv_dnnl.c's choice). */
+double cg_nn_cpu_ms(void);
 /* omp_get_max_threads(), without making callers include omp.h. */
 int cg_nn_max_threads(void);
 

@@ -59,9 +59,7 @@ static void reduce_one(cg_reduce_op op, const float *base, const group *R, float
             const float *p = base + group_offset(&outer, r);
             double row = 0;
             if (s == 1) {
-                /* simd: lets the compiler split the chain of dependent adds */
-#pragma omp simd reduction(+ : row)
-                for (int64_t i = 0; i < inner; i++) row += p[i];
+                row = cg_cpu_vec_active()->sum(p, inner);
             } else {
                 for (int64_t i = 0; i < inner; i++) row += p[i * s];
             }
@@ -124,30 +122,44 @@ void cg_cpu_reduce(cg_reduce_op op, const cg_kview *out, const cg_kview *index, 
     bool kept_rows = op == CG_R_SUM && K.n && K.stride[K.n - 1] == 1 && R.n &&
                      R.stride[R.n - 1] != 1 && n_red > 1;
     if (kept_rows) {
-        /* Work items are (kept row, chunk of it): stacked_threes.mean(0) has a
-         * single kept row of 784, so chunks are what the threads share. */
-        enum { CHUNK = 256 };
+        /* Work items are (kept row, chunk of columns): stacked_threes.mean(0)
+         * has a single kept row of 784, so the chunks are what the threads
+         * share; with one thread it is one chunk.  Each chunk adds the
+         * reduced rows in order into a double block (8 rows per pass, so
+         * the block stays in registers: cg_cpu_vec's accumulate), so the
+         * result is the same whatever the chunking or thread count. */
+        enum { MAX_CHUNK = 2048, ROWS = 64 };
         int64_t inner = K.shape[K.n - 1], krows = n_out / inner;
-        int64_t chunks = (inner + CHUNK - 1) / CHUNK, items = krows * chunks;
+        int64_t elements = n_out * n_red;
+        int threads = elements >= 65536 ? cg_nn_max_threads() : 1;
+        int64_t chunk = inner;
+        if (krows < threads) chunk = (inner * krows + threads - 1) / threads; /* one chunk per thread */
+        chunk = (chunk + 15) / 16 * 16;
+        if (chunk > MAX_CHUNK) chunk = MAX_CHUNK;
+        if (chunk > inner) chunk = inner;
+        int64_t chunks = (inner + chunk - 1) / chunk, items = krows * chunks;
         group Kouter = K;
         Kouter.n--;
-        ND_PARALLEL_FOR_IF(n_out * n_red >= 65536 && items > 1,
+        const cg_cpu_vec *vec = cg_cpu_vec_active();
+        ND_TUNED_FOR(CG_EW_TUNE_ROWS, threads > 1 && items > 1, elements,
             for (int64_t it = 0; it < items; it++) {
-                int64_t kr = it / chunks, c0 = (it % chunks) * CHUNK;
-                int64_t len = inner - c0 < CHUNK ? inner - c0 : CHUNK;
+                int64_t kr = it / chunks, c0 = (it % chunks) * chunk;
+                int64_t len = inner - c0 < chunk ? inner - c0 : chunk;
                 const float *kb = base + group_offset(&Kouter, kr) + c0;
-                double acc[CHUNK];
+                double acc[MAX_CHUNK];
+                const float *rowp[ROWS];
                 for (int64_t i = 0; i < len; i++) acc[i] = 0;
-                for (int64_t r = 0; r < n_red; r++) {
-                    const float *p = kb + group_offset(&R, r);
-                    for (int64_t i = 0; i < len; i++) acc[i] += p[i];
+                for (int64_t r0 = 0; r0 < n_red; r0 += ROWS) {
+                    int nr = n_red - r0 < ROWS ? (int)(n_red - r0) : ROWS;
+                    for (int j = 0; j < nr; j++) rowp[j] = kb + group_offset(&R, r0 + j);
+                    vec->accumulate(acc, rowp, nr, len);
                 }
                 for (int64_t i = 0; i < len; i++) o[kr * inner + c0 + i] = (float)acc[i];
             }
         );
         return;
     }
-    ND_PARALLEL_FOR_IF(n_out * n_red >= 65536 && n_out > 1,
+    ND_TUNED_FOR(CG_EW_TUNE_REDUCE, n_out * n_red >= 65536 && n_out > 1, n_out * n_red,
         for (int64_t k = 0; k < n_out; k++)
             reduce_one(op, base + group_offset(&K, k), &R, &o[k], ix ? &ix[k] : NULL);
     );

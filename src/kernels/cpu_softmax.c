@@ -6,7 +6,7 @@
 #include "kernels/cpu_kernels.h"
 
 void cg_cpu_log_softmax_rows(float *out, const float *in, int64_t rows, int64_t cols) {
-    ND_PARALLEL_FOR_IF(rows * cols >= 65536,
+    ND_TUNED_FOR(CG_EW_TUNE_SOFTMAX, rows * cols >= 65536 && rows > 1, rows * cols,
         for (int64_t r = 0; r < rows; r++) {
             const float *x = in + r * cols;
             float *y = out + r * cols;

@@ -43,6 +43,7 @@
 #include "cgrad/draw.h"
 #include "cgrad/interpretation.h"
 #include "cgrad/learner.h"
+#include "cgrad/checkpoint.h"
 #include "cgrad/plot.h"
 #include "cgrad/version.h"
 

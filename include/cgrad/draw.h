@@ -5,8 +5,11 @@
  * A color is given as C bytes (one per channel: {0} black for gray,
  * {255,0,0} red for RGB).  Save the result with cg_png_write (image.h).
  *
- * TEXT uses cgrad's own 5x7 bitmap font (printable ASCII 32..126; anything
- * else draws as '?'), each glyph in a 6x8 cell at scale 1 (1 px spacing).
+ * TEXT here (cg_draw_text) uses cgrad's own 5x7 bitmap font (printable ASCII
+ * 32..126; anything else draws as '?'), each glyph in a 6x8 cell at scale 1
+ * (1 px spacing): pixel-exact, for marking raw images.  The plots and the
+ * show_batch titles do not use it: they are drawn with cairo in DejaVu Sans
+ * (plot.h, src/report/cairo_out.h).
  *
  *     cg_tensor *canvas = cg_full(CG_UINT8, CG_SHAPE(3, 60, 200), 255);
  *     cg_draw_text(canvas, 4, 4, "epoch 1: 0.9696", 2, (uint8_t[]){0, 0, 0});

@@ -56,7 +56,7 @@ cg_status cli_dist_attach(train_args *a, train_setup *s) {
     if (st == CG_OK) st = cg_dist_callback(&cb);
     if (st == CG_OK) st = cg_learner_add_cb(s->learn, &cb);
     if (st != CG_OK || cg_dist_rank() == 0) return st;
-    a->save = a->csv = a->plot = NULL; /* rank 0 alone writes */
+    a->save = a->csv = a->plot = a->checkpoint = NULL; /* rank 0 alone writes (--resume: all read) */
     a->json = false;
     if (!freopen("/dev/null", "w", stdout))
         return cg_fail(CG_ERR_IO, "train: rank %d: cannot send its stdout to /dev/null", cg_dist_rank());

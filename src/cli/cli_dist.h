@@ -14,7 +14,8 @@ int cli_dist_begin(const char *cmd, int *argc, char **argv);
 int cli_dist_end(int rc);
 /* After train_setup_build (cmd_train.c): shards the loaders (a->bs is the
  * global batch), adds the gradient-averaging callback, and makes every rank
- * but 0 quiet: no --save/--csv/--plot/--json, stdout to /dev/null. */
+ * but 0 quiet: no --save/--csv/--plot/--checkpoint/--json, stdout to /dev/null;
+ * every rank reads --resume's checkpoint (the same state on all). */
 cg_status cli_dist_attach(train_args *a, train_setup *s);
 
 #endif

@@ -8,6 +8,8 @@
 #     --save/--csv/--plot files exist and only one rank prints JSON lines;
 #   - a rank that fails ends the job within seconds with a non-zero exit and its message:
 #     a data folder missing on rank 1 only, and test_dist_mpi's failure injected at step 3;
+#   - --checkpoint is written by rank 0 alone, and --resume of a distributed run ends where the
+#     uninterrupted run did;
 #   - a global --bs that the ranks cannot split is refused.
 # Built without MPI, it checks instead that --distributed says so.  Skipped in the
 # sanitizer build (Open MPI's start-up allocations read as leaks there; see CMakeLists.txt).
@@ -58,6 +60,19 @@ awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-
 [ "$a1" = "$a2" ] || fail "batch_accuracy: one process $a1, 2 ranks $a2"
 awk -v a="$a2" 'BEGIN { exit !(a >= 0.965) }' || fail "2 ranks: batch_accuracy $a2 below the band 0.965"
 echo "simple_net fit(10, 0.1), bs 256: one process valid_loss $l1 accuracy $a1; 2 ranks $l2 $a2"
+
+# checkpoints: rank 0 alone writes them; a distributed run resumed from epoch 1 ends as the
+# uninterrupted one did (every rank reads the checkpoint, the broadcast keeps them equal)
+ck=(train --data mnist_sample --model simple_net --epochs 3 --lr 0.1 --seed 42 --threads 1 --json)
+"${MPIRUN[@]}" -np 1 "$CGRAD" "${ck[@]}" --checkpoint "$WORK/ck0" : -np 1 "$CGRAD" "${ck[@]}" --checkpoint "$WORK/ck1" \
+    > "$WORK/ck.json" 2> "$WORK/ck.err" || fail "2 ranks with --checkpoint: $(tail -5 "$WORK/ck.err")"
+[ -s "$WORK/ck0/epoch-1.safetensors" ] || fail "rank 0 wrote no checkpoint"
+[ -z "$(ls -A "$WORK/ck1" 2> /dev/null)" ] || fail "rank 1 wrote checkpoints: $(ls "$WORK/ck1")"
+"${MPIRUN[@]}" -np 2 "$CGRAD" "${ck[@]}" --resume "$WORK/ck0/epoch-1.safetensors" > "$WORK/re.json" 2> "$WORK/re.err" \
+    || fail "2 ranks --resume: $(tail -5 "$WORK/re.err")"
+[ "$(sed -E 's/, "seconds".*//' "$WORK/ck.json" | tail -2)" = "$(sed -E 's/, "seconds".*//' "$WORK/re.json" | tail -2)" ] \
+    || fail "resumed run ends elsewhere: $(tail -1 "$WORK/ck.json") vs $(tail -1 "$WORK/re.json")"
+echo "2 ranks: rank 0 alone checkpoints; resumed from epoch 1, the run ends as the uninterrupted one"
 
 # a rank that fails ends the job, quickly, with its message
 t0=$(date +%s)

@@ -4,7 +4,7 @@
 #     of the mirror's MNIST, written as an IDX folder), reaches an accuracy floor;
 #   - --model resnet18 on a small 3s-and-7s folder trains (RGB, Adam), saves a
 #     model file whose metadata names its input and classes, and predicts
-#     with it; lr-find runs on it;
+#     with it;
 #   - the image models' defaults (Adam, bs 64, lr 0.1 / 0.01) are in --help and
 #     in the saved file.
 # Usage: vision.sh /path/to/cgrad   (CTest passes it; CGRAD_MIRROR/CGRAD_HOME set by CTest)
@@ -89,9 +89,4 @@ awk -F'\t' '{ split($4, a, /[ =]/); if (($1 != "3" && $1 != "7") || a[1] != "3" 
 cmp -s "$WORK/pred.txt" "$WORK/pred2.txt" || fail "predict is not deterministic: $(cat "$WORK/pred.txt" "$WORK/pred2.txt")"
 echo "resnet18: trained, saved, predicted: $(cut -f1,2 "$WORK/pred.txt" | tr '\t\n' ' ')"
 
-# ---- lr-find shares the set-up -------------------------------------------------
-"$CGRAD" lr-find --data "$WORK/sample" --model cnn --bs 4 --json > "$WORK/lr.json" 2> "$WORK/lr.err" \
-    || fail "lr-find --model cnn exited $?: $(cat "$WORK/lr.err")"
-grep -q '"valley": ' "$WORK/lr.json" || fail "lr-find printed no valley: $(cat "$WORK/lr.json")"
-echo "lr-find --model cnn: $(sed -E 's/.*"valley": ([^,]*),.*/valley \1/' "$WORK/lr.json")"
 echo "vision CLI: OK"

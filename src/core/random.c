@@ -319,7 +319,7 @@ static cg_status check_inplace_target(const cg_tensor *t, const char *op) {
     if (t->requires_grad && !t->grad_fn && cg_hook_grad_enabled())
         return cg_fail(CG_ERR_GRAD,
                        "%s: a leaf tensor that requires grad (shape %s) is being used in an "
-                       "in-place operation; wrap it in cg_no_grad_begin()/cg_no_grad_end()",
+                       "in-place operation; run it with grad mode off (no-grad)",
                        op, cg_shape_str(t, s, sizeof s));
     for (int d = 0; d < t->ndim; d++)
         if (t->strides[d] == 0 && t->shape[d] > 1)

@@ -10,6 +10,7 @@
 #include "cgrad/nn.h"
 #include "cgrad/ops.h"
 #include "cgrad/random.h"
+#include "nn/layer_util.h"
 
 typedef struct linear_state {
     int64_t in_features, out_features;
@@ -60,18 +61,6 @@ cg_status cg_init_uniform_(cg_tensor *t, double bound) {
     return st;
 }
 
-/* A parameter of the given shape, uniform in [-bound, bound], owned only by m. */
-static cg_status add_uniform_param(cg_module *m, const char *name, int ndim, const int64_t *shape,
-                                   double bound) {
-    cg_scope_begin();
-    cg_tensor *t = cg_empty(CG_FLOAT32, ndim, shape);
-    cg_status st = t ? cg_init_uniform_(t, bound) : cg_last_status();
-    if (!st && !cg_requires_grad_(t, true)) st = cg_last_status();
-    if (!st) st = cg_module_add_param(m, name, t);
-    cg_scope_end();
-    return st;
-}
-
 cg_module *cg_nn_linear(int64_t in_features, int64_t out_features, bool bias) {
     if (in_features <= 0 || out_features <= 0) {
         cg_fail(CG_ERR_VALUE, "Linear: in_features and out_features must be positive, got %lld and %lld",
@@ -90,8 +79,8 @@ cg_module *cg_nn_linear(int64_t in_features, int64_t out_features, bool bias) {
      * sqrt(2/(1+5)) and bound gain*sqrt(3/fan_in) = 1/sqrt(fan_in); the bias
      * is drawn from the same bound.  Weight first, then bias, as PyTorch does. */
     double bound = 1.0 / sqrt((double)in_features);
-    cg_status st = add_uniform_param(m, "weight", CG_SHAPE(out_features, in_features), bound);
-    if (!st && bias) st = add_uniform_param(m, "bias", CG_SHAPE(out_features), bound);
+    cg_status st = cg_layer_add_uniform_param(m, "weight", CG_SHAPE(out_features, in_features), bound);
+    if (!st && bias) st = cg_layer_add_uniform_param(m, "bias", CG_SHAPE(out_features), bound);
     if (st) {
         cg_module_release(m);
         return NULL;

@@ -8,7 +8,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
           libopenblas-openmp-dev libpng-dev zlib1g-dev libcurl4-openssl-dev
           libarchive-dev libssl-dev libcmocka-dev libdnnl-dev libjpeg62-turbo-dev
-          libcairo2-dev fonts-dejavu-core libsleef-dev libopenmpi-dev openmpi-bin)
+          libcairo2-dev fonts-dejavu-core libsleef-dev libopenmpi-dev openmpi-bin
+          libgraphviz-dev chromium)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-pil)
 fi

@@ -47,6 +47,7 @@ typedef struct cg_plot_series {
     const double *y;
     int64_t n;
     uint32_t color;    /* 0xRRGGBB; 0: the next tab10 colour */
+    bool scatter;      /* plt.scatter: a dot per point (matplotlib's s=36), no line */
 } cg_plot_series;
 
 /* A marked point (lr_find's suggestion): a filled dot and an optional label. */
@@ -60,6 +61,8 @@ typedef struct cg_plot {
     int width, height; /* pixels; cg_plot_init sets 800 x 560 */
     const char *title, *xlabel, *ylabel; /* borrowed; NULL: none */
     bool xlog;         /* log10 x axis (plot_lr_find); x values <= 0 are skipped */
+    bool ylim;         /* ax.set_ylim(ymin, ymax): a fixed y range, no margins */
+    double ymin, ymax;
     int n_series;
     cg_plot_series series[CG_PLOT_MAX_SERIES];
     int n_points;
@@ -71,6 +74,9 @@ void cg_plot_init(cg_plot *p, const char *title, const char *xlabel, const char 
 cg_status cg_plot_add_series(cg_plot *p, const char *label, const double *x, const double *y,
                              int64_t n);
 cg_status cg_plot_add_point(cg_plot *p, double x, double y, const char *label);
+/* plt.scatter(x, y, color=...): a series drawn as dots; color 0: the next tab10 colour. */
+cg_status cg_plot_add_scatter(cg_plot *p, const char *label, const double *x, const double *y,
+                              int64_t n, uint32_t color);
 
 /* The picture as a new uint8 RGB tensor [3, height, width]; NULL on failure
  * (no finite point to draw is CG_ERR_VALUE). */

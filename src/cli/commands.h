@@ -48,6 +48,7 @@ int cli_next_option(const char *cmd, const cli_option *opts, int n_opts, int arg
 
 /* One line per subcommand; keep in the order they appear in `cgrad help`. */
 int cmd_version(int argc, char **argv);
+int cmd_chapter4(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_pixel_similarity(int argc, char **argv);

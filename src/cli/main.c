@@ -11,6 +11,7 @@
 
 static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
+    {"chapter4", "fastbook chapter 4 in one run, with an HTML report of its figures", cmd_chapter4},
     {"data", "get, list and remove datasets (like fastai untar_data)", cmd_data},
     {"show", "look at images: terminal, pixel table, PNG, show_batch grid", cmd_show},
     {"pixel-similarity", "the chapter's first classifier: distance to mean digits", cmd_pixel_similarity},

@@ -35,8 +35,15 @@ cg_status cg_plot_add_series(cg_plot *p, const char *label, const double *x, con
     if (n < 0 || (n > 0 && !y))
         return cg_fail(CG_ERR_VALUE, "plot: series '%s' has %lld points and y=%p",
                        label ? label : "", (long long)n, (const void *)y);
-    p->series[p->n_series++] = (cg_plot_series){label, x, y, n, 0};
+    p->series[p->n_series++] = (cg_plot_series){label, x, y, n, 0, false};
     return CG_OK;
+}
+
+cg_status cg_plot_add_scatter(cg_plot *p, const char *label, const double *x, const double *y,
+                              int64_t n, uint32_t color) {
+    cg_status st = cg_plot_add_series(p, label, x, y, n);
+    if (st == CG_OK) p->series[p->n_series - 1].color = color, p->series[p->n_series - 1].scatter = true;
+    return st;
 }
 
 cg_status cg_plot_add_point(cg_plot *p, double x, double y, const char *label) {
@@ -137,7 +144,12 @@ static cg_status make_layout(const cg_plot *p, layout *L) {
     L->p = p;
     L->ax.log = p->xlog;
     set_range(&L->ax, to_axis(&L->ax, xmin), to_axis(&L->ax, xmax));
-    set_range(&L->ay, ymin, ymax);
+    if (p->ylim && p->ymin < p->ymax) { /* set_ylim: exactly that range */
+        L->ay.lo = p->ymin, L->ay.hi = p->ymax;
+        make_ticks(&L->ay);
+    } else {
+        set_range(&L->ay, ymin, ymax);
+    }
     return CG_OK;
 }
 
@@ -176,6 +188,16 @@ static cg_status draw_plot(cairo_t *cr, const void *ctx, int W, int H) {
         const cg_plot_series *sr = &p->series[s];
         uint32_t rgb = sr->color ? sr->color : tab10[auto_color++ % 8];
         cg_cairo_rgb(cr, rgb);
+        if (sr->scatter) { /* s=36: a marker 6 pt across */
+            for (int64_t i = 0; i < sr->n; i++) {
+                double x = sr->x ? sr->x[i] : (double)i, y = sr->y[i];
+                if (!usable(p, x, y)) continue;
+                cairo_new_sub_path(cr);
+                cairo_arc(cr, PX(to_axis(ax, x)), PY(y), 3 * u, 0, 2 * M_PI);
+            }
+            cairo_fill(cr);
+            continue;
+        }
         int64_t run = 0;
         for (int64_t i = 0; i <= sr->n; i++) {
             double x = i < sr->n ? (sr->x ? sr->x[i] : (double)i) : NAN;

@@ -13,6 +13,8 @@
  *     sums in another order (BLAS's blocked GEMM over 32 rows, not 64, then
  *     one float addition); float32 rounds each order differently, about 1e-7
  *     relative a step, and 20 steps compound that to ~1e-6.
+ *   - the buffers: cg_dist_broadcast_buffers gives every rank rank 0's
+ *     BatchNorm running statistics and count and leaves the parameters alone.
  *   - the buckets: a 26-float bucket cap splits 33 gradients + the loss into 2
  *     MPI_Allreduce calls and gives the hand-worked mean (1+2)/2.
  *
@@ -156,6 +158,33 @@ static void test_buckets(void **st) {
     cg_module_release(m);
 }
 
+/* Rank r fills a BatchNorm1d(3)'s weight with r+1 and its running_mean with
+ * 10(r+1), running_var 20(r+1), num_batches_tracked 7(r+1): after
+ * cg_dist_broadcast_buffers the buffers are rank 0's (10, 20, 7) everywhere and
+ * the weight is still the rank's own. */
+static void test_broadcast_buffers(void **st) {
+    (void)st;
+    if (!cg_dist_active()) skip();
+    double r1 = cg_dist_rank() + 1;
+    cg_module *bn = cg_nn_batch_norm1d(3);
+    assert_non_null(bn);
+    const char *names[] = {"weight", "running_mean", "running_var", "num_batches_tracked"};
+    const double set[] = {r1, 10 * r1, 20 * r1, 7 * r1}, want[] = {r1, 10, 20, 7};
+    cg_no_grad_begin(); /* the weight is a leaf that requires grad */
+    for (int i = 0; i < 4; i++) assert_int_equal(cg_fill_(cg_module_find(bn, names[i]), set[i]), CG_OK);
+    cg_no_grad_end();
+    assert_int_equal(cg_dist_broadcast_buffers(bn), CG_OK);
+    for (int i = 0; i < 4; i++) {
+        cg_tensor *t = cg_module_find(bn, names[i]);
+        for (int64_t k = 0; k < cg_numel(t); k++) {
+            double v = t->dtype == CG_INT64 ? (double)((const int64_t *)cg_data(t))[k]
+                                            : (double)((const float *)cg_data(t))[k];
+            if (v != want[i]) fail_msg("rank %d: %s[%lld] = %g, want %g", cg_dist_rank(), names[i], (long long)k, v, want[i]);
+        }
+    }
+    cg_module_release(bn);
+}
+
 /* --fail-rank: the rank's 3rd step fails. */
 static int fail_rank = -1;
 static cg_cb_result fail_at_step_3(cg_learner *learn, void *state) {
@@ -190,6 +219,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_two_ranks_do_the_work_of_one),
             cmocka_unit_test(test_buckets),
+            cmocka_unit_test(test_broadcast_buffers),
         };
         rc = cmocka_run_group_tests(tests, NULL, NULL);
     }

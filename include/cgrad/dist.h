@@ -29,7 +29,10 @@
  *     last bucket, so the smoothed train_loss is that of the global batch.
  *     No overlap with backward (the tape has no per-tensor hooks; at 2 ranks
  *     the reduction is a few per cent of a step, docs/DESIGN.md).
- *   - BatchNorm statistics stay per rank (DDP's default; no sync-bn yet).
+ *   - BatchNorm normalises with the statistics of the rank's own bs/size
+ *     items (DDP's default; no sync-bn yet), and before_validate broadcasts
+ *     rank 0's running statistics (DDP's broadcast_buffers), so every rank
+ *     scores its validation shard with the model rank 0 saves.
  *   - after_validate: the recorder's loss sums and every AvgMetric's total and
  *     count are summed over the ranks, so every rank (rank 0 prints) reports
  *     the whole validation set.
@@ -81,6 +84,9 @@ _Noreturn void cg_dist_abort(int code);
 
 /* MPI_Bcast of rank 0's parameters and buffers (state_dict order) to all ranks. */
 cg_status cg_dist_broadcast_module(cg_module *m);
+/* MPI_Bcast of rank 0's buffers alone (the state_dict entries that are not
+ * parameters: BatchNorm's running statistics and counts). */
+cg_status cg_dist_broadcast_buffers(cg_module *m);
 /* In-place sum over the ranks of n doubles. */
 cg_status cg_dist_allreduce_sum(double *v, int n);
 
@@ -103,8 +109,8 @@ cg_status cg_dist_average_gradients(cg_dist_buckets *b, const cg_module *m, doub
 cg_status cg_dist_shard_loaders(cg_dataloaders *dls, int64_t global_bs);
 
 /* The Learner callback (order -20, before the NaN guard and the recorder):
- * broadcast before_fit, averaged gradients after_backward, reduced
- * validation sums after_validate.  A metric with a custom value hook cannot
+ * broadcast before_fit, averaged gradients after_backward, rank 0's buffers
+ * before_validate, reduced validation sums after_validate.  A metric with a custom value hook cannot
  * be reduced: the fit fails naming it. */
 cg_status cg_dist_callback(cg_callback *cb);
 

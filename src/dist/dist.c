@@ -76,15 +76,24 @@ static cg_status need_active(const char *what) {
     return g_active ? CG_OK : cg_fail(CG_ERR_STATE, "dist: %s before cg_dist_init", what);
 }
 
-cg_status cg_dist_broadcast_module(cg_module *m) {
+/* MPI_Bcast of rank 0's state_dict entries; buffers_only: those that are not
+ * parameters (BatchNorm's running statistics and batch counts). */
+static cg_status broadcast_state(cg_module *m, bool buffers_only) {
     cg_status st = need_active("broadcast");
     if (st != CG_OK) return st;
     if (!m) return cg_fail(CG_ERR_VALUE, "dist: broadcast of a NULL module");
-    cg_named_tensors sd;
+    cg_named_tensors sd, ps = {0};
     st = cg_module_state_dict(m, &sd);
     if (st != CG_OK) return st;
+    if (buffers_only && (st = cg_module_named_parameters(m, &ps)) != CG_OK) {
+        cg_named_tensors_free(&sd);
+        return st;
+    }
     for (int i = 0; i < sd.n && st == CG_OK; i++) {
         cg_tensor *t = sd.tensors[i];
+        bool is_param = false;
+        for (int j = 0; j < ps.n && !is_param; j++) is_param = ps.tensors[j] == t;
+        if (is_param) continue;
         if (!cg_is_contiguous(t)) {
             st = cg_fail(CG_ERR_VALUE, "dist: %s is not contiguous", sd.names[i]);
             break;
@@ -96,13 +105,18 @@ cg_status cg_dist_broadcast_module(cg_module *m) {
         while (left > 0 && st == CG_OK) {
             int chunk = left > (size_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)left;
             int rc = MPI_Bcast(p, chunk, MPI_BYTE, 0, MPI_COMM_WORLD);
-            if (rc != MPI_SUCCESS) st = mpi_fail("MPI_Bcast of the initial weights", rc);
+            if (rc != MPI_SUCCESS)
+                st = mpi_fail(buffers_only ? "MPI_Bcast of the buffers" : "MPI_Bcast of the initial weights", rc);
             p += chunk, left -= (size_t)chunk;
         }
     }
     cg_named_tensors_free(&sd);
+    cg_named_tensors_free(&ps);
     return st;
 }
+
+cg_status cg_dist_broadcast_module(cg_module *m) { return broadcast_state(m, false); }
+cg_status cg_dist_broadcast_buffers(cg_module *m) { return broadcast_state(m, true); }
 
 cg_status cg_dist_allreduce_sum(double *v, int n) {
     cg_status st = need_active("allreduce");
@@ -130,6 +144,10 @@ int cg_dist_rank(void) { return 0; }
 int cg_dist_size(void) { return 1; }
 _Noreturn void cg_dist_abort(int code) { exit(code); }
 cg_status cg_dist_broadcast_module(cg_module *m) {
+    (void)m;
+    return cg_fail(CG_ERR_VALUE, "%s", NO_MPI);
+}
+cg_status cg_dist_broadcast_buffers(cg_module *m) {
     (void)m;
     return cg_fail(CG_ERR_VALUE, "%s", NO_MPI);
 }
@@ -240,6 +258,16 @@ static cg_cb_result dist_before_fit(cg_learner *learn, void *state) {
     return cg_dist_broadcast_module(learn->model) == CG_OK ? CG_CB_OK : CG_CB_ERROR;
 }
 
+/* DDP's broadcast_buffers: rank 0's BatchNorm running statistics on every
+ * rank before it scores its validation shard.  DDP copies them before every
+ * forward; training-mode forwards only write them, so once before validation
+ * is the same for everything that reads them (the validation table, and the
+ * model rank 0 saves). */
+static cg_cb_result dist_before_validate(cg_learner *learn, void *state) {
+    (void)state;
+    return cg_dist_broadcast_buffers(learn->model) == CG_OK ? CG_CB_OK : CG_CB_ERROR;
+}
+
 static cg_cb_result dist_after_backward(cg_learner *learn, void *state) {
     dist_cb *d = state;
     if (!d->buckets.buf && cg_dist_buckets_init(&d->buckets, 0) != CG_OK) return CG_CB_ERROR;
@@ -295,6 +323,7 @@ cg_status cg_dist_callback(cg_callback *cb) {
                         .free_state = dist_free,
                         .before_fit = dist_before_fit,
                         .after_backward = dist_after_backward,
+                        .before_validate = dist_before_validate,
                         .after_validate = dist_after_validate};
     return CG_OK;
 }

@@ -12,7 +12,12 @@
  * several runs (the machine is shared), the allreduce timed between barriers
  * and taken as the slowest rank's.  Prints the time, the algorithm bandwidth
  * (bytes / t) and the ring's bus bandwidth (2(p-1)/p * bytes / t, what each
- * link carried), and the fraction of a step the allreduce costs. */
+ * link carried), and the fraction of a step the allreduce costs.
+ *
+ * Output in bench/run.sh's protocol (RESULT lines: each model's step and
+ * allreduce in ms; the table as NOTE lines); run.sh starts it under
+ * `mpirun --oversubscribe -np 2` (CGRAD_BENCH_RANKS), one thread a rank.
+ * Started without mpirun it runs as one rank and says so. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,14 +75,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     int p = cg_dist_size(), rank = cg_dist_rank();
+    if (p == 1)
+        printf("NOTE\tone rank: start it with mpirun -np 2 (bench/run.sh does) to measure a real allreduce\n");
     static const bench_model models[] = {
         {"simple_net", 256, 784, 0, 20},
         {"cnn", 64, 1, 28, 10},
         {"resnet18", 64, 3, 28, 5},
     };
     if (rank == 0)
-        printf("%d ranks; per-rank batch = global / %d; times are the fastest of several runs\n"
-               "%-10s %10s %9s %6s %10s %10s %10s %10s %8s\n",
+        printf("NOTE\t%d ranks; per-rank batch = global / %d; times are the fastest of several runs, slowest rank\n"
+               "NOTE\t%-10s %10s %9s %6s %10s %10s %10s %10s %8s\n",
                p, p, "model", "floats", "MB", "bs/rk", "step ms", "allred ms", "algbw GB/s", "busbw GB/s",
                "share");
     for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
@@ -118,10 +125,14 @@ int main(int argc, char **argv) {
             }
         }
         double bytes = (double)n * 4;
-        if (rank == 0)
-            printf("%-10s %10lld %9.2f %6lld %10.3f %10.3f %10.2f %10.2f %7.1f%%\n", b->name, (long long)n,
+        if (rank == 0) {
+            printf("NOTE\t%-10s %10lld %9.2f %6lld %10.3f %10.3f %10.2f %10.2f %7.1f%%\n", b->name, (long long)n,
                    bytes / 1e6, (long long)bs, 1e3 * step, 1e3 * ar, bytes / ar / 1e9,
                    2.0 * (p - 1) / p * bytes / ar / 1e9, 100 * ar / (step + ar));
+            printf("RESULT\t%s step, %lld per rank\t%.3f\n", b->name, (long long)bs, 1e3 * step);
+            printf("RESULT\t%s allreduce, %d ranks, %.2f MB\t%.3f\n", b->name, p, bytes / 1e6, 1e3 * ar);
+            fflush(stdout);
+        }
         cg_dist_buckets_free(&buckets);
         cg_module_release(m);
     }

@@ -325,9 +325,25 @@ cg_status cg_learner_lr_find(cg_learner *learn, const cg_lr_find_options *opts,
 int64_t cg_lr_valley(const double *lrs, const double *losses, int64_t n);
 
 /* ---- what the user sees (callbacks writing to the caller's streams) ------ */
-/* fastai's ProgressCallback: a live bar (batches, ETA, smoothed loss, redrawn
- * with '\r', only when `out` is a terminal) and the results table, one row per
- * epoch.  The stream stays the caller's. */
+/* fastai's ProgressCallback: fastprogress's epoch bar and batch bar (percentage,
+ * elapsed<remaining, the smoothed loss) and the results table, one row per
+ * epoch.  The bars and the table may go to different streams (the CLI: bars
+ * on stderr, the table on stdout); the streams stay the caller's. */
+typedef enum cg_progress_mode {
+    CG_PROGRESS_AUTO,  /* LIVE when `bars` is a terminal (and TERM is not dumb), else LINES */
+    CG_PROGRESS_LIVE,  /* the two bars redrawn in place ('\r', ESC[K, one line up) */
+    CG_PROGRESS_LINES, /* plain lines: one per finished epoch, a batch line every line_every_s */
+    CG_PROGRESS_NONE,  /* no bars (the table only) */
+} cg_progress_mode;
+typedef struct cg_progress_options {
+    FILE *table;         /* the results table; NULL: none */
+    FILE *bars;          /* the bars; NULL: none */
+    cg_progress_mode mode;
+    double line_every_s; /* LINES: at most one batch line this often; 0: 30 s */
+} cg_progress_options;
+cg_status cg_progress_callback_with(const cg_progress_options *o, cg_callback *cb);
+cg_status cg_learner_add_progress_with(cg_learner *learn, const cg_progress_options *o);
+/* Both on `out`, the bars only when it is a terminal: a log gets the table alone. */
 cg_status cg_progress_callback(FILE *out, cg_callback *cb);
 cg_status cg_learner_add_progress(cg_learner *learn, FILE *out);
 /* fastai's CSVLogger: the table as CSV (epoch,train_loss,...,time), the whole

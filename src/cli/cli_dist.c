@@ -58,6 +58,7 @@ cg_status cli_dist_attach(train_args *a, train_setup *s) {
     if (st != CG_OK || cg_dist_rank() == 0) return st;
     a->save = a->csv = a->plot = a->checkpoint = NULL; /* rank 0 alone writes (--resume: all read) */
     a->json = false;
+    a->common.quiet = true; /* the bars too: they are on stderr */
     if (!freopen("/dev/null", "w", stdout))
         return cg_fail(CG_ERR_IO, "train: rank %d: cannot send its stdout to /dev/null", cg_dist_rank());
     return CG_OK;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cgrad.h"
+#include "cli/cli_common.h"
 #include "cli/cli_escape.h"
 #include "cli/commands.h"
 
@@ -29,14 +30,16 @@ static void data_usage(FILE *f) {
             "Gets a dataset into the cache like fastai's untar_data, and prints its folder.\n"
             "Known names: mnist_sample, mnist, mnist_png (`cgrad data list --known`).\n"
             "\n"
+            "`data get` prints the folder on stdout, its progress on stderr; the data goes to\n"
+            "the cache, HOME/data/NAME (--home; data has no --out).\n"
+            "\n"
             "options:\n"
-            "  --home DIR      cache root (default $CGRAD_HOME, else ~/.cgrad); data in DIR/data\n"
             "  --mirror M      folder, file:// or http(s):// prefix serving the files (default\n"
             "                  $CGRAD_MIRROR; \"\" to use the original URLs)\n"
             "  --force         fetch again even if cached (the old copy stays until the new one is good)\n"
-            "  --quiet         no progress on stderr\n"
             "  --known         list the datasets cgrad knows, cached or not\n"
-            "  --              ends the options\n");
+            "\n");
+    cli_common_help(f, CLI_QUIET | CLI_DATA);
 }
 
 /* ---- progress on stderr ------------------------------------------------------------ */
@@ -192,11 +195,9 @@ static int data_list(const cg_get_options *opt, bool known) {
     return 0;
 }
 
-enum { O_HELP, O_H, O_HOME, O_MIRROR, O_FORCE, O_QUIET, O_Q, O_KNOWN };
+enum { O_FORCE, O_KNOWN };
 static const cli_option data_options[] = {
-    [O_HELP] = {"--help", false},   [O_H] = {"-h", false},         [O_HOME] = {"--home", true},
-    [O_MIRROR] = {"--mirror", true}, [O_FORCE] = {"--force", false}, [O_QUIET] = {"--quiet", false},
-    [O_Q] = {"-q", false},          [O_KNOWN] = {"--known", false},
+    [O_FORCE] = {"--force", false}, [O_KNOWN] = {"--known", false},
 };
 
 int cmd_data(int argc, char **argv) {
@@ -205,25 +206,22 @@ int cmd_data(int argc, char **argv) {
     const char *action = NULL, *name = NULL, *v;
     int i = 0, n_opts = (int)(sizeof data_options / sizeof data_options[0]);
     bool dashes = false;
-    for (int k; (k = cli_next_option("data", data_options, n_opts, argc, argv, &i, &dashes, &v, data_usage)) != -2;) {
+    cli_common c = cli_common_init(CLI_QUIET | CLI_DATA, 0);
+    for (int k; (k = cli_parse("data", data_options, n_opts, &c, argc, argv, &i, &dashes, &v, data_usage)) != -2;) {
         switch (k) {
-        case -3: return 2;
+        case CLI_USAGE: return 2;
+        case CLI_DONE: return 0;
         case -1:
             if (!action) action = v;
             else if (!name) name = v;
             else return cli_usage_error("data", data_usage, "unexpected argument '%s'", cli_esc(v));
             break;
-        case O_HELP:
-        case O_H: data_usage(stdout); return 0;
-        case O_HOME: opt.home = v; break;
-        case O_MIRROR: opt.mirror = v; break;
         case O_FORCE: opt.force = true; break;
-        case O_QUIET:
-        case O_Q: quiet = true; break;
         case O_KNOWN: known = true; break;
         default: break;
         }
     }
+    opt.home = c.home, opt.mirror = c.mirror, quiet = c.quiet; /* passed on, not through the environment */
     if (!action) return cli_usage_error("data", data_usage, "which action? (get, list or rm)");
     if (!strcmp(action, "list")) {
         if (name) return cli_usage_error("data", data_usage, "list takes no NAME (got '%s')", cli_esc(name));

@@ -11,12 +11,14 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "cli/cli_common.h"
 #include "cli/cli_escape.h"
 #include "cli/cli_number.h"
 #include "cli/commands.h"
 #include "cli/train_setup.h"
 
 #define EVAL_K_MAX 1024
+#define EVAL_COMMON (CLI_OUT | CLI_QUIET | CLI_THREADS | CLI_SEED | CLI_DATA)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -38,14 +40,16 @@ static void usage(FILE *f) {
             "  --bs N         batch size of the evaluation (default 64)\n"
             "  --valid NAME   the validation folder's name (default valid)\n"
             "  --valid-pct P  the validation split is a seeded random P of train/ instead\n"
-            "  --seed N       that split's seed (default 42, as `cgrad train`)\n"
-            "  --threads N    OpenMP/OpenBLAS threads\n",
+            "                 (seeded by --seed, default 42 as `cgrad train`)\n"
+            "\n",
             EVAL_K_MAX);
+    cli_common_help(f, EVAL_COMMON);
 }
 
 typedef struct eval_opts {
-    const char *model, *data, *out, *bs, *valid, *valid_pct, *seed, *threads;
+    const char *model, *data, *out, *bs, *valid, *valid_pct;
     int64_t k;
+    cli_common common;
 } eval_opts;
 
 /* The train_args the model was trained with, as far as evaluating needs them:
@@ -68,8 +72,11 @@ static int args_from_model(const eval_opts *o, const cg_metadata *md, train_args
     if (o->bs) argv[n++] = "--bs", argv[n++] = o->bs;
     if (o->valid) argv[n++] = "--valid", argv[n++] = o->valid;
     if (o->valid_pct) argv[n++] = "--valid-pct", argv[n++] = o->valid_pct;
-    if (o->seed) argv[n++] = "--seed", argv[n++] = o->seed;
-    if (o->threads) argv[n++] = "--threads", argv[n++] = o->threads;
+    char seed[32], threads[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->common.seed);
+    snprintf(threads, sizeof threads, "%d", o->common.threads);
+    if (o->common.seed_set) argv[n++] = "--seed", argv[n++] = seed;
+    if (o->common.threads) argv[n++] = "--threads", argv[n++] = threads;
     argv[n] = NULL;
     int rc = train_args_parse(n, (char **)argv, a, false, usage);
     return rc < 0 ? 0 : rc == 0 ? 2 : rc;
@@ -175,7 +182,7 @@ static int eval(const eval_opts *o) {
     cg_scope_end();
     free(imgs);
     if (st != CG_OK) rc = cli_fail_last();
-    else printf("\nsaved %s\nsaved %s\n", cli_esc(cm_png), cli_esc(top_png));
+    else if (!o->common.quiet) fprintf(stderr, "saved %s\nsaved %s\n", cli_esc(cm_png), cli_esc(top_png));
     free(cm_png);
     free(top_png);
 done:
@@ -189,43 +196,39 @@ done:
     return rc;
 }
 
-enum { O_HELP, O_H, O_MODEL, O_DATA, O_K, O_OUT, O_BS, O_VALID, O_VALID_PCT, O_SEED, O_THREADS };
+enum { O_MODEL, O_DATA, O_K, O_BS, O_VALID, O_VALID_PCT };
 static const cli_option eval_options[] = {
-    [O_HELP] = {"--help", false},    [O_H] = {"-h", false},          [O_MODEL] = {"--model", true},
-    [O_DATA] = {"--data", true},     [O_K] = {"--k", true},          [O_OUT] = {"--out", true},
+    [O_MODEL] = {"--model", true},   [O_DATA] = {"--data", true},    [O_K] = {"--k", true},
     [O_BS] = {"--bs", true},         [O_VALID] = {"--valid", true},  [O_VALID_PCT] = {"--valid-pct", true},
-    [O_SEED] = {"--seed", true},     [O_THREADS] = {"--threads", true},
 };
 
 int cmd_eval(int argc, char **argv) {
-    eval_opts o = {.out = ".", .k = 9};
+    eval_opts o = {.out = ".", .k = 9, .common = cli_common_init(EVAL_COMMON, 42)};
     int i = 0;
     bool dashes = false;
     const char *v;
     char msg[256];
     int n_opts = (int)(sizeof eval_options / sizeof eval_options[0]);
-    for (int k; (k = cli_next_option("eval", eval_options, n_opts, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+    for (int k; (k = cli_parse("eval", eval_options, n_opts, &o.common, argc, argv, &i, &dashes, &v, usage)) != -2;) {
         int bad = 0;
         switch (k) {
-        case -3: return 2;
+        case CLI_DONE: return 0;
+        case CLI_USAGE: return 2;
         case -1: return cli_usage_error("eval", usage, "unexpected argument '%s'", cli_esc(v));
-        case O_HELP:
-        case O_H: usage(stdout); return 0;
         case O_MODEL: o.model = v; break;
         case O_DATA: o.data = v; break;
         case O_K: bad = cli_parse_int64("--k", v, 1, EVAL_K_MAX, &o.k, msg, sizeof msg); break;
-        case O_OUT: o.out = v; break;
         case O_BS: o.bs = v; break;
         case O_VALID: o.valid = v; break;
         case O_VALID_PCT: o.valid_pct = v; break;
-        case O_SEED: o.seed = v; break;
-        case O_THREADS: o.threads = v; break;
         default: break;
         }
         if (bad) return cli_usage_error("eval", usage, "%s", msg);
     }
     if (!o.model) return cli_usage_error("eval", usage, "which model? (--model FILE)");
     if (!o.data) return cli_usage_error("eval", usage, "--data NAME|PATH is required");
+    if (o.common.out) o.out = o.common.out;
+    if (cli_common_apply(&o.common)) return 1;
     cg_scope_begin();
     int rc = eval(&o);
     cg_scope_end();

@@ -12,18 +12,23 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: cgrad lr-find --data NAME|PATH --model NAME [--opt sgd|adam|basic] [--loss NAME]\n"
-            "                     [--bs N] [--seed N] [--threads N] [--plot FILE] [--json]\n"
+            "                     [--bs N] [--seed N] [--threads N] [--out DIR] [--json] [--quiet]\n"
             "\n"
             "fastai's lr_find: trains on 100 batches with the learning rate growing from 1e-7\n"
             "to 10, stops early when the smoothed loss passes 4x its best, restores the\n"
-            "weights, and suggests the 'valley' learning rate.\n"
+            "weights, and prints the 'valley' learning rate it suggests on stdout (the batch\n"
+            "bar goes to stderr).\n"
+            "\n"
+            "--out DIR writes DIR/" LR_FIND_OUT_PNG ": the loss against the learning rate (log scale),\n"
+            "the suggestion marked in red (fastai's plot_lr_find).  (--plot FILE, the older\n"
+            "flag, names the PNG itself.)\n"
             "\n"
             "options:\n");
     train_args_help(f);
     fprintf(f,
-            "  --plot FILE       the loss against the learning rate (log scale), the\n"
-            "                    suggestion marked in red (fastai's plot_lr_find)\n"
-            "  --json            {\"valley\": ..., \"lrs\": [...], \"losses\": [...]} on stdout\n");
+            "  --json            {\"valley\": ..., \"lrs\": [...], \"losses\": [...]} on stdout\n"
+            "\n");
+    cli_common_help(f, CLI_OUT | CLI_QUIET | CLI_JSON | CLI_THREADS | CLI_SEED | CLI_DATA);
 }
 
 int cmd_lr_find(int argc, char **argv) {
@@ -31,7 +36,14 @@ int cmd_lr_find(int argc, char **argv) {
     int rc = train_args_parse(argc, argv, &a, true, usage);
     if (rc >= 0) return rc;
     char label[4200], msg[9000];
-    snprintf(label, sizeof label, "--plot %s", a.plot ? a.plot : "");
+    if (a.common.out && cg_mkdirs(a.common.out) != CG_OK) {
+        fprintf(stderr, "cgrad: lr-find: --out %s: %s; nothing was run\n", cli_esc(a.common.out), cli_esc(cg_last_error()));
+        return 1;
+    }
+    if (a.common.out && a.plot == a.out_paths[0])
+        snprintf(label, sizeof label, "--out %s (" LR_FIND_OUT_PNG ")", a.common.out);
+    else
+        snprintf(label, sizeof label, "--plot %s", a.plot ? a.plot : "");
     if (a.plot && cli_check_output_path(label, a.plot, msg, sizeof msg)) {
         fprintf(stderr, "cgrad: lr-find: %s; nothing was run\n", msg);
         return 1;
@@ -39,7 +51,8 @@ int cmd_lr_find(int argc, char **argv) {
     train_setup s;
     if (train_setup_build(&a, &s) != CG_OK) return cli_fail_last();
     cg_lr_find_result r;
-    cg_status st = cg_learner_add_progress(s.learn, stderr);
+    cg_progress_options po = {.bars = a.common.quiet ? NULL : stderr}; /* lr_find prints no table */
+    cg_status st = cg_learner_add_progress_with(s.learn, &po);
     if (st == CG_OK) st = cg_learner_lr_find(s.learn, NULL, &r);
     if (st == CG_OK) {
         if (a.json) {
@@ -54,7 +67,7 @@ int cmd_lr_find(int argc, char **argv) {
                    r.valley_loss, (long long)r.n);
         }
         if (a.plot) st = cg_plot_lr_find_png(&r, a.plot);
-        if (st == CG_OK && a.plot && !a.json) printf("plot: %s\n", cli_esc(a.plot));
+        if (st == CG_OK && a.plot && !a.common.quiet) fprintf(stderr, "saved %s\n", cli_esc(a.plot));
         cg_lr_find_result_free(&r);
     }
     rc = st == CG_OK ? 0 : cli_fail_last();

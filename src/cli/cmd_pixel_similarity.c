@@ -16,9 +16,12 @@
 #include <unistd.h>
 
 #include "cgrad.h"
+#include "cli/cli_common.h"
 #include "cli/cli_escape.h"
 #include "cli/cli_number.h"
 #include "cli/commands.h"
+
+#define PIXEL_COMMON (CLI_OUT | CLI_QUIET | CLI_THREADS | CLI_DATA)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -33,16 +36,18 @@ static void usage(FILE *f) {
             "  --digits 10   the ten digits on full MNIST: each test image goes to the nearest of\n"
             "                the ten mean training digits, by L1 and by RMSE\n"
             "  --show        show the images in the terminal too (im3 with its pixel table, the means)\n"
-            "  --out DIR     save the mean images as PNGs in DIR (mean3.png, mean7.png, a_3.png;\n"
-            "                means.png for --digits 10), drawn like show_image with cmap 'Greys'\n"
             "  --no-color    plain-text pictures (the default when stdout is not a terminal or\n"
             "                NO_COLOR is set); --color forces ANSI colors\n"
-            "  --            ends the options\n");
+            "\n"
+            "--out DIR writes the mean images as PNGs, drawn like show_image with cmap 'Greys':\n"
+            "DIR/mean3.png, DIR/mean7.png and DIR/a_3.png (--digits 2), DIR/means.png (--digits 10).\n"
+            "\n");
+    cli_common_help(f, PIXEL_COMMON);
 }
 
 typedef struct options {
     int digits;
-    bool show, color;
+    bool show, color, quiet;
     const char *out_dir;
 } options;
 
@@ -65,11 +70,11 @@ static void print_picture(const char *title, const cg_tensor *t, bool color) {
     free(s);
 }
 
-static cg_status save_picture(const char *dir, const char *name, const cg_tensor *t, int scale) {
-    char *file = cg_path_join(dir, name);
+static cg_status save_picture(const options *o, const char *name, const cg_tensor *t, int scale) {
+    char *file = cg_path_join(o->out_dir, name);
     if (!file) return cg_fail(CG_ERR_NOMEM, "out of memory");
     cg_status st = cg_show_image_png(t, file, scale);
-    if (st == CG_OK) printf("saved %s\n", cli_esc(file));
+    if (st == CG_OK && !o->quiet) fprintf(stderr, "saved %s\n", cli_esc(file));
     free(file);
     return st;
 }
@@ -163,9 +168,8 @@ static int three_vs_seven(const options *o) {
            (long long)valid_7_tens->shape[0]);
 
     if (o->out_dir) {
-        if (cg_mkdirs(o->out_dir) != CG_OK || save_picture(o->out_dir, "mean3.png", mean3, 8) != CG_OK ||
-            save_picture(o->out_dir, "mean7.png", mean7, 8) != CG_OK ||
-            save_picture(o->out_dir, "a_3.png", a_3, 8) != CG_OK)
+        if (cg_mkdirs(o->out_dir) != CG_OK || save_picture(o, "mean3.png", mean3, 8) != CG_OK ||
+            save_picture(o, "mean7.png", mean7, 8) != CG_OK || save_picture(o, "a_3.png", a_3, 8) != CG_OK)
             return cli_fail_last();
     }
     return 0;
@@ -256,18 +260,17 @@ static int ten_digits(const options *o) {
         char *file = cg_path_join(o->out_dir, "means.png");
         cg_status st = cg_mkdirs(o->out_dir);
         if (st == CG_OK) st = file ? cg_show_grid_png(means, titles, 5, 4, file) : CG_ERR_NOMEM;
-        if (st == CG_OK) printf("saved %s\n", cli_esc(file));
+        if (st == CG_OK && !o->quiet) fprintf(stderr, "saved %s\n", cli_esc(file));
         free(file);
         if (st != CG_OK) return cli_fail_last();
     }
     return 0;
 }
 
-enum { O_HELP, O_H, O_DIGITS, O_SHOW, O_NO_COLOR, O_COLOR, O_OUT };
+enum { O_DIGITS, O_SHOW, O_NO_COLOR, O_COLOR };
 static const cli_option pixel_options[] = {
-    [O_HELP] = {"--help", false},      [O_H] = {"-h", false},         [O_DIGITS] = {"--digits", true},
-    [O_SHOW] = {"--show", false},      [O_NO_COLOR] = {"--no-color", false},
-    [O_COLOR] = {"--color", false},    [O_OUT] = {"--out", true},
+    [O_DIGITS] = {"--digits", true},   [O_SHOW] = {"--show", false},
+    [O_NO_COLOR] = {"--no-color", false}, [O_COLOR] = {"--color", false},
 };
 
 int cmd_pixel_similarity(int argc, char **argv) {
@@ -278,12 +281,12 @@ int cmd_pixel_similarity(int argc, char **argv) {
     char msg[256];
     int64_t n;
     const char *cmd = "pixel-similarity";
-    for (int k; (k = cli_next_option(cmd, pixel_options, n_opts, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+    cli_common c = cli_common_init(PIXEL_COMMON, 0);
+    for (int k; (k = cli_parse(cmd, pixel_options, n_opts, &c, argc, argv, &i, &dashes, &v, usage)) != -2;) {
         switch (k) {
-        case -3: return 2;
+        case CLI_USAGE: return 2;
+        case CLI_DONE: return 0;
         case -1: return cli_usage_error(cmd, usage, "unexpected argument '%s'", cli_esc(v));
-        case O_HELP:
-        case O_H: usage(stdout); return 0;
         case O_DIGITS:
             /* a set, not a range: the strict parser, then one of the two */
             if (cli_parse_int64("--digits", v, 2, 10, &n, msg, sizeof msg) || (n != 2 && n != 10))
@@ -293,10 +296,12 @@ int cmd_pixel_similarity(int argc, char **argv) {
         case O_SHOW: o.show = true; break;
         case O_NO_COLOR: o.color = false; break;
         case O_COLOR: o.color = true; break;
-        case O_OUT: o.out_dir = v; break;
         default: break;
         }
     }
+    o.out_dir = c.out;
+    o.quiet = c.quiet;
+    if (cli_common_apply(&c)) return 1;
     cg_scope_begin();
     int rc = o.digits == 10 ? ten_digits(&o) : three_vs_seven(&o);
     cg_scope_end();

@@ -12,8 +12,12 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "cli/cli_common.h"
 #include "cli/cli_escape.h"
+#include "cli/cli_json.h"
 #include "cli/commands.h"
+
+#define PREDICT_COMMON (CLI_QUIET | CLI_JSON | CLI_THREADS)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -27,11 +31,33 @@ static void usage(FILE *f) {
             "                 architecture in its metadata)\n"
             "  --probs        also print every class's probability (class=prob ...)\n"
             "  --info         print the model's metadata and architecture, then exit\n"
-            "  --             ends the options: every argument after it is an image\n");
+            "  --json         one JSON object per image on stdout: {\"path\": ..., \"class\": ...,\n"
+            "                 \"probability\": ..., \"probs\": {class: probability, ...}}; a failed\n"
+            "                 image is {\"path\": ..., \"error\": ...} (and the exit status is 1)\n"
+            "  --             ends the options: every argument after it is an image\n"
+            "\n"
+            "predict writes no files.\n"
+            "\n");
+    cli_common_help(f, PREDICT_COMMON);
+}
+
+static void json_prediction(const char *path, const cg_prediction *p) {
+    printf("{\"path\": ");
+    cli_json_string(stdout, path);
+    printf(", \"class\": ");
+    cli_json_string(stdout, p->name);
+    printf(", \"label\": %lld, \"probability\": %.9g, \"probs\": {", (long long)p->label, p->probability);
+    for (int64_t k = 0; k < p->n_classes; k++) {
+        printf("%s", k ? ", " : "");
+        cli_json_string(stdout, p->names[k]);
+        printf(": %.9g", p->probs[k]);
+    }
+    printf("}}\n");
 }
 
 /* Loads the model and predicts each image (or prints --info). */
-static int predict(const char *model_path, const char *const *images, int n_images, bool probs, bool info) {
+static int predict(const char *model_path, const char *const *images, int n_images, bool probs, bool info,
+                   bool json) {
     cg_metadata md = {0};
     cg_module *model = cg_model_load(model_path, &md);
     if (!model) return cli_fail_last();
@@ -51,6 +77,16 @@ static int predict(const char *model_path, const char *const *images, int n_imag
         cg_tensor *x = cg_model_input_from_png(&md, images[i]);
         if (!x || cg_model_predict(model, &md, x, &p) != CG_OK) {
             rc = cli_fail_last(); /* report and go on with the other images */
+            if (json) {
+                printf("{\"path\": ");
+                cli_json_string(stdout, images[i]);
+                printf(", \"error\": ");
+                cli_json_string(stdout, cg_last_error());
+                printf("}\n");
+            }
+        } else if (json) {
+            json_prediction(images[i], &p);
+            cg_prediction_free(&p);
         } else {
             /* the class names come from the model file, the paths from the
              * user's shell: both escaped, so a tab or an ESC in them cannot
@@ -68,10 +104,9 @@ static int predict(const char *model_path, const char *const *images, int n_imag
     return rc;
 }
 
-enum { O_HELP, O_H, O_MODEL, O_PROBS, O_INFO };
+enum { O_MODEL, O_PROBS, O_INFO };
 static const cli_option predict_options[] = {
-    [O_HELP] = {"--help", false}, [O_H] = {"-h", false},      [O_MODEL] = {"--model", true},
-    [O_PROBS] = {"--probs", false}, [O_INFO] = {"--info", false},
+    [O_MODEL] = {"--model", true}, [O_PROBS] = {"--probs", false}, [O_INFO] = {"--info", false},
 };
 
 int cmd_predict(int argc, char **argv) {
@@ -83,12 +118,12 @@ int cmd_predict(int argc, char **argv) {
     int n_images = 0, i = 0, n_opts = (int)(sizeof predict_options / sizeof predict_options[0]);
     bool dashes = false;
     const char *v;
-    for (int k; (k = cli_next_option("predict", predict_options, n_opts, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+    cli_common c = cli_common_init(PREDICT_COMMON, 0);
+    for (int k; (k = cli_parse("predict", predict_options, n_opts, &c, argc, argv, &i, &dashes, &v, usage)) != -2;) {
         switch (k) {
-        case -3: free(images); return 2;
+        case CLI_USAGE: free(images); return 2;
+        case CLI_DONE: free(images); return 0;
         case -1: images[n_images++] = v; break;
-        case O_HELP:
-        case O_H: free(images); usage(stdout); return 0;
         case O_MODEL: model_path = v; break;
         case O_PROBS: probs = true; break;
         case O_INFO: info = true; break;
@@ -99,7 +134,7 @@ int cmd_predict(int argc, char **argv) {
         free(images);
         return cli_usage_error("predict", usage, "%s", model_path ? "no image given" : "--model FILE is required");
     }
-    int rc = predict(model_path, images, n_images, probs, info);
+    int rc = cli_common_apply(&c) ? 1 : predict(model_path, images, n_images, probs, info, c.json);
     free(images);
     return rc;
 }

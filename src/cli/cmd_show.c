@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgrad.h"
+#include "cli/cli_common.h"
 #include "cli/cli_escape.h"
 #include "cli/cli_number.h"
 #include "cli/commands.h"
@@ -27,15 +28,23 @@
 #define SHOW_SCALE_MAX 64
 #define SHOW_TABLE_MAX 65536
 #define SHOW_PNG_MAX_PIXELS ((double)(1 << 26))
+#define SHOW_COMMON (CLI_OUT | CLI_QUIET | CLI_SEED | CLI_DATA)
+#define SHOW_OUT_IMAGE "image.png" /* --out DIR with one image */
+#define SHOW_OUT_BATCH "batch.png" /* --out DIR with --count N > 1: the grid */
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cgrad show PATH [--index I] [--count N] [--table R0:R1,C0:C1] [--png OUT] [options]\n"
+            "usage: cgrad show PATH|DATASET [--index I] [--count N] [--table R0:R1,C0:C1] [--out DIR]\n"
+            "                  [options]\n"
             "\n"
             "Shows images in the terminal (shaded blocks) or writes them as a PNG, drawn like\n"
             "fastai's show_image (cmap 'Greys': high values dark) and show_batch (a grid with titles).\n"
             "PATH is a .png file, an IDX file of images (.gz or raw), a folder of .png files, or\n"
-            "an image-folder root (train/<class>/*.png, valid/<class>/*.png).\n"
+            "an image-folder root (train/<class>/*.png, valid/<class>/*.png); a dataset name\n"
+            "(mnist_sample, mnist_png) is its folder in the cache (got first when missing).\n"
+            "\n"
+            "--out DIR writes DIR/" SHOW_OUT_IMAGE " (one image) or DIR/" SHOW_OUT_BATCH " (--count N > 1: the\n"
+            "grid) instead of drawing in the terminal.  (--png FILE, the older flag, names the PNG.)\n"
             "\n"
             "options:\n"
             "  --index I      first image to show, of an IDX file or a folder, 0..%d (default 0)\n"
@@ -46,15 +55,16 @@ static void usage(FILE *f) {
             "  --labels FILE  an IDX labels file: titles for the images of an IDX file\n"
             "  --split S      which split of an image-folder root (default train); --count N without\n"
             "                 --index shows a random, mixed-class batch like fastai's show_batch\n"
-            "  --seed S       the seed of that batch, >= 0 (default 42)\n"
+            "                 (seeded by --seed, default 42)\n"
             "  --channels C   read PNGs as 0 (as stored, default), 1 (gray) or 3 (RGB)\n"
-            "  --png OUT      write the picture to OUT (atomically) instead of the terminal\n"
             "  --scale S      size of a pixel in the PNG, 1..%d (default 8 for one image, 4 for a\n"
             "                 grid); the PNG may have at most %.0f Mpixels\n"
             "  --no-color     plain-text pictures (the default when stdout is not a terminal or\n"
             "                 NO_COLOR is set); --color forces ANSI colors\n"
-            "  --             ends the options (a PATH that starts with -)\n",
+            "  --             ends the options (a PATH that starts with -)\n"
+            "\n",
             SHOW_INDEX_MAX, SHOW_COUNT_MAX, SHOW_TABLE_MAX, SHOW_SCALE_MAX, SHOW_PNG_MAX_PIXELS / (1 << 20));
+    cli_common_help(f, SHOW_COMMON);
 }
 
 typedef struct show_options {
@@ -63,6 +73,7 @@ typedef struct show_options {
     int64_t rows[2], cols[2]; /* --table, parsed */
     int channels, scale;
     bool color, index_set; /* index_set: --index given (else a folder root's batch is random) */
+    bool quiet;
     uint64_t seed;
 } show_options;
 
@@ -239,7 +250,7 @@ static int show(const show_options *o) {
             st = o->count > 1 ? cg_show_grid_png(p.images, (const char *const *)p.titles.items, 0, scale, o->png)
                               : cg_show_image_png(cg_select(p.images, 0, 0), o->png, scale);
         if (st != CG_OK) rc = cli_fail_last();
-        else printf("saved %s\n", cli_esc(o->png));
+        else if (!o->quiet) fprintf(stderr, "saved %s\n", cli_esc(o->png));
     } else {
         for (int64_t i = 0; i < p.images->shape[0] && rc == 0; i++) {
             char *s = cg_render_image_text(cg_select(p.images, 0, i), o->color);
@@ -252,14 +263,25 @@ static int show(const show_options *o) {
     return rc;
 }
 
-enum { O_HELP, O_H, O_NO_COLOR, O_COLOR, O_INDEX, O_COUNT, O_TABLE, O_LABELS, O_SPLIT, O_CHANNELS, O_PNG, O_SCALE, O_SEED };
+enum { O_NO_COLOR, O_COLOR, O_INDEX, O_COUNT, O_TABLE, O_LABELS, O_SPLIT, O_CHANNELS, O_PNG, O_SCALE };
 static const cli_option show_options_table[] = {
-    [O_HELP] = {"--help", false},  [O_H] = {"-h", false},          [O_NO_COLOR] = {"--no-color", false},
+    [O_NO_COLOR] = {"--no-color", false},
     [O_COLOR] = {"--color", false}, [O_INDEX] = {"--index", true},  [O_COUNT] = {"--count", true},
     [O_TABLE] = {"--table", true},  [O_LABELS] = {"--labels", true}, [O_SPLIT] = {"--split", true},
     [O_CHANNELS] = {"--channels", true}, [O_PNG] = {"--png", true}, [O_SCALE] = {"--scale", true},
-    [O_SEED] = {"--seed", true},
 };
+
+/* PATH names a known dataset and no file: its folder in the cache. */
+static int dataset_path(const char **path, char *buf, size_t n) {
+    if (access(*path, F_OK) == 0) return 0;
+    for (int i = 0; i < cg_dataset_count_known(); i++)
+        if (!strcmp(cg_dataset_at(i)->name, *path)) {
+            if (cg_dataset_get(*path, NULL, buf, n) != CG_OK) return cli_fail_last();
+            *path = buf;
+            return 0;
+        }
+    return 0;
+}
 
 int cmd_show(int argc, char **argv) {
     show_options o = {.count = 1, .split = "train", .seed = 42, .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
@@ -269,25 +291,21 @@ int cmd_show(int argc, char **argv) {
     char msg[256];
     int64_t n;
     int n_opts = (int)(sizeof show_options_table / sizeof show_options_table[0]);
-    for (int k; (k = cli_next_option("show", show_options_table, n_opts, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+    cli_common c = cli_common_init(SHOW_COMMON, 42);
+    for (int k; (k = cli_parse("show", show_options_table, n_opts, &c, argc, argv, &i, &dashes, &v, usage)) != -2;) {
         int bad = 0;
         switch (k) {
-        case -3: return 2;
+        case CLI_USAGE: return 2;
+        case CLI_DONE: return 0;
         case -1:
             if (o.path) return cli_usage_error("show", usage, "one PATH only (got '%s' too)", cli_esc(v));
             o.path = v;
             break;
-        case O_HELP:
-        case O_H: usage(stdout); return 0;
         case O_NO_COLOR: o.color = false; break;
         case O_COLOR: o.color = true; break;
         case O_INDEX:
             bad = cli_parse_int64("--index", v, 0, SHOW_INDEX_MAX, &o.index, msg, sizeof msg);
             o.index_set = true;
-            break;
-        case O_SEED:
-            bad = cli_parse_int64("--seed", v, 0, INT64_MAX, &n, msg, sizeof msg);
-            o.seed = (uint64_t)n;
             break;
         case O_COUNT: bad = cli_parse_int64("--count", v, 1, SHOW_COUNT_MAX, &o.count, msg, sizeof msg); break;
         case O_TABLE: o.table = v; break;
@@ -310,8 +328,20 @@ int cmd_show(int argc, char **argv) {
     if (!o.path) return cli_usage_error("show", usage, "which PATH? (a .png, an IDX file or a folder)");
     if (o.table && parse_table(o.table, o.rows, o.cols, msg, sizeof msg))
         return cli_usage_error("show", usage, "%s", msg);
+    o.seed = c.seed;
+    o.quiet = c.quiet;
+    if (cli_common_apply(&c)) return 1;
+    char root[4096];
+    int rc = dataset_path(&o.path, root, sizeof root);
+    if (rc) return rc;
+    char *out_png = NULL;
+    if (c.out && !o.png && !o.table) {
+        if (cli_out_file("show", c.out, o.count > 1 ? SHOW_OUT_BATCH : SHOW_OUT_IMAGE, &out_png)) return 1;
+        o.png = out_png;
+    }
     cg_scope_begin();
-    int rc = show(&o);
+    rc = show(&o);
     cg_scope_end();
+    free(out_png);
     return rc;
 }

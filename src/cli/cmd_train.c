@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgrad/checkpoint.h"
 #include "cli/cli_dist.h"
@@ -26,11 +27,20 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: cgrad train --data NAME|PATH --model NAME [--epochs N] [--lr X] [--one-cycle]\n"
             "                   [--opt sgd|adam|basic] [--loss NAME] [--bs N] [--seed N] [--threads N]\n"
-            "                   [--save FILE] [--json] [--csv FILE] [--plot PREFIX]\n"
-            "                   [--checkpoint DIR] [--resume DIR|FILE]\n"
+            "                   [--out DIR [--checkpoints]] [--resume DIR|FILE] [--json] [--quiet]\n"
             "\n"
             "Trains a model with fastai's Learner and prints the results table\n"
-            "(epoch, train_loss, valid_loss, the metric, time).\n"
+            "(epoch, train_loss, valid_loss, the metric, time) on stdout; the progress bars\n"
+            "(fastprogress's epoch and batch bars) go to stderr.\n"
+            "\n"
+            "--out DIR writes, after the run (DIR is made when missing):\n"
+            "  DIR/" TRAIN_OUT_MODEL "  the trained model (safetensors; its architecture, loss,\n"
+            "                     input and classes in the metadata: `cgrad predict`, `cgrad eval`)\n"
+            "  DIR/" TRAIN_OUT_CSV "        the results table as CSV (fastai's CSVLogger), each epoch\n"
+            "  DIR/" TRAIN_OUT_LOSS_PNG "           plot_loss: the training loss per batch, valid per epoch\n"
+            "  DIR/" TRAIN_OUT_METRIC_PNG "         the metric per epoch (the chapter's plt.plot(...itemgot(2)))\n"
+            "  DIR/" TRAIN_OUT_CHECKPOINTS "/      with --checkpoints: epoch-E.safetensors after every epoch\n"
+            "                     and last, atomically (resume with --resume DIR)\n"
             "\n"
             "options:\n");
     train_args_help(f);
@@ -40,32 +50,35 @@ static void usage(FILE *f) {
             "                    --one-cycle, lr_max\n"
             "  --one-cycle       fit_one_cycle: cosine warm-up to lr over 25%% of the steps,\n"
             "                    then down to lr/1e5; momentum 0.95 -> 0.85 -> 0.95\n"
-            "  --save FILE       write the trained model (safetensors, with its architecture,\n"
-            "                    loss and classes in the metadata; see `cgrad predict`)\n"
             "  --distributed     data-parallel over MPI (implied under mpirun): --bs is the global\n"
             "                    batch, bs/ranks per rank; rank 0 alone prints and writes\n"
             "                    (mpirun -np 2 cgrad train --data mnist_sample --model simple_net)\n"
-            "  --checkpoint DIR  after every epoch, DIR/epoch-E.safetensors (weights, optimizer\n"
-            "                    state, schedule position, RNG streams, recorder) and DIR/last,\n"
-            "                    written atomically: a run killed at any point keeps the last one\n"
-            "  --resume DIR|FILE continue a run from its last checkpoint (DIR/last) or FILE: run\n"
-            "                    it with the same flags (seed, --threads, --epochs included) and\n"
-            "                    it ends with the same weights, byte for byte, as an unbroken run\n"
-            "  --json            one JSON object per epoch on stdout, then a summary\n"
-            "  --csv FILE        the results table as CSV (fastai's CSVLogger)\n"
-            "  --plot PREFIX     PREFIX_loss.png (plot_loss) and PREFIX_<metric>.png (the metric\n"
-            "                    per epoch, the chapter's plt.plot(...itemgot(2)))\n"
+            "  --checkpoints     checkpoint into DIR/" TRAIN_OUT_CHECKPOINTS "/ (weights, optimizer state,\n"
+            "                    schedule position, RNG streams, recorder): a run killed at any\n"
+            "                    point keeps the last one\n"
+            "  --resume DIR|FILE continue a run from its last checkpoint (DIR/last, or the --out\n"
+            "                    DIR of a run with --checkpoints) or FILE: run it with the same\n"
+            "                    flags (seed, --threads, --epochs included) and it ends with the\n"
+            "                    same weights, byte for byte, as an unbroken run\n"
+            "  --json            one JSON object per epoch on stdout, then a summary (the table\n"
+            "                    goes to stderr)\n"
+            "  --quiet           no bars and no table on stderr (stdout keeps the results)\n"
             "\n"
-            "--save, --csv and --plot are checked before training (an existing, writable folder;\n"
-            "no two naming one file).  The model is saved first: a plot or CSV that fails later\n"
-            "is reported and exits 1, but the model is kept.\n"
+            "The outputs are checked before training (a writable folder, no two naming one\n"
+            "file).  The model is saved first: a plot or CSV that fails later is reported and\n"
+            "exits 1, but the model is kept.  Older flags, each naming one file, still work:\n"
+            "--save FILE, --csv FILE, --plot PREFIX (PREFIX_loss.png, PREFIX_<metric>.png),\n"
+            "--checkpoint DIR.\n"
+            "\n",
+            TRAIN_EPOCHS_MAX);
+    cli_common_help(f, CLI_OUT | CLI_QUIET | CLI_JSON | CLI_THREADS | CLI_SEED | CLI_DATA);
+    fprintf(f,
             "\n"
             "examples (the chapter's two Learner runs):\n"
             "  cgrad train --data mnist_sample --model linear --epochs 10 --lr 1\n"
-            "  cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1\n"
+            "  cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1 --out run\n"
             "and its last cell (vision_learner with resnet18; Adam, cross_entropy, bs 64):\n"
-            "  cgrad train --data mnist_sample --model resnet18 --epochs 1 --lr 0.1 --one-cycle\n",
-            TRAIN_EPOCHS_MAX);
+            "  cgrad train --data mnist_sample --model resnet18 --epochs 1 --lr 0.1 --one-cycle\n");
 }
 
 static cg_status save_model(const train_args *a, const train_setup *s) {
@@ -103,7 +116,7 @@ static cg_status save_model(const train_args *a, const train_setup *s) {
 /* What a run will write, by flag, with the plot prefix expanded into the two
  * files write_plots makes: PREFIX_loss.png and PREFIX_<metric>.png. */
 typedef struct outputs {
-    char loss_png[4200], metric_png[4200];
+    char loss_png[4400], metric_png[4400];
     const char *paths[4];  /* --save, --csv, the two plots (NULL when not asked for) */
     char labels[4][8500];  /* "--plot out (out_loss.png)", for messages */
 } outputs;
@@ -115,9 +128,11 @@ static int check_outputs(const train_args *a, outputs *o) {
     memset(o, 0, sizeof *o);
     const char *metric = train_metric_name(a);
     char msg[9000];
-    if (a->plot) {
-        int n1 = snprintf(o->loss_png, sizeof o->loss_png, "%s_loss.png", a->plot);
-        int n2 = snprintf(o->metric_png, sizeof o->metric_png, "%s_%s.png", a->plot, metric);
+    if (a->plot) { /* --out DIR: DIR/loss.png, DIR/metric.png; --plot PREFIX: PREFIX_loss.png, PREFIX_<metric>.png */
+        int n1 = a->plot_in_dir ? snprintf(o->loss_png, sizeof o->loss_png, "%s/" TRAIN_OUT_LOSS_PNG, a->plot)
+                                : snprintf(o->loss_png, sizeof o->loss_png, "%s_loss.png", a->plot);
+        int n2 = a->plot_in_dir ? snprintf(o->metric_png, sizeof o->metric_png, "%s/" TRAIN_OUT_METRIC_PNG, a->plot)
+                                : snprintf(o->metric_png, sizeof o->metric_png, "%s_%s.png", a->plot, metric);
         if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof o->loss_png || (size_t)n2 >= sizeof o->metric_png)
             return cli_usage_error("train", usage, "--plot: the prefix is too long (%zu bytes)", strlen(a->plot));
     }
@@ -128,9 +143,16 @@ static int check_outputs(const train_args *a, outputs *o) {
     const char *labels[4] = {0};
     for (int i = 0; i < 4; i++) {
         if (!o->paths[i]) continue;
-        if (i < 2) snprintf(o->labels[i], sizeof o->labels[i], "%s %s", i ? "--csv" : "--save", o->paths[i]);
+        bool from_out = a->common.out && (i < 2 ? o->paths[i] == a->out_paths[i] : a->plot_in_dir);
+        if (from_out) snprintf(o->labels[i], sizeof o->labels[i], "--out %s (%s)", a->common.out, cg_path_name(o->paths[i]));
+        else if (i < 2) snprintf(o->labels[i], sizeof o->labels[i], "%s %s", i ? "--csv" : "--save", o->paths[i]);
         else snprintf(o->labels[i], sizeof o->labels[i], "--plot %s (%s)", a->plot, o->paths[i]);
         labels[i] = o->labels[i];
+        if (from_out && cg_mkdirs(a->common.out) != CG_OK) {
+            fprintf(stderr, "cgrad: train: --out %s: %s; nothing was trained\n", cli_esc(a->common.out),
+                    cli_esc(cg_last_error()));
+            return 1;
+        }
         if (cli_check_output_path(o->labels[i], o->paths[i], msg, sizeof msg)) {
             fprintf(stderr, "cgrad: train: %s; nothing was trained\n", msg);
             return 1;
@@ -139,8 +161,11 @@ static int check_outputs(const train_args *a, outputs *o) {
     if (cli_check_distinct_outputs(labels, o->paths, 4, msg, sizeof msg))
         return cli_usage_error("train", NULL, "%s; nothing was trained", msg);
     if (a->checkpoint) { /* made now (mkdir -p), then checked like --save's folder */
-        char last[4200], label[4300];
-        snprintf(label, sizeof label, "--checkpoint %s", a->checkpoint);
+        char last[4400], label[9000];
+        if (a->checkpoints && a->checkpoint == a->out_paths[3])
+            snprintf(label, sizeof label, "--out %s --checkpoints (%s)", a->common.out, a->checkpoint);
+        else
+            snprintf(label, sizeof label, "--checkpoint %s", a->checkpoint);
         if ((size_t)snprintf(last, sizeof last, "%s/last", a->checkpoint) >= sizeof last)
             return cli_usage_error("train", usage, "--checkpoint: the folder name is too long");
         if (cg_mkdirs(a->checkpoint) != CG_OK) {
@@ -221,6 +246,19 @@ static cg_status add_csv_logger(cg_learner *learn, const char *path, side_logger
     return st;
 }
 
+/* --resume OUT: the --out folder of a run with --checkpoints means its
+ * checkpoints/ folder (when OUT/last is not there itself). */
+static const char *resume_path(const char *resume) {
+    static char buf[4352];
+    char last[4400];
+    snprintf(last, sizeof last, "%s/last", resume);
+    if (!cg_path_is_dir(resume) || access(last, F_OK) == 0) return resume;
+    snprintf(last, sizeof last, "%s/" TRAIN_OUT_CHECKPOINTS "/last", resume);
+    if (!access(last, F_OK) == 0 || (size_t)snprintf(buf, sizeof buf, "%s/" TRAIN_OUT_CHECKPOINTS, resume) >= sizeof buf)
+        return resume;
+    return buf;
+}
+
 int cmd_train(int argc, char **argv) {
     train_args a;
     int rc = train_args_parse(argc, argv, &a, false, usage);
@@ -237,11 +275,15 @@ int cmd_train(int argc, char **argv) {
     }
     cg_learner *learn = s.learn;
     side_logger *csv = NULL;
-    cg_status st = cg_learner_add_progress(learn, a.json ? stderr : stdout);
+    /* results on stdout (the table, or JSON lines with --json, the table then a log on
+     * stderr); the bars on stderr, redrawn on a terminal, plain lines elsewhere */
+    cg_progress_options po = {.table = a.json ? (a.common.quiet ? NULL : stderr) : stdout,
+                              .bars = a.common.quiet ? NULL : stderr};
+    cg_status st = cg_learner_add_progress_with(learn, &po);
     if (st == CG_OK && a.json) st = cg_learner_add_json_logger(learn, stdout);
     if (st == CG_OK && a.csv) st = add_csv_logger(learn, a.csv, &csv);
     if (st == CG_OK && a.checkpoint) st = cg_learner_add_checkpoint(learn, a.checkpoint);
-    if (st == CG_OK && a.resume) st = cg_learner_resume(learn, a.resume); /* before any fit */
+    if (st == CG_OK && a.resume) st = cg_learner_resume(learn, resume_path(a.resume)); /* before any fit */
     if (st == CG_OK)
         st = a.one_cycle ? cg_learner_fit_one_cycle(learn, a.epochs, a.lr)
                          : cg_learner_fit(learn, a.epochs, a.lr);
@@ -257,7 +299,7 @@ int cmd_train(int argc, char **argv) {
     if (a.save) {
         if (save_model(&a, &s) == CG_OK) saved = true;
         else rc = cli_fail_last();
-        if (saved && !a.json) printf("saved %s\n", cli_esc(a.save));
+        if (saved && !a.common.quiet) fprintf(stderr, "saved %s\n", cli_esc(a.save));
     }
     if (a.plot && write_plots(&out, learn->recorder) != CG_OK) {
         fprintf(stderr, "cgrad: train: --plot %s failed: %s%s%s\n", cli_esc(a.plot), cli_esc(cg_last_error()),

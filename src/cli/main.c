@@ -35,11 +35,9 @@ int cli_usage_error(const char *cmd, void (*usage)(FILE *), const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "cgrad: %s: %s\n", cmd, msg);
-    if (usage) {
-        fputc('\n', stderr);
-        usage(stderr);
-    }
+    /* one line: the reason, and where the usage is (printing it all would bury the reason) */
+    fprintf(stderr, "cgrad: %s: %s (`cgrad %s --help` shows the usage)\n", cmd, msg, cmd);
+    (void)usage;
     return 2;
 }
 
@@ -82,8 +80,21 @@ int cli_next_option(const char *cmd, const cli_option *opts, int n_opts, int arg
     return -3;
 }
 
+static void version_usage(FILE *f) { fprintf(f, "usage: cgrad version\n\nPrints the version (`cgrad --version` too).\n"); }
+
 int cmd_version(int argc, char **argv) {
-    (void)argc, (void)argv;
+    static const cli_option none[] = {{"--help", false}, {"-h", false}, {"--version", false}, {"-V", false}};
+    int i = 0;
+    bool dashes = false;
+    const char *v;
+    for (int k; (k = cli_next_option("version", none, 4, argc, argv, &i, &dashes, &v, version_usage)) != -2;) {
+        if (k == -3) return 2;
+        if (k == -1) return cli_usage_error("version", version_usage, "unexpected argument '%s'", cli_esc(v));
+        if (k <= 1) {
+            version_usage(stdout);
+            return 0;
+        }
+    }
     printf("cgrad %s\n", CGRAD_VERSION_STRING);
     return 0;
 }
@@ -98,7 +109,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "cgrad: which command? (`cgrad --help` lists them)\n");
         return 2;
     }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -108,13 +119,15 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return cmd_version(argc - 1, argv + 1);
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i].name)) {
+            /* `cgrad CMD --version` for every command, whatever its own parser takes */
+            if (argc == 3 && (!strcmp(argv[2], "--version") || !strcmp(argv[2], "-V")))
+                return cmd_version(1, argv + 1);
             int sub_argc = argc - 1;
             int rc = cli_dist_begin(argv[1], &sub_argc, argv + 1); /* mpirun: MPI starts here */
             if (rc < 0) rc = commands[i].run(sub_argc, argv + 1);
             cg_pool_trim();
             return cli_dist_end(rc); /* a failed rank ends the whole job */
         }
-    fprintf(stderr, "cgrad: unknown command '%s'\n\n", cli_esc(argv[1]));
-    usage(stderr);
+    fprintf(stderr, "cgrad: unknown command '%s' (`cgrad --help` lists them)\n", cli_esc(argv[1]));
     return 2;
 }

@@ -62,44 +62,62 @@ void train_args_help(FILE *f) {
             "  --wd X            weight decay, >= 0 (default: the optimizer's, SGD 0, Adam 0.01)\n"
             "  --bs N            batch size, 1..%d (default 256, the chapter's; 64, fastai's,\n"
             "                    for resnet18/34 and cnn)\n"
-            "  --seed N          seed of the weights' initialisation and the shuffle, >= 0\n"
-            "                    (default 42)\n"
             "  --shuffle, --no-shuffle  shuffle the training set each epoch (default: on, but off\n"
             "                    for mnist_sample, whose DataLoader is the chapter's, in order)\n"
-            "  --threads N       OpenMP/OpenBLAS threads, 1..%d (same seed + threads = same numbers)\n"
-            "  --                ends the options\n",
-            TRAIN_SIZE_MAX, TRAIN_HIDDEN_MAX, TRAIN_BS_MAX, TRAIN_THREADS_MAX);
+            "  (--seed seeds the weights' initialisation, the shuffle and --valid-pct's split)\n"
+            ,
+            TRAIN_SIZE_MAX, TRAIN_HIDDEN_MAX, TRAIN_BS_MAX);
 }
 
 /* The options of train and lr-find; the ones marked train-only are unknown to lr-find. */
+/* (--help, --version, --out, --quiet, --json, --threads, --seed, --mirror and --home: cli_common.h) */
 enum {
-    OPT_HELP, OPT_H, OPT_ONE_CYCLE, OPT_JSON, OPT_SHUFFLE, OPT_NO_SHUFFLE, OPT_DATA, OPT_MODEL, OPT_OPT,
-    OPT_LOSS, OPT_SAVE, OPT_CSV, OPT_PLOT, OPT_EPOCHS, OPT_LR, OPT_WD, OPT_BS, OPT_SEED, OPT_THREADS,
+    OPT_ONE_CYCLE, OPT_SHUFFLE, OPT_NO_SHUFFLE, OPT_DATA, OPT_MODEL, OPT_OPT,
+    OPT_LOSS, OPT_SAVE, OPT_CSV, OPT_PLOT, OPT_EPOCHS, OPT_LR, OPT_WD, OPT_BS,
     OPT_SIZE, OPT_RESIZE_METHOD, OPT_VALID_PCT, OPT_TRAIN, OPT_VALID, OPT_STRICT,
-    OPT_CHECKPOINT, OPT_RESUME,
+    OPT_CHECKPOINT, OPT_CHECKPOINTS, OPT_RESUME,
     OPT_COUNT
 };
 static const cli_option train_options[OPT_COUNT] = {
-    [OPT_HELP] = {"--help", false},     [OPT_H] = {"-h", false},
-    [OPT_ONE_CYCLE] = {"--one-cycle", false}, [OPT_JSON] = {"--json", false},
+    [OPT_ONE_CYCLE] = {"--one-cycle", false},
     [OPT_SHUFFLE] = {"--shuffle", false},  [OPT_NO_SHUFFLE] = {"--no-shuffle", false},
     [OPT_DATA] = {"--data", true},      [OPT_MODEL] = {"--model", true},
     [OPT_OPT] = {"--opt", true},        [OPT_LOSS] = {"--loss", true},
     [OPT_SAVE] = {"--save", true},      [OPT_CSV] = {"--csv", true},
     [OPT_PLOT] = {"--plot", true},      [OPT_EPOCHS] = {"--epochs", true},
     [OPT_LR] = {"--lr", true},          [OPT_WD] = {"--wd", true},
-    [OPT_BS] = {"--bs", true},          [OPT_SEED] = {"--seed", true},
-    [OPT_THREADS] = {"--threads", true},
+    [OPT_BS] = {"--bs", true},
     [OPT_SIZE] = {"--size", true},      [OPT_RESIZE_METHOD] = {"--resize-method", true},
     [OPT_VALID_PCT] = {"--valid-pct", true}, [OPT_TRAIN] = {"--train", true},
     [OPT_VALID] = {"--valid", true},    [OPT_STRICT] = {"--strict", false},
-    [OPT_CHECKPOINT] = {"--checkpoint", true}, [OPT_RESUME] = {"--resume", true},
+    [OPT_CHECKPOINT] = {"--checkpoint", true}, [OPT_CHECKPOINTS] = {"--checkpoints", false},
+    [OPT_RESUME] = {"--resume", true},
 };
 /* lr-find's: the same table less --one-cycle, --save, --csv, --epochs, --lr,
- * --checkpoint, --resume (lr-find sweeps the rate itself) */
+ * --checkpoint(s), --resume (lr-find sweeps the rate itself) */
 static bool train_only(int k) {
     return k == OPT_ONE_CYCLE || k == OPT_SAVE || k == OPT_CSV || k == OPT_EPOCHS || k == OPT_LR ||
-           k == OPT_CHECKPOINT || k == OPT_RESUME;
+           k == OPT_CHECKPOINT || k == OPT_CHECKPOINTS || k == OPT_RESUME;
+}
+
+/* --out DIR's fixed names for what the older flags did not name. */
+static int out_paths(const char *cmd, train_args *a, bool for_lr_find, void (*usage)(FILE *)) {
+    const char *dir = a->common.out;
+    const char *names[4] = {TRAIN_OUT_MODEL, TRAIN_OUT_CSV, "", TRAIN_OUT_CHECKPOINTS};
+    const char **dst[4] = {&a->save, &a->csv, &a->plot, &a->checkpoint};
+    if (for_lr_find) names[0] = LR_FIND_OUT_PNG, dst[0] = &a->plot;
+    int n = for_lr_find ? 1 : 4;
+    for (int k = 0; k < n; k++) {
+        if (*dst[k] || (k == 3 && !a->checkpoints)) continue;
+        /* train's plots: DIR/loss.png and DIR/metric.png (cmd_train.c), not --plot's PREFIX_*.png */
+        int len = k == 2 ? snprintf(a->out_paths[k], sizeof a->out_paths[k], "%s", dir)
+                         : snprintf(a->out_paths[k], sizeof a->out_paths[k], "%s/%s", dir, names[k]);
+        if (k == 2) a->plot_in_dir = true;
+        if (len < 0 || (size_t)len >= sizeof a->out_paths[k])
+            return cli_usage_error(cmd, usage, "--out: the folder name is too long (%zu bytes)", strlen(dir));
+        *dst[k] = a->out_paths[k];
+    }
+    return -1;
 }
 
 /* mlp:HIDDEN's width, checked here like any numeric flag (the library
@@ -121,8 +139,8 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     a->lr = NAN;
     a->wd = NAN;
     a->bs = 0;
-    a->seed = 42;
     a->shuffle = -1;
+    a->common = cli_common_init(CLI_OUT | CLI_QUIET | CLI_JSON | CLI_THREADS | CLI_SEED | CLI_DATA, 42);
     /* lr-find sees a table without the train-only options, so they are unknown there */
     cli_option opts[OPT_COUNT];
     for (int k = 0; k < OPT_COUNT; k++)
@@ -132,16 +150,14 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     const char *v;
     char msg[256];
     int64_t n = 0;
-    for (int k; (k = cli_next_option(cmd, opts, OPT_COUNT, argc, argv, &i, &dashes, &v, usage)) != -2;) {
-        if (k == -3) return 2;
+    for (int k; (k = cli_parse(cmd, opts, OPT_COUNT, &a->common, argc, argv, &i, &dashes, &v, usage)) != -2;) {
+        if (k == CLI_DONE) return 0;
+        if (k == CLI_USAGE) return 2;
         if (k == -1) return cli_usage_error(cmd, usage, "unexpected argument '%s' (%s takes options only)",
                                             cli_esc(v), cmd);
         int bad = 0;
         switch (k) {
-        case OPT_HELP:
-        case OPT_H: usage(stdout); return 0;
         case OPT_ONE_CYCLE: a->one_cycle = true; break;
-        case OPT_JSON: a->json = true; break;
         case OPT_SHUFFLE: a->shuffle = 1; break;
         case OPT_NO_SHUFFLE: a->shuffle = 0; break;
         case OPT_DATA: a->data = v; break;
@@ -152,6 +168,7 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
         case OPT_CSV: a->csv = v; break;
         case OPT_PLOT: a->plot = v; break;
         case OPT_CHECKPOINT: a->checkpoint = v; break;
+        case OPT_CHECKPOINTS: a->checkpoints = true; break;
         case OPT_RESUME: a->resume = v; break;
         case OPT_EPOCHS:
             bad = cli_parse_int64("--epochs", v, 1, TRAIN_EPOCHS_MAX, &n, msg, sizeof msg);
@@ -160,14 +177,6 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
         case OPT_LR: bad = cli_parse_double("--lr", v, 0, DBL_MAX, true, &a->lr, msg, sizeof msg); break;
         case OPT_WD: bad = cli_parse_double("--wd", v, 0, DBL_MAX, false, &a->wd, msg, sizeof msg); break;
         case OPT_BS: bad = cli_parse_int64("--bs", v, 1, TRAIN_BS_MAX, &a->bs, msg, sizeof msg); break;
-        case OPT_SEED:
-            bad = cli_parse_int64("--seed", v, 0, INT64_MAX, &n, msg, sizeof msg);
-            a->seed = (uint64_t)n;
-            break;
-        case OPT_THREADS:
-            bad = cli_parse_int64("--threads", v, 1, TRAIN_THREADS_MAX, &n, msg, sizeof msg);
-            a->threads = (int)n;
-            break;
         case OPT_SIZE: bad = cli_parse_int64("--size", v, 1, TRAIN_SIZE_MAX, &a->size, msg, sizeof msg); break;
         case OPT_RESIZE_METHOD:
             if (cg_resize_method_parse(v, &a->resize_method) != CG_OK)
@@ -187,6 +196,15 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
         }
         if (bad) return cli_usage_error(cmd, usage, "%s", msg);
     }
+    a->json = a->common.json;
+    a->seed = a->common.seed;
+    a->threads = a->common.threads;
+    if (a->checkpoints && !a->common.out)
+        return cli_usage_error(cmd, usage, "--checkpoints writes into --out DIR: give --out DIR too");
+    if (a->common.out) {
+        int rc = out_paths(cmd, a, for_lr_find, usage);
+        if (rc >= 0) return rc;
+    }
     if (!a->data) return cli_usage_error(cmd, usage, "--data NAME|PATH is required");
     if (!a->model) return cli_usage_error(cmd, usage, "--model NAME is required");
     int rc = check_model(cmd, a->model, usage);
@@ -201,7 +219,7 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     if (isnan(a->lr)) a->lr = !strcmp(a->model, "cnn") ? 0.01 : 0.1;
     if (strcmp(a->opt, "sgd") && strcmp(a->opt, "adam") && strcmp(a->opt, "basic"))
         return cli_usage_error(cmd, usage, "--opt must be sgd, adam or basic, got '%s'", cli_esc(a->opt));
-    return -1;
+    return cli_common_apply(&a->common) ? 1 : -1;
 }
 
 /* ---- data ----------------------------------------------------------------- */

@@ -8,11 +8,12 @@
 #include <stdio.h>
 
 #include "cgrad.h"
+#include "cli/cli_common.h"
 
 /* The numeric flags' ranges (shown in --help; outside them is a usage error). */
 #define TRAIN_EPOCHS_MAX 100000
 #define TRAIN_BS_MAX 1000000
-#define TRAIN_THREADS_MAX 1024
+#define TRAIN_THREADS_MAX CLI_THREADS_MAX
 #define TRAIN_HIDDEN_MAX 100000 /* mlp:HIDDEN */
 #define TRAIN_SIZE_MAX CG_RESIZE_MAX /* --size */
 
@@ -21,15 +22,22 @@ typedef struct train_args {
     const char *model; /* a cg_model_create name: linear, simple_net, mlp:500, resnet18, cnn */
     const char *opt;   /* sgd, adam or basic (default: sgd, adam for the image models) */
     const char *loss;  /* NULL: mnist_loss for mnist_sample, cross_entropy otherwise */
+    cli_common common; /* --out, --quiet, --json, --threads, --seed, --mirror, --home */
+    /* What train writes.  --out DIR sets them all to DIR's fixed names
+     * (TRAIN_OUT_*); --save/--csv/--plot/--checkpoint, the older flags, still
+     * name one each and win over --out's. */
     const char *save, *csv, *plot;
     const char *checkpoint, *resume; /* --checkpoint DIR, --resume DIR|FILE (checkpoint.h) */
+    bool checkpoints;                /* --checkpoints: DIR/checkpoints/ under --out */
+    bool plot_in_dir;                /* plot is --out's DIR: DIR/loss.png, DIR/metric.png */
+    char out_paths[4][4352];         /* the storage of --out's paths */
     int epochs;
     double lr, wd;
-    bool one_cycle, json;
+    bool one_cycle, json; /* json: common.json */
     int shuffle; /* -1: default (off for mnist_sample, the chapter's; on otherwise), 0/1 */
     int64_t bs;
-    uint64_t seed;
-    int threads; /* 0: leave OpenMP/OpenBLAS as they are */
+    uint64_t seed; /* common.seed */
+    int threads;   /* common.threads; 0: leave OpenMP/OpenBLAS as they are */
     /* image data (ImageDataLoaders.from_folder's arguments) */
     int64_t size;              /* --size N: fastai's Resize(N); 0: none */
     cg_resize_method resize_method; /* --resize-method crop (default), pad, squish */
@@ -38,8 +46,18 @@ typedef struct train_args {
     bool strict;               /* --strict: an empty class folder is an error */
 } train_args;
 
-/* Parses argv (argv[0] = the subcommand).  Returns -1 when the caller should
- * go on, else the exit code (0 after --help, 2 on a usage error). */
+/* The files of `cgrad train --out DIR` and `cgrad lr-find --out DIR`. */
+#define TRAIN_OUT_MODEL "model.safetensors" /* the trained model (cgrad predict, eval) */
+#define TRAIN_OUT_CSV "history.csv"         /* the results table as CSV (CSVLogger) */
+#define TRAIN_OUT_LOSS_PNG "loss.png"       /* plot_loss: train and valid loss per batch/epoch */
+#define TRAIN_OUT_METRIC_PNG "metric.png"   /* the metric per epoch */
+#define TRAIN_OUT_CHECKPOINTS "checkpoints" /* --checkpoints: epoch-E.safetensors and last */
+#define LR_FIND_OUT_PNG "lr_find.png"       /* plot_lr_find */
+
+/* Parses argv (argv[0] = the subcommand) and applies the common flags
+ * (cli_common_apply).  Returns -1 when the caller should go on, else the exit
+ * code (0 after --help/--version, 1 if they cannot take effect, 2 on a usage
+ * error). */
 int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
                      void (*usage)(FILE *));
 /* The options both commands share, for their --help texts. */

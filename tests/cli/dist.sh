@@ -5,10 +5,10 @@
 #     per rank) gives the one-process valid_loss within 1e-6 relative and the same
 #     batch_accuracy, in the single-process band (>= 0.965; measured 0.969087);
 #   - quiet ranks: launched as two programs (MPMD) naming different files, only rank 0's
-#     --save/--csv/--plot files exist and only one rank prints JSON lines;
+#     --out files exist and only one rank prints JSON lines;
 #   - a rank that fails ends the job within seconds with a non-zero exit and its message:
 #     a data folder missing on rank 1 only, and test_dist_mpi's failure injected at step 3;
-#   - --checkpoint is written by rank 0 alone, and --resume of a distributed run ends where the
+#   - --checkpoints are written by rank 0 alone, and --resume of a distributed run ends where the
 #     uninterrupted run did;
 #   - a global --bs that the ranks cannot split is refused.
 # Built without MPI, it checks instead that --distributed says so.  Skipped in the
@@ -37,19 +37,19 @@ MPIRUN=(timeout 120 mpirun --oversubscribe)
 args=(train --data mnist_sample --model simple_net --epochs 10 --lr 0.1 --seed 42 --threads 1 --json)
 
 "$CGRAD" "${args[@]}" > "$WORK/one.json" 2> "$WORK/one.err" || fail "one process: $(cat "$WORK/one.err")"
-"${MPIRUN[@]}" -np 1 "$CGRAD" "${args[@]}" --save "$WORK/r0.safetensors" --csv "$WORK/r0.csv" --plot "$WORK/r0" \
-    : -np 1 "$CGRAD" "${args[@]}" --save "$WORK/r1.safetensors" --csv "$WORK/r1.csv" --plot "$WORK/r1" \
+"${MPIRUN[@]}" -np 1 "$CGRAD" "${args[@]}" --out "$WORK/r0" \
+    : -np 1 "$CGRAD" "${args[@]}" --out "$WORK/r1" \
     > "$WORK/two.json" 2> "$WORK/two.err" || fail "2 ranks exited $?: $(tail -5 "$WORK/two.err")"
 
 # quiet ranks: one set of JSON lines, rank 0's files only
 [ "$(wc -l < "$WORK/two.json")" -eq 11 ] || fail "expected 11 JSON lines from rank 0 alone, got $(wc -l < "$WORK/two.json")"
-for f in r0.safetensors r0.csv r0_loss.png r0_batch_accuracy.png; do
+for f in r0/model.safetensors r0/history.csv r0/loss.png r0/metric.png; do
     [ -s "$WORK/$f" ] || fail "rank 0 did not write $f"
 done
-for f in r1.safetensors r1.csv r1_loss.png r1_batch_accuracy.png; do
+for f in r1/model.safetensors r1/history.csv r1/loss.png r1/metric.png; do
     [ -e "$WORK/$f" ] && fail "rank 1 wrote $f"
 done
-[ "$(grep -c '^epoch' "$WORK/two.err")" -le 1 ] || fail "the results table was printed by more than one rank"
+[ "$(grep -c '^epoch  train_loss' "$WORK/two.err")" -le 1 ] || fail "the results table was printed by more than one rank"
 
 # the same numbers as one process
 field() { grep '"summary": true' "$1" | sed -E "s/.*\"$2\": ([^,}]*).*/\1/"; }
@@ -64,11 +64,11 @@ echo "simple_net fit(10, 0.1), bs 256: one process valid_loss $l1 accuracy $a1; 
 # checkpoints: rank 0 alone writes them; a distributed run resumed from epoch 1 ends as the
 # uninterrupted one did (every rank reads the checkpoint, the broadcast keeps them equal)
 ck=(train --data mnist_sample --model simple_net --epochs 3 --lr 0.1 --seed 42 --threads 1 --json)
-"${MPIRUN[@]}" -np 1 "$CGRAD" "${ck[@]}" --checkpoint "$WORK/ck0" : -np 1 "$CGRAD" "${ck[@]}" --checkpoint "$WORK/ck1" \
-    > "$WORK/ck.json" 2> "$WORK/ck.err" || fail "2 ranks with --checkpoint: $(tail -5 "$WORK/ck.err")"
-[ -s "$WORK/ck0/epoch-1.safetensors" ] || fail "rank 0 wrote no checkpoint"
-[ -z "$(ls -A "$WORK/ck1" 2> /dev/null)" ] || fail "rank 1 wrote checkpoints: $(ls "$WORK/ck1")"
-"${MPIRUN[@]}" -np 2 "$CGRAD" "${ck[@]}" --resume "$WORK/ck0/epoch-1.safetensors" > "$WORK/re.json" 2> "$WORK/re.err" \
+"${MPIRUN[@]}" -np 1 "$CGRAD" "${ck[@]}" --out "$WORK/ck0" --checkpoints : -np 1 "$CGRAD" "${ck[@]}" --out "$WORK/ck1" --checkpoints \
+    > "$WORK/ck.json" 2> "$WORK/ck.err" || fail "2 ranks with --checkpoints: $(tail -5 "$WORK/ck.err")"
+[ -s "$WORK/ck0/checkpoints/epoch-1.safetensors" ] || fail "rank 0 wrote no checkpoint"
+[ -z "$(ls -A "$WORK/ck1/checkpoints" 2> /dev/null)" ] || fail "rank 1 wrote checkpoints: $(ls "$WORK/ck1/checkpoints")"
+"${MPIRUN[@]}" -np 2 "$CGRAD" "${ck[@]}" --resume "$WORK/ck0/checkpoints/epoch-1.safetensors" > "$WORK/re.json" 2> "$WORK/re.err" \
     || fail "2 ranks --resume: $(tail -5 "$WORK/re.err")"
 [ "$(sed -E 's/, "seconds".*//' "$WORK/ck.json" | tail -2)" = "$(sed -E 's/, "seconds".*//' "$WORK/re.json" | tail -2)" ] \
     || fail "resumed run ends elsewhere: $(tail -1 "$WORK/ck.json") vs $(tail -1 "$WORK/re.json")"

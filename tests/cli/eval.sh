@@ -29,14 +29,14 @@ for s in train valid; do
     done
 done
 
-train=$("$cgrad" train --data two --model linear --epochs 3 --lr 0.01 --bs 4 --seed 1 --save m.safetensors 2>&1) ||
+train=$("$cgrad" train --data two --model linear --epochs 3 --lr 0.01 --bs 4 --seed 1 --out m 2>&1) ||
     { echo "FAIL: train: $train"; exit 1; }
 # the last epoch's row: epoch train_loss valid_loss accuracy time
 last=$(grep -E '^[0-9]+ ' <<<"$train" | tail -1)
 want_loss=$(awk '{print $3}' <<<"$last") want_acc=$(awk '{print $4}' <<<"$last")
 [ -n "$want_acc" ] || bad "no epoch row in: $train"
 
-out=$("$cgrad" eval --model m.safetensors --data two --k 3 --out pics 2>&1) || bad "eval exited $?: $out"
+out=$("$cgrad" eval --model m/model.safetensors --data two --k 3 --out pics 2>&1) || bad "eval exited $?: $out"
 echo "$out"
 acc=$(awk '/^accuracy /{print $2}' <<<"$out") loss=$(awk '/^loss /{print $2}' <<<"$out")
 [ "$acc" = "$want_acc" ] || bad "eval accuracy $acc, train's last valid accuracy $want_acc"
@@ -57,7 +57,7 @@ for f in confusion.png top_losses.png; do
 done
 
 "$cgrad" eval --data two > /dev/null 2>&1; [ $? = 2 ] || bad "eval without --model should exit 2"
-"$cgrad" eval --model m.safetensors --data two --k 0 > /dev/null 2>&1; [ $? = 2 ] || bad "--k 0 should exit 2"
+"$cgrad" eval --model m/model.safetensors --data two --k 0 > /dev/null 2>&1; [ $? = 2 ] || bad "--k 0 should exit 2"
 "$cgrad" eval --model missing.safetensors --data two > /dev/null 2>&1; [ $? = 1 ] || bad "a missing model should exit 1"
 [ $fail = 0 ] && echo "eval.sh: all ok"
 exit $fail

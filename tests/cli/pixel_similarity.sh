@@ -56,9 +56,9 @@ out=$("$cgrad" show "$data/train/3/10000.png" --table 4:15,4:22 --color)
 expect "show --table --color: darkest cell white on black" $'\x1b[38;5;231;48;5;16m 255\x1b[0m'
 out=$("$cgrad" show "$data/train/3/10000.png" --color)
 expect "show --color: half blocks" $'\x1b[38;5;231;48;5;16m\xe2\x96\x80'
-out=$("$cgrad" show "$data" --split valid --count 9 --png "$tmp/batch.png")
-expect "show grid" "saved $tmp/batch.png"
-is_png "$tmp/batch.png"
+out=$("$cgrad" show "$data" --split valid --count 9 --out "$tmp/grid" 2>&1)
+expect "show grid" "saved $tmp/grid/batch.png"
+is_png "$tmp/grid/batch.png"
 echo "not a png" > "$tmp/fake.png"
 out=$("$cgrad" show "$tmp/fake.png" 2>&1); rc=$?
 if [ $rc -eq 1 ]; then echo "ok: bad PNG exits 1"; else echo "FAIL: bad PNG exit code $rc"; fail=1; fi

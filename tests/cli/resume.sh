@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --checkpoint and --resume (issue 10, "Models to keep"): a `cgrad train` run
+# --out DIR --checkpoints and --resume DIR (issue 10, "Models to keep"): a `cgrad train` run
 # killed with SIGKILL in the middle of its training and resumed from its last
 # checkpoint ends with the same model file, byte for byte (cmp), as a run with
 # the same seed and --threads that was never stopped.  An mlp trains with Adam
@@ -9,7 +9,7 @@
 # timing in each process, which is not yet reproducible from one process to
 # the next; tests/test_checkpoint.c resumes a conv-BatchNorm-Dropout net within
 # one process.)  Also: a corrupt checkpoint is refused with a one-line reason
-# (exit 1), --checkpoint's folder is checked before training, and --resume
+# (exit 1), the checkpoints folder is checked before training, and --resume
 # with another --epochs is refused.
 # The data is made here: 8x8 gray PNGs written with printf (as hardening.sh).
 # Usage: resume.sh /path/to/cgrad
@@ -35,38 +35,38 @@ done
 T=(train --data d --model mlp:64 --opt adam --one-cycle --epochs 4 --bs 1 --threads 1 --seed 3)
 
 echo "== the run that is never stopped"
-"$cgrad" "${T[@]}" --save straight.safetensors > straight.txt 2>&1 || bad "the straight run failed: $(tail -3 straight.txt)"
+"$cgrad" "${T[@]}" --out straight > straight.txt 2>&1 || bad "the straight run failed: $(tail -3 straight.txt)"
 
 echo "== the same run, killed with SIGKILL once its first checkpoint is there"
-"$cgrad" "${T[@]}" --checkpoint ck --save resumed.safetensors > killed.txt 2>&1 &
+"$cgrad" "${T[@]}" --out run --checkpoints > killed.txt 2>&1 &
 pid=$!
-for _ in $(seq 1 3000); do [ -e ck/last ] && break; sleep 0.01; done
+for _ in $(seq 1 3000); do [ -e run/checkpoints/last ] && break; sleep 0.01; done
 kill -9 "$pid" 2> /dev/null
 wait "$pid" 2> /dev/null
-[ -e ck/last ] || bad "no checkpoint appeared in ck/"
-[ -e resumed.safetensors ] && bad "the run finished before it was killed (the test needs a mid-run kill)"
-last=$(cat ck/last 2> /dev/null)
-echo "killed; ck/last -> $last"
-case "$last" in epoch-[0-2].safetensors) ;; *) bad "ck/last holds '$last'" ;; esac
-[ -s "ck/$last" ] || bad "ck/$last is missing or empty"
+[ -e run/checkpoints/last ] || bad "no checkpoint appeared in run/checkpoints/"
+[ -e run/model.safetensors ] && bad "the run finished before it was killed (the test needs a mid-run kill)"
+last=$(cat run/checkpoints/last 2> /dev/null)
+echo "killed; run/checkpoints/last -> $last"
+case "$last" in epoch-[0-2].safetensors) ;; *) bad "run/checkpoints/last holds '$last'" ;; esac
+[ -s "run/checkpoints/$last" ] || bad "run/checkpoints/$last is missing or empty"
 
 echo "== a corrupt checkpoint is refused before training"
-head -c 300 "ck/$last" > trunc.safetensors
+head -c 300 "run/checkpoints/$last" > trunc.safetensors
 out=$("$cgrad" "${T[@]}" --resume trunc.safetensors 2>&1); rc=$?
 [ "$rc" = 1 ] || bad "a truncated checkpoint exited $rc, expected 1: $out"
 grep -q "trunc.safetensors" <<<"$out" || bad "the message does not name the file: $out"
 [ "$(wc -l <<<"$out")" = 1 ] || bad "more than one line: $out"
-out=$("$cgrad" "${T[@]}" --epochs 5 --resume ck 2>&1); rc=$?
+out=$("$cgrad" "${T[@]}" --epochs 5 --resume run 2>&1); rc=$?
 [ "$rc" = 1 ] && grep -q "fit of 5 epochs, the checkpoint's fit had 4" <<<"$out" ||
     bad "--resume with another --epochs: exit $rc: $out"
 printf x > notadir
-out=$("$cgrad" "${T[@]}" --checkpoint notadir/ck 2>&1); rc=$?
-[ "$rc" = 1 ] && grep -q "nothing was trained" <<<"$out" || bad "--checkpoint under a file: exit $rc: $out"
+out=$("$cgrad" "${T[@]}" --out notadir/ck --checkpoints 2>&1); rc=$?
+[ "$rc" = 1 ] && grep -q "nothing was trained" <<<"$out" || bad "--out under a file: exit $rc: $out"
 
 echo "== resumed: the same bytes as the unbroken run"
-"$cgrad" "${T[@]}" --checkpoint ck --resume ck --save resumed.safetensors > resumed.txt 2>&1 ||
+"$cgrad" "${T[@]}" --out run --checkpoints --resume run > resumed.txt 2>&1 ||
     bad "the resumed run failed: $(tail -3 resumed.txt)"
-cmp straight.safetensors resumed.safetensors || bad "the resumed model differs from the unbroken run's"
+cmp straight/model.safetensors run/model.safetensors || bad "the resumed model differs from the unbroken run's"
 # the resumed run trained only the epochs after the checkpoint: its table ends
 # with the unbroken run's last row (time column aside)
 want=$(grep -E '^3 ' straight.txt | awk '{print $1, $2, $3, $4}')
@@ -74,8 +74,8 @@ got=$(grep -E '^3 ' resumed.txt | awk '{print $1, $2, $3, $4}')
 [ -n "$want" ] && [ "$want" = "$got" ] || bad "epoch 3's row: '$got', expected '$want'"
 first=${last#epoch-}; first=$((${first%.safetensors} + 1))
 grep -qE "^$((first - 1)) " resumed.txt && bad "the resumed run trained epoch $((first - 1)) again"
-[ -e ck/epoch-3.safetensors ] && [ "$(cat ck/last)" = epoch-3.safetensors ] ||
-    bad "the resumed run did not go on checkpointing into ck/"
+[ -e run/checkpoints/epoch-3.safetensors ] && [ "$(cat run/checkpoints/last)" = epoch-3.safetensors ] ||
+    bad "the resumed run did not go on checkpointing into run/checkpoints/"
 
 [ "$fail" = 0 ] && echo "resume: all ok"
 exit "$fail"

@@ -3,7 +3,8 @@
 #   - the chapter's Learner(Linear(784,1), SGD, mnist_loss, batch_accuracy).fit(10, 1)
 #     prints JSON lines that parse and reach the band (batch_accuracy >= 0.96);
 #   - two runs with the same seed and threads give identical losses;
-#   - --save writes a model file that `cgrad predict` reads; --csv and --plot write files;
+#   - --out DIR writes DIR/model.safetensors, which `cgrad predict` reads, DIR/history.csv and
+#     the plots DIR/loss.png and DIR/metric.png;
 #   - lr-find suggests a valley; usage errors exit 2.
 # Usage: train.sh /path/to/cgrad   (CTest passes it; CGRAD_MIRROR/CGRAD_HOME set by CTest)
 set -u -o pipefail
@@ -14,8 +15,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 run() { "$CGRAD" train --data mnist_sample --model linear --epochs 10 --lr 1 --seed 42 --threads 1 "$@"; }
 
-run --json --save "$WORK/linear.safetensors" --csv "$WORK/log.csv" --plot "$WORK/linear" \
-    > "$WORK/a.json" 2> "$WORK/a.err" || fail "train exited $?: $(cat "$WORK/a.err")"
+run --json --out "$WORK/linear" > "$WORK/a.json" 2> "$WORK/a.err" || fail "train exited $?: $(cat "$WORK/a.err")"
 run --json > "$WORK/b.json" 2> /dev/null || fail "second train run failed"
 
 # 10 epoch objects + 1 summary, each a flat JSON object of "key": number pairs
@@ -68,16 +68,16 @@ echo "image folder, Adam, fit_one_cycle(2, 0.01): accuracy $acc"
 
 # the table went to stderr; the CSV and the plots exist
 grep -q "^epoch  train_loss  valid_loss  batch_accuracy  time$" "$WORK/a.err" || fail "no results table on stderr"
-[ "$(head -1 "$WORK/log.csv")" = "epoch,train_loss,valid_loss,batch_accuracy,time" ] || fail "bad CSV header"
-[ "$(wc -l < "$WORK/log.csv")" -eq 11 ] || fail "CSV should have 11 lines"
-for f in linear_loss.png linear_batch_accuracy.png; do
+[ "$(head -1 "$WORK/linear/history.csv")" = "epoch,train_loss,valid_loss,batch_accuracy,time" ] || fail "bad CSV header"
+[ "$(wc -l < "$WORK/linear/history.csv")" -eq 11 ] || fail "CSV should have 11 lines"
+for f in linear/loss.png linear/metric.png; do
     [ "$(head -c 8 "$WORK/$f" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "$f is not a PNG"
 done
 
 # the saved model predicts a three from the validation set
 img=$(ls "$folder/valid/3" | head -1)
 [ -n "$img" ] || fail "no image in $folder/valid/3"
-out=$("$CGRAD" predict --model "$WORK/linear.safetensors" "$folder/valid/3/$img") \
+out=$("$CGRAD" predict --model "$WORK/linear/model.safetensors" "$folder/valid/3/$img") \
     || fail "predict failed on the saved model"
 [ "${out%%	*}" = "3" ] || fail "the saved model called a 3 '$out'"
 

@@ -44,7 +44,7 @@ grep -q "64, fastai's" "$WORK/help.txt" || fail "--help does not give the image 
 
 # ---- cnn, all ten digits, 1 epoch of 62 batches of 16 (Adam, lr 0.01, the defaults) ----
 "$CGRAD" train --data "$WORK/digits" --model cnn --epochs 1 --bs 16 --one-cycle --seed 42 --json \
-    --save "$WORK/cnn.safetensors" > "$WORK/cnn.json" 2> "$WORK/cnn.err" \
+    --out "$WORK/cnn" > "$WORK/cnn.json" 2> "$WORK/cnn.err" \
     || fail "train --model cnn exited $?: $(cat "$WORK/cnn.err")"
 acc=$(acc_of "$WORK/cnn.json")
 [ -n "$acc" ] || fail "no accuracy in the cnn run: $(cat "$WORK/cnn.json")"
@@ -52,7 +52,7 @@ acc=$(acc_of "$WORK/cnn.json")
 # broken conv, BatchNorm or optimizer step stays near it
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.5) }' || fail "cnn accuracy $acc below 0.5 after 1 epoch on 1000 digits"
 echo "cnn, 1 epoch on 1000 digits, 300 test images: accuracy $acc"
-"$CGRAD" predict --model "$WORK/cnn.safetensors" --info > "$WORK/cnn_info.txt" || fail "predict --info failed"
+"$CGRAD" predict --model "$WORK/cnn/model.safetensors" --info > "$WORK/cnn_info.txt" || fail "predict --info failed"
 grep -q "^arch: cnn$" "$WORK/cnn_info.txt" || fail "cnn model file: no arch"
 grep -q "^input: gray:28x28$" "$WORK/cnn_info.txt" || fail "cnn model file: input is not gray:28x28"
 grep -q '^classes: \["0","1","2","3","4","5","6","7","8","9"\]$' "$WORK/cnn_info.txt" || fail "cnn model file: classes"
@@ -68,16 +68,16 @@ for s in train valid; do
     done
 done
 "$CGRAD" train --data "$WORK/sample" --model resnet18 --epochs 1 --bs 16 --lr 0.01 --one-cycle --json \
-    --save "$WORK/r18.safetensors" > "$WORK/r18.json" 2> "$WORK/r18.err" \
+    --out "$WORK/r18" > "$WORK/r18.json" 2> "$WORK/r18.err" \
     || fail "train --model resnet18 exited $?: $(cat "$WORK/r18.err")"
 grep -q '"summary": true' "$WORK/r18.json" || fail "no summary from the resnet18 run"
-"$CGRAD" predict --model "$WORK/r18.safetensors" --info > "$WORK/r18_info.txt" || fail "predict --info (resnet18) failed"
+"$CGRAD" predict --model "$WORK/r18/model.safetensors" --info > "$WORK/r18_info.txt" || fail "predict --info (resnet18) failed"
 grep -q "^input: rgb:28x28$" "$WORK/r18_info.txt" || fail "resnet18 model file: input is not rgb:28x28"
 grep -q '^classes: \["3","7"\]$' "$WORK/r18_info.txt" || fail "resnet18 model file: classes are not [\"3\",\"7\"]"
 grep -q "^n_in: 2352$" "$WORK/r18_info.txt" || fail "resnet18 model file: n_in is not 3*28*28"
 img3="$WORK/sample/valid/3/$(ls "$WORK/sample/valid/3" | head -1)"
 img7="$WORK/sample/valid/7/$(ls "$WORK/sample/valid/7" | head -1)"
-"$CGRAD" predict --model "$WORK/r18.safetensors" --probs "$img3" "$img7" > "$WORK/pred.txt" 2> "$WORK/pred.err" \
+"$CGRAD" predict --model "$WORK/r18/model.safetensors" --probs "$img3" "$img7" > "$WORK/pred.txt" 2> "$WORK/pred.err" \
     || fail "predict (resnet18) exited $?: $(cat "$WORK/pred.err")"
 [ "$(wc -l < "$WORK/pred.txt")" -eq 2 ] || fail "predict printed $(wc -l < "$WORK/pred.txt") lines for 2 images"
 # each line: class, its probability, the path, 3=p 7=q with p + q = 1
@@ -85,7 +85,7 @@ awk -F'\t' '{ split($4, a, /[ =]/); if (($1 != "3" && $1 != "7") || a[1] != "3" 
               s = a[2] + a[4]; if (s < 0.9998 || s > 1.0002) exit 1;
               if ($2 + 0 < 0.5) exit 1 }' "$WORK/pred.txt" || fail "predict output malformed: $(cat "$WORK/pred.txt")"
 # predicting twice gives the same numbers (eval mode: no dropout, BN running stats)
-"$CGRAD" predict --model "$WORK/r18.safetensors" --probs "$img3" "$img7" > "$WORK/pred2.txt" || fail "predict again failed"
+"$CGRAD" predict --model "$WORK/r18/model.safetensors" --probs "$img3" "$img7" > "$WORK/pred2.txt" || fail "predict again failed"
 cmp -s "$WORK/pred.txt" "$WORK/pred2.txt" || fail "predict is not deterministic: $(cat "$WORK/pred.txt" "$WORK/pred2.txt")"
 echo "resnet18: trained, saved, predicted: $(cut -f1,2 "$WORK/pred.txt" | tr '\t\n' ' ')"
 

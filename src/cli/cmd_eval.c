@@ -13,12 +13,13 @@
 #include "cgrad.h"
 #include "cli/cli_common.h"
 #include "cli/cli_escape.h"
+#include "cli/cli_json.h"
 #include "cli/cli_number.h"
 #include "cli/commands.h"
 #include "cli/train_setup.h"
 
 #define EVAL_K_MAX 1024
-#define EVAL_COMMON (CLI_OUT | CLI_QUIET | CLI_THREADS | CLI_SEED | CLI_DATA)
+#define EVAL_COMMON (CLI_OUT | CLI_QUIET | CLI_JSON | CLI_THREADS | CLI_SEED | CLI_DATA)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -99,6 +100,81 @@ static cg_tensor *item_image(cg_dataset *ds, int64_t i, const cg_metadata *md) {
     return x;
 }
 
+/* The results as text: accuracy, loss, the confusion matrix, the top losses. */
+static void print_text(const eval_opts *o, const cg_interp *in, const char *const *cls, const int64_t *cm,
+                       const int64_t *top, int64_t k) {
+    int64_t c = in->n_classes;
+    printf("model %s on %s: %lld valid items\n", cli_esc(o->model), cli_esc(o->data), (long long)in->n);
+    printf("accuracy %.6f\nloss %.6f\n\n", cg_interp_accuracy(in), cg_interp_mean_loss(in));
+    /* the confusion matrix as a table: rows actual, columns predicted */
+    int width = 6;
+    char buf[32];
+    for (int64_t j = 0; j < c; j++) {
+        int l = (int)strlen(cls ? cli_esc(cls[j]) : (snprintf(buf, sizeof buf, "%lld", (long long)j), buf));
+        if (l + 1 > width) width = l + 1;
+    }
+    for (int64_t j = 0; j < c * c; j++) {
+        int l = snprintf(buf, sizeof buf, "%lld", (long long)cm[j]);
+        if (l + 1 > width) width = l + 1;
+    }
+    printf("confusion matrix (rows actual, columns predicted)\n%*s", width, "");
+    for (int64_t p = 0; p < c; p++) {
+        if (cls) printf("%*s", width, cli_esc(cls[p]));
+        else printf("%*lld", width, (long long)p);
+    }
+    printf("\n");
+    for (int64_t r = 0; r < c; r++) {
+        if (cls) printf("%*s", width, cli_esc(cls[r]));
+        else printf("%*lld", width, (long long)r);
+        for (int64_t p = 0; p < c; p++) printf("%*lld", width, (long long)cm[r * c + p]);
+        printf("\n");
+    }
+    /* the top losses, fastai's plot_top_losses titles as columns */
+    printf("\ntop %lld losses (item: its index in the valid set)\nitem\tpredicted\tactual\tloss\tprobability\n",
+           (long long)k);
+    for (int64_t j = 0; j < k; j++) {
+        int64_t i = top[j];
+        char pb[32], ab[32];
+        snprintf(pb, sizeof pb, "%lld", (long long)in->preds[i]);
+        snprintf(ab, sizeof ab, "%lld", (long long)in->targets[i]);
+        printf("%lld\t%s\t", (long long)i, cls ? cli_esc(cls[in->preds[i]]) : pb);
+        printf("%s\t%.4f\t%.4f\n", cls ? cli_esc(cls[in->targets[i]]) : ab, in->losses[i],
+               in->probs[i * c + in->preds[i]]);
+    }
+}
+
+/* The same as one JSON object. */
+static void print_json(const eval_opts *o, const cg_interp *in, const char *const *cls, const int64_t *cm,
+                       const int64_t *top, int64_t k) {
+    int64_t c = in->n_classes;
+    char buf[32];
+    printf("{\"model\": ");
+    cli_json_string(stdout, o->model);
+    printf(", \"data\": ");
+    cli_json_string(stdout, o->data);
+    printf(", \"items\": %lld, \"accuracy\": %.9g, \"loss\": %.9g, \"classes\": [", (long long)in->n,
+           cg_interp_accuracy(in), cg_interp_mean_loss(in));
+    for (int64_t j = 0; j < c; j++) {
+        snprintf(buf, sizeof buf, "%lld", (long long)j);
+        printf("%s", j ? ", " : "");
+        cli_json_string(stdout, cls ? cls[j] : buf);
+    }
+    printf("], \"confusion\": [");
+    for (int64_t r = 0; r < c; r++) {
+        printf("%s[", r ? ", " : "");
+        for (int64_t p = 0; p < c; p++) printf("%s%lld", p ? ", " : "", (long long)cm[r * c + p]);
+        printf("]");
+    }
+    printf("], \"top_losses\": [");
+    for (int64_t j = 0; j < k; j++) {
+        int64_t i = top[j];
+        printf("%s{\"item\": %lld, \"predicted\": %lld, \"actual\": %lld, \"loss\": %.9g, \"probability\": %.9g}",
+               j ? ", " : "", (long long)i, (long long)in->preds[i], (long long)in->targets[i], in->losses[i],
+               in->probs[i * c + in->preds[i]]);
+    }
+    printf("]}\n");
+}
+
 static int eval(const eval_opts *o) {
     cg_metadata md = {0};
     cg_module *model = cg_model_load(o->model, &md);
@@ -128,45 +204,10 @@ static int eval(const eval_opts *o) {
         goto done;
     }
     const char *const *cls = (const char *const *)names;
-    printf("model %s on %s: %lld valid items\n", cli_esc(o->model), cli_esc(o->data), (long long)in.n);
-    printf("accuracy %.6f\nloss %.6f\n\n", cg_interp_accuracy(&in), cg_interp_mean_loss(&in));
-    /* the confusion matrix as a table: rows actual, columns predicted */
-    int width = 6;
-    char buf[32];
-    for (int64_t j = 0; j < c; j++) {
-        int l = (int)strlen(cls ? cli_esc(cls[j]) : (snprintf(buf, sizeof buf, "%lld", (long long)j), buf));
-        if (l + 1 > width) width = l + 1;
-    }
-    for (int64_t j = 0; j < c * c; j++) {
-        int l = snprintf(buf, sizeof buf, "%lld", (long long)cm[j]);
-        if (l + 1 > width) width = l + 1;
-    }
-    printf("confusion matrix (rows actual, columns predicted)\n%*s", width, "");
-    for (int64_t p = 0; p < c; p++) {
-        if (cls) printf("%*s", width, cli_esc(cls[p]));
-        else printf("%*lld", width, (long long)p);
-    }
-    printf("\n");
-    for (int64_t r = 0; r < c; r++) {
-        if (cls) printf("%*s", width, cli_esc(cls[r]));
-        else printf("%*lld", width, (long long)r);
-        for (int64_t p = 0; p < c; p++) printf("%*lld", width, (long long)cm[r * c + p]);
-        printf("\n");
-    }
-    /* the top losses, fastai's plot_top_losses titles as columns */
     int64_t k = cg_interp_top_losses(&in, o->k, top);
     cg_dataset *vds = cg_dataloader_dataset(s.dls->valid);
-    printf("\ntop %lld losses (item: its index in the valid set)\nitem\tpredicted\tactual\tloss\tprobability\n",
-           (long long)k);
-    for (int64_t j = 0; j < k; j++) {
-        int64_t i = top[j];
-        char pb[32], ab[32];
-        snprintf(pb, sizeof pb, "%lld", (long long)in.preds[i]);
-        snprintf(ab, sizeof ab, "%lld", (long long)in.targets[i]);
-        printf("%lld\t%s\t", (long long)i, cls ? cli_esc(cls[in.preds[i]]) : pb);
-        printf("%s\t%.4f\t%.4f\n", cls ? cli_esc(cls[in.targets[i]]) : ab, in.losses[i],
-               in.probs[i * c + in.preds[i]]);
-    }
+    if (o->common.json) print_json(o, &in, cls, cm, top, k);
+    else print_text(o, &in, cls, cm, top, k);
     /* the pictures */
     char *cm_png = cg_path_join(o->out, "confusion.png"), *top_png = cg_path_join(o->out, "top_losses.png");
     cg_status st = cm_png && top_png ? cg_mkdirs(o->out) : cg_fail(CG_ERR_NOMEM, "eval: out of memory");

@@ -145,6 +145,14 @@ if command -v /usr/bin/python3 > /dev/null; then
     /usr/bin/python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert abs(sum(d["probs"].values())-1) < 1e-6' pj.out \
         || bad "predict --json does not parse, or its probabilities do not sum to 1"
 fi
+run ej eval --model m/model.safetensors --data two --k 2 --out ev --json --quiet
+[ "$rc" = 0 ] && [ "$(lines ej.out)" = 1 ] && [ ! -s ej.err ] && grep -q '^{"model": "m/model.safetensors", "data": "two", "items": 12, ' ej.out \
+    && ok "eval --json: one object" || bad "eval --json: exit $rc: $(cat ej.out ej.err)"
+if command -v /usr/bin/python3 > /dev/null; then
+    text_acc=$(awk '/^accuracy /{print $2}' e1.out)
+    /usr/bin/python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert "%.6f" % d["accuracy"] == sys.argv[2], d; assert sum(map(sum, d["confusion"])) == d["items"]; assert len(d["top_losses"]) == 2' ej.out "$text_acc" \
+        || bad "eval --json does not parse or disagrees with the text ($text_acc)"
+fi
 # --out under a file: refused before any training, in one line
 printf x > plain
 run pl "${T[@]}" --out plain/run

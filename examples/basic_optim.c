@@ -22,26 +22,8 @@ static cg_tensor *forward(void *model, cg_tensor *xb) { return cg_module_forward
  *     for xb,yb in dl:
  *         calc_grad(xb, yb, model)      # mnist_loss(model(xb), yb).backward()
  *         opt.step()
- *         opt.zero_grad() */
-static cg_status train_epoch(cg_module *model, cg_optimizer *opt, cg_dataloader *dl) {
-    cg_tensor *xb, *yb;
-    for (;;) {
-        cg_scope_begin(); /* open before next(): the batch belongs to this step's scope */
-        if (!cg_dataloader_next(dl, &xb, &yb)) {
-            cg_scope_end();
-            break;
-        }
-        cg_status st = cg_backward(cg_mnist_loss(cg_module_forward(model, xb), yb), NULL);
-        if (!st) st = cg_optimizer_step(opt);
-        cg_optimizer_zero_grad(opt);
-        cg_scope_end();
-        if (st) {
-            cg_dataloader_reset(dl);
-            return st;
-        }
-    }
-    return cg_dataloader_status(dl);
-}
+ *         opt.zero_grad()
+ * is cg_ch4_train_epoch_opt (cgrad/chapter4.h), which `cgrad chapter4` calls too. */
 
 /* def train_model(model, epochs):
  *     for i in range(epochs):
@@ -50,7 +32,7 @@ static cg_status train_epoch(cg_module *model, cg_optimizer *opt, cg_dataloader 
 static cg_status train_model(cg_module *model, cg_optimizer *opt, int epochs, cg_dataloader *dl,
                              cg_dataloader *valid_dl) {
     for (int i = 0; i < epochs; i++) {
-        cg_status st = train_epoch(model, opt, dl);
+        cg_status st = cg_ch4_train_epoch_opt(model, opt, dl);
         if (st) return st;
         double acc = chapter4_validate_epoch(forward, model, valid_dl);
         if (acc < 0) return cg_last_status();

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "cgrad/chapter4.h"
 
 typedef struct chapter4_data {
     cg_tensor *train_x, *train_y, *valid_x, *valid_y; /* owned by the caller's scope */
@@ -45,29 +46,7 @@ typedef cg_tensor *(*chapter4_model_fn)(void *model, cg_tensor *xb);
  *     return round(torch.stack(accs).mean().item(), 4)
  * Returns -1 on failure (message set). */
 static inline double chapter4_validate_epoch(chapter4_model_fn model, void *ctx, cg_dataloader *valid_dl) {
-    cg_scope_begin();
-    cg_no_grad_begin(); /* no graph is needed to measure */
-    cg_tensor *accs[64];
-    int n = 0;
-    cg_tensor *xb, *yb;
-    while (cg_dataloader_next(valid_dl, &xb, &yb)) {
-        if (n < 64) accs[n++] = cg_batch_accuracy(model(ctx, xb), yb); /* learner.h */
-        else {
-            cg_fail(CG_ERR_VALUE, "validate_epoch: more than 64 validation batches");
-            n = -1;
-            cg_dataloader_reset(valid_dl);
-            break;
-        }
-    }
-    double acc = -1;
-    if (n > 0 && cg_dataloader_status(valid_dl) == CG_OK &&
-        cg_item(cg_mean(cg_stack(accs, n, 0), NULL, 0, false), &acc) == CG_OK)
-        acc = round(acc * 1e4) / 1e4;
-    else
-        acc = -1;
-    cg_no_grad_end();
-    cg_scope_end();
-    return acc;
+    return cg_ch4_validate_epoch(model, ctx, valid_dl); /* cgrad/chapter4.h */
 }
 
 /* Prints a rounded accuracy as Python prints a float: 0.9696, 0.97, 0.5 */

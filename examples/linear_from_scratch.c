@@ -30,40 +30,14 @@ static cg_tensor *linear1(void *ctx, cg_tensor *xb) {
 /* def calc_grad(xb, yb, model):
  *     preds = model(xb)
  *     loss = mnist_loss(preds, yb)
- *     loss.backward() */
-static cg_status calc_grad(cg_tensor *xb, cg_tensor *yb) {
-    return cg_backward(cg_mnist_loss(linear1(NULL, xb), yb), NULL);
-}
-
-/* def train_epoch(model, lr, params):
+ *     loss.backward()
+ * def train_epoch(model, lr, params):
  *     for xb,yb in dl:
  *         calc_grad(xb, yb, model)
  *         for p in params:
  *             p.data -= p.grad*lr
- *             p.grad.zero_() */
-static cg_status train_epoch(cg_dataloader *dl, double lr, cg_tensor *const *params, int n) {
-    cg_tensor *xb, *yb;
-    for (;;) {
-        cg_scope_begin(); /* open before next(): the batch belongs to this step's scope */
-        if (!cg_dataloader_next(dl, &xb, &yb)) {
-            cg_scope_end();
-            break;
-        }
-        cg_status st = calc_grad(xb, yb);
-        cg_no_grad_begin(); /* p.data: an update autograd does not see */
-        for (int i = 0; !st && i < n; i++) {
-            st = cg_axpy_(params[i], -lr, params[i]->grad);
-            cg_zero_grad(params[i]);
-        }
-        cg_no_grad_end();
-        cg_scope_end();
-        if (st) {
-            cg_dataloader_reset(dl);
-            return st;
-        }
-    }
-    return cg_dataloader_status(dl);
-}
+ *             p.grad.zero_()
+ * is cg_ch4_train_epoch (cgrad/chapter4.h), which `cgrad chapter4` calls too. */
 
 static int failed(void) {
     fprintf(stderr, "linear_from_scratch: %s\n", cg_last_error());
@@ -103,7 +77,7 @@ int main(int argc, char **argv) {
      * train_epoch(linear1, lr, params); validate_epoch(linear1) */
     const double lr = 1.0;
     cg_tensor *params[2] = {weights, bias};
-    if (train_epoch(dl, lr, params, 2) != CG_OK) return failed();
+    if (cg_ch4_train_epoch(linear1, NULL, dl, lr, params, 2) != CG_OK) return failed();
     acc = chapter4_validate_epoch(linear1, NULL, valid_dl);
     if (acc < 0) return failed();
     chapter4_print_acc(acc, "\n");
@@ -112,7 +86,7 @@ int main(int argc, char **argv) {
      *     train_epoch(linear1, lr, params)
      *     print(validate_epoch(linear1), end=' ') */
     for (int i = 0; i < 20; i++) {
-        if (train_epoch(dl, lr, params, 2) != CG_OK) return failed();
+        if (cg_ch4_train_epoch(linear1, NULL, dl, lr, params, 2) != CG_OK) return failed();
         acc = chapter4_validate_epoch(linear1, NULL, valid_dl);
         if (acc < 0) return failed();
         chapter4_print_acc(acc, i < 19 ? " " : "\n");

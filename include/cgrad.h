@@ -44,6 +44,7 @@
 #include "cgrad/interpretation.h"
 #include "cgrad/learner.h"
 #include "cgrad/checkpoint.h"
+#include "cgrad/chapter4.h"
 #include "cgrad/plot.h"
 #include "cgrad/version.h"
 

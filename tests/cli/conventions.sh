@@ -159,6 +159,19 @@ run pl "${T[@]}" --out plain/run
 [ "$rc" = 1 ] && [ "$(lines pl.err)" = 1 ] && [ ! -s pl.out ] && grep -q "nothing was trained" pl.err \
     && ok "--out under a file: exit 1, one line, nothing trained" || bad "--out plain/run: exit $rc: $(cat pl.out pl.err)"
 
+echo "== --mirror and --home reach the data every command reads"
+if [ -n "${CGRAD_MIRROR:-}" ]; then
+    mirror=$CGRAD_MIRROR
+    env -u CGRAD_MIRROR -u CGRAD_HOME "$cgrad" train --data mnist_sample --model linear --epochs 1 --lr 1 --threads 1 \
+        --mirror "$mirror" --home "$tmp/h" --quiet > h.out 2> h.err; rc=$?
+    [ "$rc" = 0 ] && [ "$(lines h.out)" = 2 ] && [ -d "$tmp/h/data/mnist_sample/train/3" ] \
+        && ok "train --mirror M --home DIR: the data went to DIR" || bad "train --mirror --home: exit $rc: $(cat h.err)"
+    env -u CGRAD_MIRROR -u CGRAD_HOME "$cgrad" show mnist_sample --home "$tmp/h" --mirror "" --count 4 --out sh2 --quiet > /dev/null 2>&1 \
+        && is_png sh2/batch.png && ok "show DATASET --home DIR: the cached copy" || bad "show mnist_sample --home: failed"
+else
+    echo "skip: no CGRAD_MIRROR to copy from"
+fi
+
 echo "== runtime errors: exit 1, one line"
 run e predict --model missing.safetensors x.png
 [ "$rc" = 1 ] && [ "$(lines e.err)" = 1 ] || bad "predict a missing model: exit $rc, $(lines e.err) lines"

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "../src/kernels/nn_kernels.h"
 
@@ -140,6 +141,96 @@ static float *filled(int64_t n, double a) {
     return v;
 }
 
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Fastest process CPU milliseconds of one call (OMP_NUM_THREADS=1 makes it
+ * the work, whatever else the machine runs); -1 if it failed. */
+static double cpu_time_job(const job *j, int runs) {
+    double best = -1;
+    if (run(j)) return -1;
+    for (int i = 0; i < runs; i++) {
+        double t0 = cpu_ms();
+        run(j);
+        double t = cpu_ms() - t0;
+        if (best < 0 || t < best) best = t;
+    }
+    return best;
+}
+
+/* The output buffer of a conv job. */
+static float *conv_out(const job *j, int64_t *n) {
+    const cg_conv2d_desc *d = &j->cd;
+    if (j->kind == J_CONV_FWD) return *n = d->n * d->oc * d->oh * d->ow, j->c;
+    if (j->kind == J_CONV_BWD_DATA) return *n = d->n * d->c * d->h * d->w, j->a;
+    return *n = d->oc * (d->c / d->groups) * d->kh * d->kw, j->b;
+}
+
+/* --kernels: every conv kernel on every conv row, forced in turn: its CPU
+ * time on one thread (OMP_NUM_THREADS=1), its wall time on `threads`,
+ * whether, at `threads`, a call on one thread and a call on all of them
+ * (the two choices of cg_nn_tuner) give the same bits, and what the rule
+ * picks.  The
+ * measurements behind cg_conv2d_kernel_for (docs/DESIGN.md). */
+static int kernel_table(const conv_shape *shapes, size_t count, int threads) {
+    const char *pass[3] = {"fwd", "bwd data", "bwd weight"};
+    printf("op\tkernel\tcpu ms (1 thread)\twall ms (%d threads)\tsame bits on 1 and %d threads\trule\n", threads, threads);
+    for (size_t i = 0; i < count; i++) {
+        const conv_shape *s = &shapes[i];
+        job j = {.cd = {.n = N, .c = s->c, .h = s->h, .w = s->h, .oc = s->oc, .kh = s->k, .kw = s->k,
+                        .stride_h = s->s, .stride_w = s->s, .pad_h = s->p, .pad_w = s->p, .dil_h = 1, .dil_w = 1,
+                        .groups = 1}};
+        if (cg_conv2d_desc_init(&j.cd, msg, sizeof msg)) return 1;
+        int64_t nx = (int64_t)N * s->c * s->h * s->h, nw = (int64_t)s->oc * s->c * s->k * s->k;
+        int64_t ny = (int64_t)N * s->oc * j.cd.oh * j.cd.ow;
+        float *x = filled(nx, 0.37), *w = filled(nw, 0.11), *y = filled(ny, 0.53);
+        for (int k = 0; k < 3; k++) {
+            cg_conv2d_kernel rule = cg_conv2d_kernel_for(&j.cd, (cg_conv2d_pass)k);
+            for (int kern = 0; kern < CG_CONV2D_KERNELS; kern++) {
+                j.kind = J_CONV_FWD + k;
+                memcpy(j.a = malloc((size_t)nx * 4), x, (size_t)nx * 4);
+                memcpy(j.b = malloc((size_t)nw * 4), w, (size_t)nw * 4);
+                memcpy(j.c = malloc((size_t)ny * 4), y, (size_t)ny * 4);
+                cg_conv2d_force_kernel((cg_conv2d_kernel)kern);
+                int64_t n_out;
+                float *out = conv_out(&j, &n_out), *one = malloc((size_t)n_out * 4);
+                omp_set_num_threads(1);
+                double c1 = cpu_time_job(&j, 7);
+                memcpy(one, out, (size_t)n_out * 4);
+                /* A fresh entry: its tuner runs call 1 on all threads and
+                 * call 2 on one (cpu_nn_threads.c), so comparing them
+                 * compares the two thread counts a run may mix. */
+                omp_set_num_threads(threads);
+                cg_conv2d_cache_clear();
+                int same = c1 >= 0;
+                for (int r = 0; r < 2 && same; r++) {
+                    same = !run(&j);
+                    if (r == 0) memcpy(one, out, (size_t)n_out * 4);
+                    else same = same && !memcmp(one, out, (size_t)n_out * 4);
+                }
+                double w2 = -1;
+                for (int r = 0; r < 7 && c1 >= 0; r++) {
+                    double t0 = now_ms();
+                    run(&j);
+                    double t = now_ms() - t0;
+                    if (w2 < 0 || t < w2) w2 = t;
+                }
+                printf("%s %s\t%s\t%.3f\t%.3f\t%s\t%s\n", s->name, pass[k], cg_conv2d_kernel_name((cg_conv2d_kernel)kern),
+                       c1, w2, same ? "yes" : "NO", kern == (int)rule ? "<- rule" : "");
+                fflush(stdout);
+                free(one), free(j.a), free(j.b), free(j.c);
+            }
+        }
+        free(x), free(w), free(y);
+        cg_conv2d_cache_clear();
+    }
+    cg_conv2d_force_kernel(CG_CONV2D_AUTO);
+    return 0;
+}
+
 static int report(const char *op, const job *j, double gflop) {
     double ms = time_job(j);
     if (ms < 0) {
@@ -159,6 +250,8 @@ int main(int argc, char **argv) {
                "(bench/run.sh pairs them with bench/conv_torch.py).\n");
         return 0;
     }
+    if (argc > 1 && !strcmp(argv[1], "--kernels"))
+        return kernel_table(convs, sizeof convs / sizeof *convs, argc > 2 ? atoi(argv[2]) : omp_get_max_threads());
     int status = 0;
     char op[128];
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,32 +189,147 @@ static void test_conv_fast_matches_reference(void **state) {
                 }
             }
         }
-        /* the batch-GEMM kernel on its own (oneDNN may have been chosen above) */
+        /* the batch-GEMM kernel on its own (oneDNN may have been chosen above),
+         * in 2 fixed pieces on 1 thread and on 2: the same bits */
         float *work = malloc((size_t)cg_conv2d_gemm_workspace(&d) * sizeof *work);
+        float *y1 = zeros(ny), *dx1 = zeros(nx), *dw1 = zeros(nw), *db1 = zeros(d.oc);
         assert_non_null(work);
         for (int threads = 1; threads <= 2; threads++) {
             snprintf(what, sizeof what, "%s: gemm forward, %d thread(s)", t->name, threads);
-            assert_int_equal(cg_conv2d_forward_gemm(&d, x, w, b, y, work, threads), CG_NN_OK);
+            assert_int_equal(cg_conv2d_forward_gemm(&d, x, w, b, y, work, 2, threads), CG_NN_OK);
             cg_conv2d_forward_ref(&d, x, w, b, y_ref);
             assert_close_f(what, y, y_ref, ny, 1e-4, 1e-3);
             snprintf(what, sizeof what, "%s: gemm backward data, %d thread(s)", t->name, threads);
             memset(dx, 0xff, (size_t)nx * sizeof *dx); /* overwritten, not accumulated into */
-            assert_int_equal(cg_conv2d_backward_data_gemm(&d, dy, w, dx, work, threads), CG_NN_OK);
+            assert_int_equal(cg_conv2d_backward_data_gemm(&d, dy, w, dx, work, 2, threads), CG_NN_OK);
             assert_close_f(what, dx, dx_ref, nx, 1e-4, 1e-3);
             snprintf(what, sizeof what, "%s: gemm backward weights, %d thread(s)", t->name, threads);
             memset(dw, 0xff, (size_t)nw * sizeof *dw);
-            assert_int_equal(cg_conv2d_backward_weights_gemm(&d, x, dy, dw, db, work, threads), CG_NN_OK);
+            assert_int_equal(cg_conv2d_backward_weights_gemm(&d, x, dy, dw, db, work, 2, threads), CG_NN_OK);
             assert_close_f(what, dw, dw_ref, nw, 1e-4, 1e-3);
             assert_close_f(what, db, db_ref, d.oc, 1e-4, 1e-3);
+            if (threads == 1) {
+                memcpy(y1, y, (size_t)ny * sizeof *y), memcpy(dx1, dx, (size_t)nx * sizeof *dx);
+                memcpy(dw1, dw, (size_t)nw * sizeof *dw), memcpy(db1, db, (size_t)d.oc * sizeof *db);
+            } else {
+                assert_memory_equal(y, y1, (size_t)ny * sizeof *y);
+                assert_memory_equal(dx, dx1, (size_t)nx * sizeof *dx);
+                assert_memory_equal(dw, dw1, (size_t)nw * sizeof *dw);
+                assert_memory_equal(db, db1, (size_t)d.oc * sizeof *db);
+            }
         }
+        free(y1), free(dx1), free(dw1), free(db1);
         free(work);
         free(x), free(w), free(b), free(dy), free(y), free(y_ref), free(dx), free(dx_ref);
         free(dw), free(dw_ref), free(db), free(db_ref);
     }
-    /* one entry per (shape, pass, bias): forward x2, data x1, weights x2 */
+    /* one entry per (shape, pass, bias, kernel): forward x2, data x1, weights x2 */
     assert_int_equal(cg_conv2d_cache_size(), 5 * (int)(sizeof conv_cases / sizeof *conv_cases));
     cg_conv2d_cache_clear();
     assert_int_equal(cg_conv2d_cache_size(), 0);
+}
+
+/* ---- conv2d: the same bits on one thread and on all ---- */
+
+/* A run must give the same bits in every process (README, "Reproducible
+ * runs"), but cg_nn_tuner picks one thread or all of them per call by
+ * timing.  So every kernel must give the same bits on either: a fresh cache
+ * entry's tuner runs its first call on all threads and its second on one
+ * (test_tuner_follows_the_faster_thread_count), and the third on whichever
+ * was faster; all three must be equal bit for bit, for every kernel the
+ * rule may pick, and close to the reference.  The two batch-16 cases are
+ * big enough for oneDNN to split its work over 2 threads (on them its
+ * weight backward on 2 threads differs in the last bits from 1 thread,
+ * which is why that pass runs in fixed batch slices, cpu_conv_dnnl.c). */
+static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **state) {
+    (void)state;
+    char msg[512], what[200];
+    const conv_case big[] = {
+        {"3x3 64->64 at 7x7, batch 16", 16, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {"1x1 stride 2 64->128 at 7x7, batch 16", 16, 64, 7, 7, 128, 1, 1, 2, 2, 0, 0, 1, 1, 1},
+    };
+    size_t n_small = sizeof conv_cases / sizeof *conv_cases, n_big = sizeof big / sizeof *big;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(2);
+    for (int kernel = CG_CONV2D_AUTO; kernel < CG_CONV2D_KERNELS; kernel++) {
+        cg_conv2d_force_kernel((cg_conv2d_kernel)kernel);
+        for (size_t k = 0; k < n_small + n_big; k++) {
+            const conv_case *t = k < n_small ? &conv_cases[k] : &big[k - n_small];
+            cg_conv2d_desc d = conv_desc(t->n, t->c, t->h, t->w, t->oc, t->kh, t->kw, t->sh, t->sw, t->ph, t->pw,
+                                         t->dh, t->dw, t->groups);
+            int64_t nx = conv_x_size(&d), ny = conv_y_size(&d), nw = conv_w_size(&d);
+            float *x = sines(nx, 0.37, 0.1, 1), *w = sines(nw, 0.91, 0.3, 0.5), *b = sines(d.oc, 1.3, 0.2, 0.2);
+            float *dy = sines(ny, 0.53, 0.7, 1), *ref = zeros(nx + ny + nw + d.oc), *db_ref = zeros(d.oc);
+            float *got[3], *db[3];
+            for (int r = 0; r < 3; r++) got[r] = zeros(nx + ny + nw), db[r] = zeros(d.oc);
+            cg_conv2d_cache_clear(); /* fresh tuners */
+            for (int pass = 0; pass < CG_CONV2D_PASSES; pass++) {
+                int64_t n = pass == CG_CONV2D_FWD ? ny : pass == CG_CONV2D_BWD_DATA ? nx : nw;
+                for (int r = 0; r < 3; r++) {
+                    cg_nn_status st = pass == CG_CONV2D_FWD ? cg_conv2d_forward(&d, x, w, b, got[r], msg, sizeof msg)
+                                      : pass == CG_CONV2D_BWD_DATA
+                                          ? cg_conv2d_backward_data(&d, dy, w, got[r], msg, sizeof msg)
+                                          : cg_conv2d_backward_weights(&d, x, dy, got[r], db[r], msg, sizeof msg);
+                    if (st != CG_NN_OK) fail_msg("%s, %s, pass %d: %s", t->name, cg_conv2d_kernel_name(kernel), pass, msg);
+                }
+                for (int r = 1; r < 3; r++) {
+                    snprintf(what, sizeof what, "%s, %s, pass %d: call %d", t->name,
+                             cg_conv2d_kernel_name((cg_conv2d_kernel)kernel), pass, r + 1);
+                    if (memcmp(got[r], got[0], (size_t)n * sizeof *got[0]) ||
+                        (pass == CG_CONV2D_BWD_WEIGHTS && memcmp(db[r], db[0], (size_t)d.oc * sizeof *db[0])))
+                        fail_msg("%s differs in its bits from call 1 (one thread against all)", what);
+                }
+                if (pass == CG_CONV2D_FWD) cg_conv2d_forward_ref(&d, x, w, b, ref);
+                else if (pass == CG_CONV2D_BWD_DATA) cg_conv2d_backward_data_ref(&d, dy, w, ref);
+                else cg_conv2d_backward_weights_ref(&d, x, dy, ref, db_ref);
+                snprintf(what, sizeof what, "%s, %s, pass %d", t->name, cg_conv2d_kernel_name((cg_conv2d_kernel)kernel),
+                         pass);
+                assert_close_f(what, got[0], ref, n, 1e-4, 1e-3);
+                if (pass == CG_CONV2D_BWD_WEIGHTS) assert_close_f(what, db[0], db_ref, d.oc, 1e-4, 1e-3);
+            }
+            for (int r = 0; r < 3; r++) free(got[r]), free(db[r]);
+            free(x), free(w), free(b), free(dy), free(ref), free(db_ref);
+        }
+    }
+    cg_conv2d_force_kernel(CG_CONV2D_AUTO);
+    cg_conv2d_cache_clear();
+    omp_set_num_threads(saved);
+}
+
+/* The rule (cpu_conv_dnnl.c, docs/DESIGN.md) at the shapes it was measured
+ * on: resnet18's on 28x28 MNIST and the cnn's, batch 64. */
+static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
+    (void)state;
+    enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM };
+    const struct {
+        int64_t c, oc, h, k, s, p;
+        int want[3]; /* fwd, bwd data, bwd weights */
+    } rows[] = {
+        {3, 64, 28, 7, 2, 3, {B, P, B}},     /* stem: 3 channels, the data backward plain */
+        {64, 64, 7, 3, 1, 1, {B, B, B}},     /* the blocked layout wherever the map is 4x4 or more */
+        {64, 128, 7, 1, 2, 0, {B, P, B}},    /* the strided 1x1 downsample's data backward at 7x7 */
+        {128, 128, 4, 3, 1, 1, {B, B, B}},
+        {256, 256, 2, 3, 1, 1, {B, B, G}},   /* 2x2 output: the GEMM's weight backward */
+        {128, 256, 4, 1, 2, 0, {B, B, B}},   /* 2x2 output of a 1x1 kernel: oneDNN still */
+        {256, 512, 2, 3, 2, 1, {G, G, G}},   /* 1x1 output, 3x3 kernel: the GEMM drops 5 dead taps */
+        {256, 512, 2, 1, 2, 0, {B, B, G}},
+        {512, 512, 1, 3, 1, 1, {G, G, G}},   /* 1x1 map: 1 live tap of 9 */
+        {1, 32, 28, 3, 1, 1, {P, P, P}},     /* the cnn's first layer: 1 channel, 9 taps */
+        {32, 64, 28, 3, 2, 1, {B, B, B}},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        cg_conv2d_desc d = conv_desc(64, rows[i].c, rows[i].h, rows[i].h, rows[i].oc, rows[i].k, rows[i].k,
+                                     rows[i].s, rows[i].s, rows[i].p, rows[i].p, 1, 1, 1);
+        for (int pass = 0; pass < CG_CONV2D_PASSES; pass++) {
+            cg_conv2d_kernel k = cg_conv2d_kernel_for(&d, (cg_conv2d_pass)pass);
+            if ((int)k != rows[i].want[pass])
+                fail_msg("%lld->%lld %lldx%lld s%lld at %lldx%lld, pass %d: the rule gives %s, expected %s",
+                         (long long)rows[i].c, (long long)rows[i].oc, (long long)rows[i].k, (long long)rows[i].k,
+                         (long long)rows[i].s, (long long)rows[i].h, (long long)rows[i].h, pass,
+                         cg_conv2d_kernel_name(k), cg_conv2d_kernel_name((cg_conv2d_kernel)rows[i].want[pass]));
+        }
+    }
+    assert_string_equal(cg_conv2d_kernel_name(CG_CONV2D_DNNL_BLOCKED), "dnnl-blocked");
 }
 
 /* ---- conv2d: backward against finite differences ---- */
@@ -830,6 +946,8 @@ int main(void) {
         cmocka_unit_test(test_conv_desc_sizes_and_errors),
         cmocka_unit_test(test_conv_ref_by_hand),
         cmocka_unit_test(test_conv_fast_matches_reference),
+        cmocka_unit_test(test_conv_kernels_give_the_same_bits_on_any_thread_count),
+        cmocka_unit_test(test_conv_kernel_rule_at_the_measured_shapes),
         cmocka_unit_test(test_conv_backward_matches_finite_differences),
         cmocka_unit_test(test_batchnorm_train_and_eval_by_hand),
         cmocka_unit_test(test_batchnorm_backward_matches_finite_differences),

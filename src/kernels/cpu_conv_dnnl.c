@@ -39,6 +39,7 @@
  * Weights are reordered on every call, never cached, because they change
  * after every optimizer step. */
 #include <omp.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,6 @@
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
 
-enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS };
-enum { LAYOUT_PLAIN, LAYOUT_BLOCKED, LAYOUT_NHWC, LAYOUT_GEMM, LAYOUT_COUNT };
 
 /* The batch-GEMM candidate (cpu_conv_gemm.c) only where its workspace stays
  * modest (it holds the whole batch's patches) and OpenBLAS's int sizes hold. */
@@ -65,6 +64,7 @@ typedef struct conv_arg {
     dnnl_memory_t user;       /* handle set to the caller's pointer per call */
     dnnl_memory_t internal;   /* NULL when the layouts agree */
     dnnl_primitive_t reorder; /* user -> internal for inputs, internal -> user for outputs */
+    dnnl_memory_t scratch;    /* the reorder's scratchpad, or NULL */
 } conv_arg;
 
 typedef struct conv_plan {
@@ -74,16 +74,34 @@ typedef struct conv_plan {
     int layout;
     int pass, bias;
     const cg_conv2d_desc *d;
-    float *work; /* LAYOUT_GEMM's workspace */
+    float *work;         /* CG_CONV2D_GEMM's workspace */
+    dnnl_stream_t stream; /* each plan its own, so that chunks run side by side */
+    dnnl_memory_t scratch; /* the primitive's scratchpad (user mode: oneDNN's shared one is not safe for
+                              primitives that run at once on several threads), or NULL */
 } conv_plan;
+
+/* oneDNN's weight backward splits the batch's sum over its threads in a way
+ * that depends on the thread count (measured: the 1- and 2-thread results
+ * differ in the last bits on most shapes, see docs/DESIGN.md), so it is
+ * never run on more than one thread.  Instead the batch is cut into a fixed
+ * number of slices (the process's thread count, at most MAX_CHUNKS), each
+ * slice's weight gradient computed by a one-thread primitive, the slices
+ * side by side on the threads or one after the other on one thread, and
+ * the slices' gradients added in slice order: the same bits either way. */
+#define MAX_CHUNKS 64
 
 typedef struct conv_entry {
     cg_conv2d_desc d;
     int pass, bias;
+    int kernel; /* the cg_conv2d_kernel asked for (the plans may hold a fallback) */
     pthread_mutex_t lock;
-    dnnl_stream_t stream;
     conv_plan *plans[2]; /* [0]: one thread, [1]: max threads (built on first use) */
     int plan_threads[2];
+    /* the chunked weight backward (MAX_CHUNKS above): nchunks > 0 once built */
+    int nchunks, chunk_threads;
+    cg_conv2d_desc chunk_d[MAX_CHUNKS];
+    conv_plan *chunk[MAX_CHUNKS];
+    float *partial; /* (nchunks-1) slices of dw (and dbias): chunk i > 0 writes slice i-1 */
     cg_nn_tuner tuner;
     struct conv_entry *next;
 } conv_entry;
@@ -107,17 +125,29 @@ static void plan_free(conv_plan *p) {
     if (!p) return;
     for (int i = 0; i < p->nargs; i++) {
         if (p->args[i].reorder) dnnl_primitive_destroy(p->args[i].reorder);
+        if (p->args[i].scratch) dnnl_memory_destroy(p->args[i].scratch);
         if (p->args[i].internal) dnnl_memory_destroy(p->args[i].internal);
         if (p->args[i].user) dnnl_memory_destroy(p->args[i].user);
     }
     if (p->prim) dnnl_primitive_destroy(p->prim);
+    if (p->stream) dnnl_stream_destroy(p->stream);
+    if (p->scratch) dnnl_memory_destroy(p->scratch);
     free(p->work);
     free(p);
 }
 
+/* A buffer for pd's scratchpad (attr user mode), *out = NULL if it needs none. */
+static dnnl_status_t scratch_create(dnnl_memory_t *out, const_dnnl_primitive_desc_t pd) {
+    *out = NULL;
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (!md || dnnl_memory_desc_get_size(md) == 0) return dnnl_success;
+    return dnnl_memory_create(out, md, engine, DNNL_MEMORY_ALLOCATE);
+}
+
 /* Adds argument `arg` of primitive descriptor pd with cgrad's layout `user_md`. */
 static int plan_add_arg(conv_plan *p, const_dnnl_primitive_desc_t pd, int arg, int output,
-                        const dnnl_memory_desc_t *user_md, char *msg, size_t msg_size) {
+                        const dnnl_memory_desc_t *user_md, const_dnnl_primitive_attr_t attr, char *msg,
+                        size_t msg_size) {
     conv_arg *a = &p->args[p->nargs++];
     memset(a, 0, sizeof *a);
     a->arg = arg;
@@ -127,8 +157,9 @@ static int plan_add_arg(conv_plan *p, const_dnnl_primitive_desc_t pd, int arg, i
     DNNL_TRY(dnnl_memory_create(&a->user, user_md, engine, DNNL_MEMORY_NONE));
     if (want && !dnnl_memory_desc_equal(want, user_md)) {
         DNNL_TRY(dnnl_memory_create(&a->internal, want, engine, DNNL_MEMORY_ALLOCATE));
-        if (output) DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, want, engine, user_md, engine, NULL));
-        else DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, user_md, engine, want, engine, NULL));
+        if (output) DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, want, engine, user_md, engine, attr));
+        else DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, user_md, engine, want, engine, attr));
+        DNNL_TRY(scratch_create(&a->scratch, rpd));
         dnnl_status_t st = dnnl_primitive_create(&a->reorder, rpd);
         dnnl_primitive_desc_destroy(rpd);
         rpd = NULL;
@@ -152,7 +183,8 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
     p->layout = layout;
     p->pass = pass, p->bias = bias, p->d = d;
     dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
-    if (layout == LAYOUT_GEMM) {
+    dnnl_primitive_attr_t attr = NULL;
+    if (layout == CG_CONV2D_GEMM) {
         int64_t size = cg_conv2d_gemm_workspace(d);
         if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS || size > GEMM_MAX_WORKSPACE ||
             !(p->work = malloc((size_t)size * sizeof *p->work))) {
@@ -161,6 +193,9 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
         }
         return p;
     }
+    DNNL_TRY(dnnl_stream_create(&p->stream, engine, dnnl_stream_default_flags));
+    DNNL_TRY(dnnl_primitive_attr_create(&attr));
+    DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
     int64_t g = d->groups;
     dnnl_dims_t xd = {d->n, d->c, d->h, d->w}, yd = {d->n, d->oc, d->oh, d->ow}, bd = {d->oc};
     dnnl_dims_t wd = {d->oc, d->c, d->kh, d->kw}, gwd = {g, d->oc / g, d->c / g, d->kh, d->kw};
@@ -173,83 +208,91 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&uw, wnd, g > 1 ? gwd : wd, dnnl_f32, wtag));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&uy, 4, yd, dnnl_f32, dnnl_nchw));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_a));
-    dnnl_format_tag_t act = layout == LAYOUT_PLAIN ? dnnl_nchw : layout == LAYOUT_NHWC ? dnnl_nhwc : dnnl_format_tag_any;
+    dnnl_format_tag_t act = layout == CG_CONV2D_DNNL_PLAIN ? dnnl_nchw : layout == CG_CONV2D_DNNL_NHWC ? dnnl_nhwc : dnnl_format_tag_any;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&ix, 4, xd, dnnl_f32, act));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&iy, 4, yd, dnnl_f32, act));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&iw, wnd, g > 1 ? gwd : wd, dnnl_f32,
-                                          layout == LAYOUT_PLAIN ? wtag : dnnl_format_tag_any));
+                                          layout == CG_CONV2D_DNNL_PLAIN ? wtag : dnnl_format_tag_any));
 
     dnnl_convolution_desc_t cd;
     DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
-                                                        &ix, &iw, bias && pass == PASS_FWD ? &ub : NULL, &iy,
+                                                        &ix, &iw, bias && pass == CG_CONV2D_FWD ? &ub : NULL, &iy,
                                                         strides, dil, pad, pad));
-    DNNL_TRY(dnnl_primitive_desc_create(&fwd_pd, &cd, NULL, engine, NULL));
-    if (pass == PASS_FWD) {
+    DNNL_TRY(dnnl_primitive_desc_create(&fwd_pd, &cd, attr, engine, NULL));
+    if (pass == CG_CONV2D_FWD) {
         pd = fwd_pd;
         fwd_pd = NULL;
-        if (plan_add_arg(p, pd, DNNL_ARG_SRC, 0, &ux, msg, msg_size) ||
-            plan_add_arg(p, pd, DNNL_ARG_WEIGHTS, 0, &uw, msg, msg_size) ||
-            (bias && plan_add_arg(p, pd, DNNL_ARG_BIAS, 0, &ub, msg, msg_size)) ||
-            plan_add_arg(p, pd, DNNL_ARG_DST, 1, &uy, msg, msg_size))
+        if (plan_add_arg(p, pd, DNNL_ARG_SRC, 0, &ux, attr, msg, msg_size) ||
+            plan_add_arg(p, pd, DNNL_ARG_WEIGHTS, 0, &uw, attr, msg, msg_size) ||
+            (bias && plan_add_arg(p, pd, DNNL_ARG_BIAS, 0, &ub, attr, msg, msg_size)) ||
+            plan_add_arg(p, pd, DNNL_ARG_DST, 1, &uy, attr, msg, msg_size))
             goto fail;
-    } else if (pass == PASS_BWD_DATA) {
+    } else if (pass == CG_CONV2D_BWD_DATA) {
         DNNL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &ix, &iw, &iy,
                                                                   strides, dil, pad, pad));
-        DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, NULL, engine, fwd_pd));
-        if (plan_add_arg(p, pd, DNNL_ARG_DIFF_DST, 0, &uy, msg, msg_size) ||
-            plan_add_arg(p, pd, DNNL_ARG_WEIGHTS, 0, &uw, msg, msg_size) ||
-            plan_add_arg(p, pd, DNNL_ARG_DIFF_SRC, 1, &ux, msg, msg_size))
+        DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, engine, fwd_pd));
+        if (plan_add_arg(p, pd, DNNL_ARG_DIFF_DST, 0, &uy, attr, msg, msg_size) ||
+            plan_add_arg(p, pd, DNNL_ARG_WEIGHTS, 0, &uw, attr, msg, msg_size) ||
+            plan_add_arg(p, pd, DNNL_ARG_DIFF_SRC, 1, &ux, attr, msg, msg_size))
             goto fail;
     } else {
         DNNL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &ix, &iw,
                                                                      bias ? &ub : NULL, &iy, strides, dil,
                                                                      pad, pad));
-        DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, NULL, engine, fwd_pd));
-        if (plan_add_arg(p, pd, DNNL_ARG_SRC, 0, &ux, msg, msg_size) ||
-            plan_add_arg(p, pd, DNNL_ARG_DIFF_DST, 0, &uy, msg, msg_size) ||
-            plan_add_arg(p, pd, DNNL_ARG_DIFF_WEIGHTS, 1, &uw, msg, msg_size) ||
-            (bias && plan_add_arg(p, pd, DNNL_ARG_DIFF_BIAS, 1, &ub, msg, msg_size)))
+        DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, engine, fwd_pd));
+        if (plan_add_arg(p, pd, DNNL_ARG_SRC, 0, &ux, attr, msg, msg_size) ||
+            plan_add_arg(p, pd, DNNL_ARG_DIFF_DST, 0, &uy, attr, msg, msg_size) ||
+            plan_add_arg(p, pd, DNNL_ARG_DIFF_WEIGHTS, 1, &uw, attr, msg, msg_size) ||
+            (bias && plan_add_arg(p, pd, DNNL_ARG_DIFF_BIAS, 1, &ub, attr, msg, msg_size)))
             goto fail;
     }
+    DNNL_TRY(scratch_create(&p->scratch, pd));
     DNNL_TRY(dnnl_primitive_create(&p->prim, pd));
     dnnl_primitive_desc_destroy(pd);
     if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+    dnnl_primitive_attr_destroy(attr);
     return p;
 fail:
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
     plan_free(p);
     return NULL;
 }
 
-/* Runs plan p on the caller's buffers (ptrs in the order of p->args). */
-static int plan_run(conv_plan *p, dnnl_stream_t stream, void *const *ptrs, char *msg, size_t msg_size) {
-    if (p->layout == LAYOUT_GEMM) {
+/* Runs plan p on the caller's buffers (ptrs in the order of p->args), on
+ * the current thread count; `blocks` is the GEMM's fixed split
+ * (cpu_conv_gemm.c), the process's thread count. */
+static int plan_run(conv_plan *p, void *const *ptrs, int blocks, char *msg, size_t msg_size) {
+    dnnl_stream_t stream = p->stream;
+    if (p->layout == CG_CONV2D_GEMM) {
         int threads = omp_get_max_threads();
-        if (p->pass == PASS_FWD)
+        if (p->pass == CG_CONV2D_FWD)
             return cg_conv2d_forward_gemm(p->d, ptrs[0], ptrs[1], p->bias ? ptrs[2] : NULL, ptrs[p->bias ? 3 : 2],
-                                          p->work, threads) ? -1 : 0;
-        if (p->pass == PASS_BWD_DATA) return cg_conv2d_backward_data_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->work, threads) ? -1 : 0;
+                                          p->work, blocks, threads) ? -1 : 0;
+        if (p->pass == CG_CONV2D_BWD_DATA) return cg_conv2d_backward_data_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->work, blocks, threads) ? -1 : 0;
         return cg_conv2d_backward_weights_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL, p->work,
-                                               threads) ? -1 : 0;
+                                               blocks, threads) ? -1 : 0;
     }
-    dnnl_exec_arg_t exec[4];
+    dnnl_exec_arg_t exec[5];
     for (int i = 0; i < p->nargs; i++) {
         conv_arg *a = &p->args[i];
         DNNL_TRY(dnnl_memory_set_data_handle(a->user, ptrs[i]));
         if (a->reorder && !a->output) {
-            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->user}, {DNNL_ARG_TO, a->internal}};
-            DNNL_TRY(dnnl_primitive_execute(a->reorder, stream, 2, r));
+            dnnl_exec_arg_t r[3] = {{DNNL_ARG_FROM, a->user}, {DNNL_ARG_TO, a->internal}, {DNNL_ARG_SCRATCHPAD, a->scratch}};
+            DNNL_TRY(dnnl_primitive_execute(a->reorder, stream, a->scratch ? 3 : 2, r));
         }
         exec[i].arg = a->arg;
         exec[i].memory = a->internal ? a->internal : a->user;
     }
-    DNNL_TRY(dnnl_primitive_execute(p->prim, stream, p->nargs, exec));
+    int nexec = p->nargs;
+    if (p->scratch) exec[nexec++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
+    DNNL_TRY(dnnl_primitive_execute(p->prim, stream, nexec, exec));
     for (int i = 0; i < p->nargs; i++) {
         conv_arg *a = &p->args[i];
         if (a->reorder && a->output) {
-            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->internal}, {DNNL_ARG_TO, a->user}};
-            DNNL_TRY(dnnl_primitive_execute(a->reorder, stream, 2, r));
+            dnnl_exec_arg_t r[3] = {{DNNL_ARG_FROM, a->internal}, {DNNL_ARG_TO, a->user}, {DNNL_ARG_SCRATCHPAD, a->scratch}};
+            DNNL_TRY(dnnl_primitive_execute(a->reorder, stream, a->scratch ? 3 : 2, r));
         }
     }
     DNNL_TRY(dnnl_stream_wait(stream));
@@ -258,40 +301,47 @@ fail:
     return -1;
 }
 
-/* Builds every layout's plan, runs each on this call's data and keeps the
- * fastest.  The outputs hold a complete result afterwards (every candidate
- * writes all of them). */
-static conv_plan *plan_choose(conv_entry *e, void *const *ptrs, char *msg, size_t msg_size) {
-    conv_plan *best = NULL;
-    double best_ms = 0;
-    for (int layout = 0; layout < LAYOUT_COUNT; layout++) {
-        conv_plan *p = plan_build(&e->d, e->pass, e->bias, layout, msg, msg_size);
-        if (!p) continue;
-        double ms = 0;
-        for (int rep = 0; rep < 4; rep++) {
-            double t0 = cg_nn_cpu_ms();
-            if (plan_run(p, e->stream, ptrs, msg, msg_size)) {
-                ms = -1;
-                break;
-            }
-            double t = cg_nn_cpu_ms() - t0;
-            if (rep == 1 || (rep > 1 && t < ms)) ms = t; /* rep 0 warms up; the best of 3 */
-        }
-        if (ms < 0) {
-            plan_free(p);
-            continue;
-        }
-        if (!best || ms < best_ms) {
-            plan_free(best);
-            best = p;
-            best_ms = ms;
-        } else {
-            plan_free(p);
-        }
+const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
+    switch (k) {
+    case CG_CONV2D_DNNL_PLAIN: return "dnnl-plain";
+    case CG_CONV2D_DNNL_BLOCKED: return "dnnl-blocked";
+    case CG_CONV2D_DNNL_NHWC: return "dnnl-nhwc";
+    case CG_CONV2D_GEMM: return "gemm";
+    default: return "auto";
     }
-    if (best && msg && msg_size) msg[0] = 0; /* a refused candidate is not an error */
-    if (!best && msg && msg_size && !msg[0]) snprintf(msg, msg_size, "conv2d: oneDNN has no primitive");
-    return best;
+}
+
+/* The rule, from the table bench_conv --kernels prints (docs/DESIGN.md has
+ * the numbers: one-thread CPU time, fastest of 21 calls over 3 runs, on the
+ * 2-core Xeon with AVX-512; every row at batch 64).  In words:
+ *  - a 1x1 output map (resnet's last stage on 28x28 images) wastes most of
+ *    a direct kernel on padding: the batch GEMM, which drops the dead taps,
+ *    takes 1.6-2.7 ms where oneDNN takes 2.2-17.9 (3x3 512->512 at 1x1,
+ *    3x3 s2 256->512 at 2x2);  its weight backward also wins on 2x2 outputs
+ *    of kernels with several taps (5.4 vs 6.8 ms, 2.3 vs 2.7) and on a 1x1
+ *    output of a 1x1 kernel (0.38 vs 0.97);
+ *  - a first layer with fewer than 16 input channels pads them to oneDNN's
+ *    16-channel block: with C*KH*KW < 16 (the cnn's 1->32 3x3) plain NCHW
+ *    runs the forward and weight backward faster (1.07 vs 2.19 ms, 1.43 vs
+ *    1.86), and the data backward of any C < 16 (the stem 4.8 vs 10.1 ms);
+ *  - the strided 1x1 downsample at 7x7 runs its data backward faster plain
+ *    (0.35 vs 0.87 ms);
+ *  - everything else: oneDNN's blocked layout (nChw16c on AVX-512, nChw8c
+ *    on AVX2), 1.5-3x faster than plain on every other row even with the
+ *    reorders from and to cgrad's NCHW.  NHWC came within 10% on some rows
+ *    and never won by more than noise.
+ * Measured on AVX-512 only; the issue's AVX2 figures (EPYC, 3x3 64->64:
+ * blocked 95-117 GFLOP/s against plain 62-80) agree on the last point, so
+ * the rule is the same there until bench_conv --kernels says otherwise. */
+cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass) {
+    int64_t out = d->oh * d->ow, taps = d->kh * d->kw, red = (d->c / d->groups) * taps;
+    if (out == 1 && (taps > 1 || pass == CG_CONV2D_BWD_WEIGHTS)) return CG_CONV2D_GEMM;
+    if (pass == CG_CONV2D_BWD_WEIGHTS && out <= 4 && taps > 1) return CG_CONV2D_GEMM;
+    if (pass == CG_CONV2D_BWD_DATA && d->c / d->groups < 16) return CG_CONV2D_DNNL_PLAIN;
+    if (pass != CG_CONV2D_BWD_DATA && red < 16) return CG_CONV2D_DNNL_PLAIN;
+    if (pass == CG_CONV2D_BWD_DATA && taps == 1 && (d->stride_h > 1 || d->stride_w > 1) && d->h * d->w >= 49)
+        return CG_CONV2D_DNNL_PLAIN;
+    return CG_CONV2D_DNNL_BLOCKED;
 }
 
 static int desc_equal(const cg_conv2d_desc *a, const cg_conv2d_desc *b) {
@@ -300,10 +350,11 @@ static int desc_equal(const cg_conv2d_desc *a, const cg_conv2d_desc *b) {
            a->pad_w == b->pad_w && a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->groups == b->groups;
 }
 
-static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, char *msg, size_t msg_size) {
+static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, int kernel, char *msg,
+                             size_t msg_size) {
     pthread_mutex_lock(&cache_lock);
     conv_entry *e = cache;
-    while (e && !(e->pass == pass && e->bias == bias && desc_equal(&e->d, d))) e = e->next;
+    while (e && !(e->pass == pass && e->bias == bias && e->kernel == kernel && desc_equal(&e->d, d))) e = e->next;
     if (!e) {
         if (!engine) {
             dnnl_status_t st = dnnl_engine_create(&engine, dnnl_cpu, 0);
@@ -315,18 +366,15 @@ static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, char *
             }
         }
         e = calloc(1, sizeof *e);
-        dnnl_status_t st = dnnl_success;
-        if (e) st = dnnl_stream_create(&e->stream, engine, dnnl_stream_default_flags);
-        if (!e || st != dnnl_success) {
-            if (msg && msg_size)
-                snprintf(msg, msg_size, "conv2d: %s", e ? dnnl_status2str(st) : "out of memory for a cache entry");
-            free(e);
+        if (!e) {
+            if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for a cache entry");
             pthread_mutex_unlock(&cache_lock);
             return NULL;
         }
         e->d = *d;
         e->pass = pass;
         e->bias = bias;
+        e->kernel = kernel;
         pthread_mutex_init(&e->lock, NULL);
         e->next = cache;
         cache = e;
@@ -336,31 +384,129 @@ static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, char *
     return e;
 }
 
+/* Builds the plan of e's kernel, or when that kernel cannot take the shape
+ * (oneDNN refuses it, the GEMM's workspace would be too big) the first of
+ * the others in a fixed order that can: the same shape always gets the
+ * same kernel. */
+static conv_plan *plan_for(conv_entry *e, char *msg, size_t msg_size) {
+    static const int order[CG_CONV2D_KERNELS] = {CG_CONV2D_DNNL_BLOCKED, CG_CONV2D_DNNL_PLAIN, CG_CONV2D_DNNL_NHWC,
+                                                 CG_CONV2D_GEMM};
+    conv_plan *p = plan_build(&e->d, e->pass, e->bias, e->kernel, msg, msg_size);
+    for (int i = 0; !p && i < CG_CONV2D_KERNELS; i++)
+        if (order[i] != e->kernel) p = plan_build(&e->d, e->pass, e->bias, order[i], msg, msg_size);
+    if (p && msg && msg_size) msg[0] = 0; /* a refused kernel is not an error */
+    if (!p && msg && msg_size && !msg[0]) snprintf(msg, msg_size, "conv2d: oneDNN has no primitive");
+    return p;
+}
+
+static void chunks_free(conv_entry *e) {
+    for (int i = 0; i < e->nchunks; i++) plan_free(e->chunk[i]);
+    free(e->partial);
+    e->partial = NULL;
+    e->nchunks = 0;
+}
+
+/* Builds e's chunked weight backward for `threads` threads: slice i holds
+ * images [n*i/k, n*(i+1)/k) with k = min(threads, n, MAX_CHUNKS); every
+ * primitive is made on one thread. */
+static int chunks_build(conv_entry *e, int threads, char *msg, size_t msg_size) {
+    int k = threads < MAX_CHUNKS ? threads : MAX_CHUNKS;
+    if (k > e->d.n) k = (int)e->d.n;
+    int64_t nw = e->d.oc * (e->d.c / e->d.groups) * e->d.kh * e->d.kw + (e->bias ? e->d.oc : 0);
+    e->partial = k > 1 ? malloc((size_t)((k - 1) * nw) * sizeof *e->partial) : NULL;
+    if (k > 1 && !e->partial) {
+        if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for %d weight-gradient slices", k);
+        return -1;
+    }
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    int ok = 1;
+    for (int i = 0; i < k && ok; i++) {
+        e->chunk_d[i] = e->d;
+        e->chunk_d[i].n = e->d.n * (i + 1) / k - e->d.n * i / k;
+        conv_entry tmp = *e;
+        tmp.d = e->chunk_d[i];
+        e->chunk[i] = plan_for(&tmp, msg, msg_size);
+        if (e->chunk[i]) e->chunk[i]->d = &e->chunk_d[i]; /* plan_build kept tmp's address */
+        e->nchunks = i + 1;
+        ok = e->chunk[i] != NULL;
+    }
+    omp_set_num_threads(saved);
+    e->chunk_threads = threads;
+    if (!ok) chunks_free(e);
+    return ok ? 0 : -1;
+}
+
+/* Runs the chunked weight backward on `threads` (1 or all): ptrs are x, dy,
+ * dw, dbias as cg_conv2d_backward_weights takes them. */
+static int chunks_run(conv_entry *e, void *const *ptrs, int threads, char *msg, size_t msg_size) {
+    const cg_conv2d_desc *d = &e->d;
+    int64_t xs = d->c * d->h * d->w, ys = d->oc * d->oh * d->ow;
+    int64_t nw = d->oc * (d->c / d->groups) * d->kh * d->kw, nb = e->bias ? d->oc : 0;
+    int k = e->nchunks, failed = 0;
+    CG_NN_PARALLEL_FOR(threads > k ? k : threads, for (int i = 0; i < k; i++) {
+        int64_t n0 = d->n * i / k;
+        float *slice = i ? e->partial + (i - 1) * (nw + nb) : NULL;
+        void *cp[4] = {(float *)ptrs[0] + n0 * xs, (float *)ptrs[1] + n0 * ys, i ? slice : ptrs[2],
+                       e->bias ? (i ? (void *)(slice + nw) : ptrs[3]) : NULL};
+        char m[256];
+        if (plan_run(e->chunk[i], cp, 1, m, sizeof m)) {
+#pragma omp critical(cg_conv_chunk_msg)
+            {
+                if (!failed && msg && msg_size) snprintf(msg, msg_size, "%s", m);
+                failed = 1;
+            }
+        }
+    });
+    if (failed) return -1;
+    float *dw = ptrs[2], *db = e->bias ? ptrs[3] : NULL;
+    for (int i = 1; i < k; i++) { /* in slice order, whatever ran where */
+        const float *slice = e->partial + (i - 1) * (nw + nb);
+        for (int64_t j = 0; j < nw; j++) dw[j] += slice[j];
+        for (int64_t j = 0; j < nb; j++) db[j] += slice[nw + j];
+    }
+    return 0;
+}
+
+static _Atomic int forced_kernel = CG_CONV2D_AUTO;
+
+void cg_conv2d_force_kernel(cg_conv2d_kernel k) { atomic_store(&forced_kernel, (int)k); }
+
 static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *const *ptrs, char *msg,
                              size_t msg_size) {
     if (msg && msg_size) msg[0] = 0;
-    conv_entry *e = entry_get(d, pass, bias, msg, msg_size);
+    int kernel = atomic_load(&forced_kernel);
+    if (kernel < 0 || kernel >= CG_CONV2D_KERNELS) kernel = cg_conv2d_kernel_for(d, (cg_conv2d_pass)pass);
+    conv_entry *e = entry_get(d, pass, bias, kernel, msg, msg_size);
     if (!e) return CG_NN_ENOMEM;
     pthread_mutex_lock(&e->lock);
     int max_threads = omp_get_max_threads(), arm;
     int threads = cg_nn_tuner_pick(&e->tuner, max_threads, &arm);
-    if (e->plans[arm] && e->plan_threads[arm] != threads) { /* omp_set_num_threads changed since */
-        plan_free(e->plans[arm]);
-        e->plans[arm] = NULL;
-    }
-    int saved = max_threads;
-    if (threads != saved) omp_set_num_threads(threads);
     cg_nn_status status = CG_NN_OK;
-    if (!e->plans[arm]) {
-        e->plans[arm] = plan_choose(e, ptrs, msg, msg_size);
-        e->plan_threads[arm] = threads;
-        if (!e->plans[arm]) status = CG_NN_EBACKEND;
+    double t0 = cg_nn_now_ms();
+    if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && max_threads > 1 && d->n > 1) {
+        if (e->nchunks && e->chunk_threads != max_threads) chunks_free(e); /* omp_set_num_threads changed */
+        if (!e->nchunks && chunks_build(e, max_threads, msg, msg_size)) status = CG_NN_EBACKEND;
+        else if (chunks_run(e, ptrs, threads, msg, msg_size)) status = CG_NN_EBACKEND;
     } else {
-        double t0 = cg_nn_now_ms();
-        if (plan_run(e->plans[arm], e->stream, ptrs, msg, msg_size)) status = CG_NN_EBACKEND;
-        else cg_nn_tuner_record(&e->tuner, arm, cg_nn_now_ms() - t0);
+        /* One plan per thread count: oneDNN fixes a primitive's partition
+         * when it is made.  The forward and data backward give the same bits
+         * on either (each output is summed by one thread: measured, and
+         * tested in test_nn_kernels), as does the GEMM (its fixed pieces,
+         * cpu_conv_gemm.c). */
+        if (e->plans[arm] && e->plan_threads[arm] != threads) { /* omp_set_num_threads changed since */
+            plan_free(e->plans[arm]);
+            e->plans[arm] = NULL;
+        }
+        if (threads != max_threads) omp_set_num_threads(threads);
+        if (!e->plans[arm]) {
+            e->plans[arm] = plan_for(e, msg, msg_size);
+            e->plan_threads[arm] = threads;
+        }
+        if (!e->plans[arm] || plan_run(e->plans[arm], ptrs, max_threads, msg, msg_size)) status = CG_NN_EBACKEND;
+        if (threads != max_threads) omp_set_num_threads(max_threads);
     }
-    if (threads != saved) omp_set_num_threads(saved);
+    if (status == CG_NN_OK) cg_nn_tuner_record(&e->tuner, arm, cg_nn_now_ms() - t0);
     pthread_mutex_unlock(&e->lock);
     return status;
 }
@@ -368,19 +514,19 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
 cg_nn_status cg_conv2d_forward(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
                                float *y, char *msg, size_t msg_size) {
     void *ptrs[4] = {(void *)x, (void *)w, bias ? (void *)bias : (void *)y, (void *)y};
-    return conv_run(d, PASS_FWD, bias != NULL, ptrs, msg, msg_size);
+    return conv_run(d, CG_CONV2D_FWD, bias != NULL, ptrs, msg, msg_size);
 }
 
 cg_nn_status cg_conv2d_backward_data(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                      char *msg, size_t msg_size) {
     void *ptrs[3] = {(void *)dy, (void *)w, dx};
-    return conv_run(d, PASS_BWD_DATA, 0, ptrs, msg, msg_size);
+    return conv_run(d, CG_CONV2D_BWD_DATA, 0, ptrs, msg, msg_size);
 }
 
 cg_nn_status cg_conv2d_backward_weights(const cg_conv2d_desc *d, const float *x, const float *dy,
                                         float *dw, float *dbias, char *msg, size_t msg_size) {
     void *ptrs[4] = {(void *)x, (void *)dy, dw, dbias};
-    return conv_run(d, PASS_BWD_WEIGHTS, dbias != NULL, ptrs, msg, msg_size);
+    return conv_run(d, CG_CONV2D_BWD_WEIGHTS, dbias != NULL, ptrs, msg, msg_size);
 }
 
 void cg_conv2d_cache_clear(void) {
@@ -390,7 +536,7 @@ void cg_conv2d_cache_clear(void) {
         cache = e->next;
         plan_free(e->plans[0]);
         plan_free(e->plans[1]);
-        dnnl_stream_destroy(e->stream);
+        chunks_free(e);
         pthread_mutex_destroy(&e->lock);
         free(e);
     }

@@ -17,13 +17,51 @@
  * Layout of the workspace: col (N*P, K) then tmp (N*P, OC/groups) then the
  * packed weights (OC/groups, K), with P = OH*OW and K = C/groups * live
  * taps; col row r = (n, i, j) holds that output's input patch, column
- * c*T + t the value under live tap t of input channel c. */
+ * c*T + t the value under live tap t of input channel c.
+ *
+ * Same bits on any thread count.  OpenBLAS's threaded SGEMM cuts the sum
+ * over k into other blocks than its one-thread SGEMM (measured: the 64x576
+ * weight gradient over k = 784 differs in the last bits between the two),
+ * and a run may call a kernel on one thread or on all (cg_nn_tuner).  So
+ * every product here is cut into `blocks` fixed pieces along m or n (never
+ * k: each element of C stays one sum in one order), each piece a
+ * one-thread OpenBLAS call, the pieces on however many threads the call
+ * has: the bits depend on `blocks` (the process's thread count), never on
+ * `threads`. */
+#include <omp.h>
 #include <string.h>
 
 #include <cblas.h>
 
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
+
+/* C (m x n, row-major) = op(A) op(B) in `blocks` pieces along the longer of
+ * m and n, on `threads` threads (see above). */
+static void sgemm_pieces(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float *c, int64_t ldc, int blocks, int threads) {
+    int by_rows = m >= n;
+    int64_t len = by_rows ? m : n;
+    if (blocks > len) blocks = (int)len;
+    if (blocks < 1) blocks = 1;
+    int nt = threads < blocks ? threads : blocks, saved = 0;
+    if (nt <= 1) { /* OpenBLAS runs on one thread when OpenMP says one (or inside a parallel region) */
+        saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+    }
+    CG_NN_PARALLEL_FOR(nt, for (int p = 0; p < blocks; p++) {
+        int64_t lo = len * p / blocks, hi = len * (p + 1) / blocks;
+        if (by_rows)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)(hi - lo),
+                        (int)n, (int)k, 1.0f, ta ? a + lo : a + lo * lda, (int)lda, b, (int)ldb, 0.0f, c + lo * ldc,
+                        (int)ldc);
+        else
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
+                        (int)(hi - lo), (int)k, 1.0f, a, (int)lda, tb ? b + lo * ldb : b + lo, (int)ldb, 0.0f, c + lo,
+                        (int)ldc);
+    });
+    if (nt <= 1) omp_set_num_threads(saved);
+}
 
 /* Live taps: (a, b) read the input for at least one output (i, j). */
 static int64_t live_taps(const cg_conv2d_desc *d, int64_t *ta, int64_t *tb) {
@@ -106,7 +144,7 @@ static void gather_dy(const gemm_ctx *c, const float *dy, int threads) {
 }
 
 cg_nn_status cg_conv2d_forward_gemm(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias, float *y,
-                            float *work, int threads) {
+                            float *work, int blocks, int threads) {
     gemm_ctx c;
     if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS) return CG_NN_EINVAL;
     ctx_init(&c, d, work);
@@ -116,8 +154,7 @@ cg_nn_status cg_conv2d_forward_gemm(const cg_conv2d_desc *d, const float *x, con
         } else {
             im2col(&c, x, threads);
             pack_weights(&c, w);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c.np, (int)c.og, (int)c.k, 1.0f, c.col,
-                        (int)c.k, c.wp, (int)c.k, 0.0f, c.tmp, (int)c.og);
+            sgemm_pieces(0, 1, c.np, c.og, c.k, c.col, c.k, c.wp, c.k, c.tmp, c.og, blocks, threads);
         }
         CG_NN_PARALLEL_FOR(threads, for (int64_t n = 0; n < d->n; n++) {
             for (int64_t o = 0; o < c.og; o++) {
@@ -131,7 +168,7 @@ cg_nn_status cg_conv2d_forward_gemm(const cg_conv2d_desc *d, const float *x, con
 }
 
 cg_nn_status cg_conv2d_backward_data_gemm(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx, float *work,
-                                  int threads) {
+                                  int blocks, int threads) {
     gemm_ctx c;
     if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS) return CG_NN_EINVAL;
     ctx_init(&c, d, work);
@@ -141,8 +178,7 @@ cg_nn_status cg_conv2d_backward_data_gemm(const cg_conv2d_desc *d, const float *
             gather_dy(&c, dy, threads);
             pack_weights(&c, w);
             /* dcol (N*P, K) = dy^T (N*P, og) x wp (og, K) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c.np, (int)c.k, (int)c.og, 1.0f, c.tmp,
-                        (int)c.og, c.wp, (int)c.k, 0.0f, c.col, (int)c.k);
+            sgemm_pieces(0, 0, c.np, c.k, c.og, c.tmp, c.og, c.wp, c.k, c.col, c.k, blocks, threads);
         }
         /* col2im: each (n, channel) plane of dx is written by one thread */
         CG_NN_PARALLEL_FOR(threads, for (int64_t pl = 0; pl < d->n * cc->cg; pl++) {
@@ -164,7 +200,7 @@ cg_nn_status cg_conv2d_backward_data_gemm(const cg_conv2d_desc *d, const float *
 }
 
 cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const float *x, const float *dy, float *dw,
-                                     float *dbias, float *work, int threads) {
+                                     float *dbias, float *work, int blocks, int threads) {
     gemm_ctx c;
     if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS) return CG_NN_EINVAL;
     ctx_init(&c, d, work);
@@ -174,8 +210,7 @@ cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const floa
         if (c.k > 0) {
             im2col(&c, x, threads);
             /* dwp (og, K) = dy (N*P, og)^T x col (N*P, K) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c.og, (int)c.k, (int)c.np, 1.0f, c.tmp,
-                        (int)c.og, c.col, (int)c.k, 0.0f, c.wp, (int)c.k);
+            sgemm_pieces(1, 0, c.og, c.k, c.np, c.tmp, c.og, c.col, c.k, c.wp, c.k, blocks, threads);
             for (int64_t o = 0; o < c.og; o++)
                 for (int64_t ch = 0; ch < c.cg; ch++)
                     for (int64_t t = 0; t < c.ntaps; t++)

@@ -76,14 +76,31 @@ void cg_conv2d_backward_data_ref(const cg_conv2d_desc *d, const float *dy, const
 void cg_conv2d_backward_weights_ref(const cg_conv2d_desc *d, const float *x, const float *dy, float *dw,
                                     float *dbias);
 
-/* Fast kernels: oneDNN convolution primitives (cpu_conv_dnnl.c), same
- * inputs and outputs as the reference ones.  What backward needs saved:
- * the data backward needs w (not x); the weight backward needs x (not w);
- * neither needs y.  The first call for a shape (and thread count) builds
- * the candidates (oneDNN's plain, blocked and NHWC layouts, and the batch
- * GEMM below), times them on that call's data and keeps the fastest; later
- * calls reuse it (cpu_conv_dnnl.c says why).  Errors: CG_NN_ENOMEM,
- * CG_NN_EBACKEND, with msg. */
+/* Fast kernels (cpu_conv_dnnl.c), same inputs and outputs as the reference
+ * ones.  What backward needs saved: the data backward needs w (not x); the
+ * weight backward needs x (not w); neither needs y.  Which kernel runs a
+ * (shape, pass) is a fixed rule, cg_conv2d_kernel_for (measured once and
+ * written down in cpu_conv_dnnl.c and docs/DESIGN.md), never a timing made
+ * at run time, so a program gives the same bits in every process; the
+ * primitives are built on a shape's first call and reused.  Errors:
+ * CG_NN_ENOMEM, CG_NN_EBACKEND, with msg. */
+typedef enum cg_conv2d_pass { CG_CONV2D_FWD, CG_CONV2D_BWD_DATA, CG_CONV2D_BWD_WEIGHTS, CG_CONV2D_PASSES } cg_conv2d_pass;
+typedef enum cg_conv2d_kernel {
+    CG_CONV2D_AUTO = -1,    /* the rule (cg_conv2d_kernel_for) */
+    CG_CONV2D_DNNL_PLAIN,   /* oneDNN on cgrad's NCHW buffers as they are */
+    CG_CONV2D_DNNL_BLOCKED, /* oneDNN's own layout (format_tag_any: nChw16c on AVX-512), reorders in and out */
+    CG_CONV2D_DNNL_NHWC,    /* oneDNN channels-last, reorders in and out */
+    CG_CONV2D_GEMM,         /* the batch SGEMM below */
+    CG_CONV2D_KERNELS
+} cg_conv2d_kernel;
+/* The kernel the rule picks for d and pass on this CPU (by oneDNN's
+ * effective ISA). */
+cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass);
+/* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm" ("auto" for CG_CONV2D_AUTO). */
+const char *cg_conv2d_kernel_name(cg_conv2d_kernel k);
+/* For benchmarks and tests: every later call runs kernel k (CG_CONV2D_AUTO:
+ * the rule again).  Process-wide; not for use while conv calls run. */
+void cg_conv2d_force_kernel(cg_conv2d_kernel k);
 cg_nn_status cg_conv2d_forward(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
                                float *y, char *msg, size_t msg_size);
 cg_nn_status cg_conv2d_backward_data(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
@@ -93,19 +110,20 @@ cg_nn_status cg_conv2d_backward_weights(const cg_conv2d_desc *d, const float *x,
 
 /* The second fast path: the whole batch as one SGEMM per group, with the
  * taps that read only padding dropped (cpu_conv_gemm.c; it wins on small
- * feature maps).  cg_conv2d_forward & co. time it beside oneDNN on a
- * shape's first call; these entry points let tests hold it to the
- * reference.  work holds cg_conv2d_gemm_workspace(d) floats; threads is the
- * OpenMP team for the packing loops (OpenBLAS threads the GEMM itself).
+ * feature maps, where the rule picks it).  These entry points let tests
+ * hold it to the reference.  work holds cg_conv2d_gemm_workspace(d) floats.
+ * Each SGEMM is cut into `blocks` fixed pieces (one-thread OpenBLAS calls)
+ * run on `threads` OpenMP threads: the result's bits depend on blocks, not
+ * on threads.
  * CG_NN_EINVAL for kernels of more than CG_CONV2D_GEMM_MAX_TAPS taps. */
 #define CG_CONV2D_GEMM_MAX_TAPS 256
 int64_t cg_conv2d_gemm_workspace(const cg_conv2d_desc *d);
 cg_nn_status cg_conv2d_forward_gemm(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
-                                    float *y, float *work, int threads);
+                                    float *y, float *work, int blocks, int threads);
 cg_nn_status cg_conv2d_backward_data_gemm(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
-                                          float *work, int threads);
+                                          float *work, int blocks, int threads);
 cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const float *x, const float *dy,
-                                             float *dw, float *dbias, float *work, int threads);
+                                             float *dw, float *dbias, float *work, int blocks, int threads);
 
 /* Frees every cached primitive and buffer (call at shutdown, or to bound
  * memory after many shapes); safe while no conv call is running. */

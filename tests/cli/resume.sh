@@ -5,10 +5,12 @@
 # the same seed and --threads that was never stopped.  An mlp trains with Adam
 # under fit_one_cycle on a shuffled folder, so the weights, Adam's averages and
 # step counts, the schedule position, the loader's generator and the recorder
-# must all come back.  (Not the cnn here: its convolution kernels are chosen by
-# timing in each process, which is not yet reproducible from one process to
-# the next; tests/test_checkpoint.c resumes a conv-BatchNorm-Dropout net within
-# one process.)  Also: a corrupt checkpoint is refused with a one-line reason
+# must all come back.  Then the same for the cnn (conv, BatchNorm, ReLU) on
+# --threads 2, where the conv kernels' thread tuner mixes 1- and 2-thread
+# calls as the load goes: two runs in two processes give the same bytes, and
+# a run killed inside its second epoch and resumed gives them too (the conv
+# kernels are chosen by a fixed rule and give the same bits on any thread
+# count: src/kernels/cpu_conv_dnnl.c).  Also: a corrupt checkpoint is refused with a one-line reason
 # (exit 1), the checkpoints folder is checked before training, and --resume
 # with another --epochs is refused.
 # The data is made here: 8x8 gray PNGs written with printf (as hardening.sh).
@@ -76,6 +78,28 @@ first=${last#epoch-}; first=$((${first%.safetensors} + 1))
 grep -qE "^$((first - 1)) " resumed.txt && bad "the resumed run trained epoch $((first - 1)) again"
 [ -e run/checkpoints/epoch-3.safetensors ] && [ "$(cat run/checkpoints/last)" = epoch-3.safetensors ] ||
     bad "the resumed run did not go on checkpointing into run/checkpoints/"
+
+echo "== cnn on 2 threads: two processes, the same bytes"
+C=(train --data d --model cnn --opt adam --one-cycle --epochs 3 --bs 16 --threads 2 --seed 5)
+"$cgrad" "${C[@]}" --out cnn1 > cnn1.txt 2>&1 || bad "the first cnn run failed: $(tail -3 cnn1.txt)"
+"$cgrad" "${C[@]}" --out cnn2 > cnn2.txt 2>&1 || bad "the second cnn run failed: $(tail -3 cnn2.txt)"
+cmp cnn1/model.safetensors cnn2/model.safetensors || bad "two cnn runs with the same seed and threads differ"
+
+echo "== cnn: killed with SIGKILL inside epoch 2, resumed: the same bytes"
+"$cgrad" "${C[@]}" --out cnnrun --checkpoints > cnnkilled.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 6000); do [ -e cnnrun/checkpoints/last ] && break; sleep 0.01; done
+kill -9 "$pid" 2> /dev/null
+wait "$pid" 2> /dev/null
+[ -e cnnrun/checkpoints/last ] || bad "no cnn checkpoint appeared in cnnrun/checkpoints/"
+[ -e cnnrun/model.safetensors ] && bad "the cnn run finished before it was killed"
+echo "killed; cnnrun/checkpoints/last -> $(cat cnnrun/checkpoints/last 2> /dev/null)"
+"$cgrad" "${C[@]}" --out cnnrun --checkpoints --resume cnnrun > cnnresumed.txt 2>&1 ||
+    bad "the resumed cnn run failed: $(tail -3 cnnresumed.txt)"
+cmp cnn1/model.safetensors cnnrun/model.safetensors || bad "the resumed cnn differs from the unbroken run's"
+want=$(grep -E '^2 ' cnn1.txt | awk '{print $1, $2, $3, $4}')
+got=$(grep -E '^2 ' cnnresumed.txt | awk '{print $1, $2, $3, $4}')
+[ -n "$want" ] && [ "$want" = "$got" ] || bad "cnn epoch 2's row: '$got', expected '$want'"
 
 [ "$fail" = 0 ] && echo "resume: all ok"
 exit "$fail"

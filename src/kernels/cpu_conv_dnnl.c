@@ -19,23 +19,29 @@
  * is fastest plain, and on resnet's 4x4, 2x2 and 1x1 maps every oneDNN
  * layout is slow (the weight backward of 3x3 512->512 at 1x1: 28-55 ms),
  * where one batch-wide SGEMM without the all-padding taps (cpu_conv_gemm.c)
- * takes 2-3 ms.  So the kernel is chosen by measurement, per shape: the
- * first call builds the four candidates (oneDNN plain, blocked and NHWC,
- * each with the reorders it needs, and the batch GEMM), times each on that
- * call's own data (one warm-up, best of three), keeps the fastest and frees
- * the others.  The times are the calling thread's CPU time, not the wall
- * clock: on the shared machine (load 10-14 on 2 cores) a candidate timed by
- * the wall clock loses whenever the thread is descheduled, and a choice made
- * that way sticks for the whole run (measured: 32->64 3x3 s2 at 28x28, the
- * data backward kept a 22 ms plan over one of 6 ms).
+ * takes 2-3 ms.  So the kernel depends on the shape.  It used to be chosen
+ * by timing the four candidates on a shape's first call, but then a run's
+ * bits depended on the timing (another process, another choice), so it is
+ * now a fixed rule, cg_conv2d_kernel_for below, written from the table
+ * `bench_conv --kernels` prints (docs/DESIGN.md has it).  A kernel oneDNN
+ * refuses for a shape falls back to the next in a fixed order.
  *
- * Cache: one entry per (descriptor, pass, bias or not), found in a linked
- * list under a global mutex; each entry has its own mutex held while it
- * runs, because its reorder buffers are shared state, and its own stream.
- * An entry has one plan per thread count (1, and omp_get_max_threads()):
- * oneDNN fixes a primitive's thread partition at creation, so a primitive
- * is executed only with the thread count it was made with.  Which count a
- * call uses is decided by the entry's cg_nn_tuner (cpu_nn_threads.h).
+ * Same bits on any thread count: each call runs on one thread or on all,
+ * as the entry's cg_nn_tuner (cpu_nn_threads.h) finds faster under the
+ * load of the moment, so every kernel must give the same bits on either.
+ * The forward and the data backward do (each output element is summed by
+ * one thread; measured on every bench row and tested); oneDNN's weight
+ * backward does not (it splits the batch's sum over its threads), so it
+ * runs in fixed batch slices (MAX_CHUNKS below); the GEMM cuts its
+ * products into fixed pieces (cpu_conv_gemm.c).
+ *
+ * Cache: one entry per (descriptor, pass, bias or not, kernel), found in a
+ * linked list under a global mutex; each entry has its own mutex held
+ * while it runs, because its reorder buffers are shared state.  An entry
+ * has one plan per thread count (1, and omp_get_max_threads()): oneDNN
+ * fixes a primitive's thread partition at creation, so a primitive is
+ * executed only with the thread count it was made with.  Each plan has its
+ * own stream and its own scratchpad (user mode), so slices can run at once.
  * Weights are reordered on every call, never cached, because they change
  * after every optimizer step. */
 #include <omp.h>

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Builds cgrad and runs its main job on the built-in default data, MNIST_SAMPLE:
-#   1. `cgrad data get mnist_sample`  (fastai's untar_data: download or mirror, checksum, atomic unpack)
-#   2. `cgrad pixel-similarity`       (the chapter's first classifier, exact to the book)
-#   3. `cgrad train ... simple_net`   (the chapter's Learner: 784-30-ReLU-1, fit(40, 0.1))
-# Outputs (the trained model, the CSV, the plots) go to ./cgrad-run/simple_net/ (train --out).
+# The first command: builds cgrad and the examples, then runs fastbook chapter 4
+# in one go on the built-in default data, MNIST_SAMPLE:
+#   cgrad chapter4   the data (fastai's untar_data: download or mirror, checksum,
+#                    atomic unpack), a digit and its pixel table, pixel similarity,
+#                    gradients, SGD on the quadratic, the linear model from scratch,
+#                    BasicOptim, the Learner's linear model, simple_net and lr_find,
+#                    resnet18 with fit_one_cycle(1, 0.1), the confusion matrix and
+#                    the top losses
+# It prints what the book prints, and writes the report with every figure of the
+# chapter to ./cgrad-chapter4/index.html (one file: open it in any browser).
+# Arguments go to `cgrad chapter4`: scripts/run.sh --quick (a one-minute version),
+# scripts/run.sh --full (all ten digits of MNIST too), --out DIR, --threads N, ...
 # Data comes from the public URLs, or from $CGRAD_MIRROR when set; with no
 # mirror set and ../shared/data beside the clone (our CI machines, which have no
 # internet), that folder is used as the mirror.
@@ -11,15 +18,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target cgrad examples -j"$(nproc 2>/dev/null || echo 2)"  # the README points at build/examples/
+# cgrad and every example the README points at (build/examples/<name>)
+examples=()
+for src in examples/*.c; do examples+=("$(basename "$src" .c)"); done
+cmake --build build --target cgrad "${examples[@]}" -j"$(nproc 2>/dev/null || echo 2)"
 
 if [[ -z "${CGRAD_MIRROR+set}" && -d ../shared/data ]]; then
   export CGRAD_MIRROR="$(cd ../shared/data && pwd)"
   echo "(using the local mirror $CGRAD_MIRROR)"
 fi
-mkdir -p cgrad-run
-./build/cgrad data get mnist_sample
-./build/cgrad pixel-similarity
-./build/cgrad train --data mnist_sample --model simple_net --epochs 40 --lr 0.1 \
-  --out cgrad-run/simple_net
-echo "cgrad-run/simple_net/: model.safetensors, history.csv, loss.png, metric.png"
+./build/cgrad chapter4 "$@"
+out=cgrad-chapter4
+for ((i = 1; i <= $#; i++)); do # where the report went, when --out moved it
+  a="${!i}"
+  case "$a" in
+    --out=*) out="${a#--out=}" ;;
+    --out) j=$((i + 1)); out="${!j}" ;;
+  esac
+done
+echo
+echo "the report: $out/index.html   (the examples: build/examples/)"

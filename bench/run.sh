@@ -65,7 +65,7 @@ done
 # torch side's value (from file $1) joined by op name.
 table() {
     awk -F'\t' '
-        FNR == NR { if ($1 == "RESULT" && (!($2 in torch) || $3 < torch[$2])) torch[$2] = $3; next }
+        FILENAME == ARGV[1] { if ($1 == "RESULT" && (!($2 in torch) || $3 < torch[$2])) torch[$2] = $3; next }
         $1 == "PEAK" { if ($2 > peak) peak = $2 }
         $1 == "UNITS" { units = 1 }
         $1 == "RESULT" {

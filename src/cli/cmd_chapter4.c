@@ -18,10 +18,8 @@
  * file), the book's numbers beside cgrad's, and each step's time.
  * --full does steps 3 and 8-10 on all ten digits of MNIST too; --quick is the
  * short smoke run CI makes (few epochs, resnet18 on 256 images). */
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +31,15 @@
 #include "cgrad.h"
 #include "cgrad/chapter4.h"
 #include "cgrad/interpretation.h"
+#include "cli/cli_common.h"
 #include "cli/cli_escape.h"
-#include "cli/cli_number.h"
 #include "cli/cli_paths.h"
 #include "cli/commands.h"
 #include "cli/train_setup.h"
 #include "report/diagram.h"
 #include "report/html_report.h"
+
+#define CHAPTER4_ACCEPTS (CLI_OUT | CLI_QUIET | CLI_THREADS | CLI_SEED | CLI_DATA)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -50,20 +50,14 @@ static void usage(FILE *f) {
             "its pixel table, pixel similarity, gradients, SGD on the quadratic, the linear model\n"
             "from scratch, BasicOptim, the Learner's linear model, simple_net (with lr_find) and\n"
             "resnet18 with fit_one_cycle(1, 0.1).  Prints what the book prints on stdout (progress\n"
-            "on stderr) and writes one self-contained HTML report with every figure.\n"
+            "on stderr) and writes one self-contained HTML report with every figure:\n"
+            "DIR/index.html (default DIR: ./cgrad-chapter4).\n"
             "\n"
             "options:\n"
-            "  --out DIR      the report's folder (default ./cgrad-chapter4); writes DIR/index.html\n"
-            "  --quick        a short smoke run: few epochs, resnet18 on 256 images (CI runs it)\n"
-            "  --full         also all ten digits of full MNIST: pixel similarity on 10 means, a\n"
-            "                 linear (softmax) model, an MLP 784-500-10 and resnet18 for one epoch\n"
-            "  --seed N       the seed of every random draw (default 42, as `cgrad train`)\n"
-            "  --threads N    OpenMP/OpenBLAS threads, 1..%d (default: as they are)\n"
-            "  --mirror M     where datasets come from (as $CGRAD_MIRROR; \"\" for the internet)\n"
-            "  --home DIR     the dataset cache (as $CGRAD_HOME, default ~/.cgrad)\n"
-            "  --quiet        no progress on stderr\n"
-            "  --help         this text\n",
-            TRAIN_THREADS_MAX);
+            "  --quick           a smoke run: few epochs, resnet18 on 128+64 images (CI runs it)\n"
+            "  --full            also all ten digits of full MNIST: pixel similarity on 10 means, a\n"
+            "                    linear (softmax) model, an MLP 784-500-10 and resnet18 for one epoch\n");
+    cli_common_help(f, CHAPTER4_ACCEPTS);
 }
 
 typedef struct run {
@@ -616,6 +610,14 @@ static cg_status step_basic_optim(run *c) {
 
 /* ---- 8-10. the Learner ---------------------------------------------------------------------------- */
 
+/* fastai's progress: the table on stdout, the epoch and batch bars on stderr (none with --quiet). */
+static cg_status add_progress(const run *c, cg_learner *learn) {
+    cg_progress_options po = {.table = stdout, .bars = c->quiet ? NULL : stderr, .mode = CG_PROGRESS_AUTO};
+    return cg_learner_add_progress_with(learn, &po);
+}
+
+/* ---- the Learner's pictures and tables ----------------------------------------------- */
+
 /* The recorder's table (what the progress callback printed) as HTML. */
 static cg_status recorder_table(run *c, const cg_recorder *rec) {
     cg_status st = cg_html_raw(c->r, "<table class=\"cmp\"><tr><th>epoch</th>");
@@ -686,7 +688,7 @@ static cg_learner *chapter_learner(run *c, const char *arch, cg_dataloaders **dl
     *dls = *model ? cg_mnist_sample_dls(&c->data, 256) : NULL;
     cg_metric metric = cg_metric_batch_accuracy();
     cg_learner *learn = *dls ? cg_learner_new(*dls, *model, cg_loss_by_name("mnist_loss"), CG_OPTIM_SGD, &metric, 1) : NULL;
-    if (learn && cg_learner_add_progress(learn, stdout) != CG_OK) cg_learner_free(learn), learn = NULL;
+    if (learn && add_progress(c, learn) != CG_OK) cg_learner_free(learn), learn = NULL;
     return learn;
 }
 
@@ -708,7 +710,7 @@ static cg_status full_mnist_fit(run *c, const char *model, int epochs, double lr
     train_setup s;
     cg_status st = train_setup_build(&a, &s);
     if (st != CG_OK) return st;
-    st = cg_learner_add_progress(s.learn, stdout);
+    st = add_progress(c, s.learn);
     if (st == CG_OK) st = a.one_cycle ? cg_learner_fit_one_cycle(s.learn, epochs, lr) : cg_learner_fit(s.learn, epochs, lr);
     if (st == CG_OK) st = cg_html_heading(c->r, 3, note);
     if (st == CG_OK) st = learner_report(c, s.learn, tag, "", "", "");
@@ -858,7 +860,7 @@ static cg_status step_resnet(run *c) {
         cg_metric metric = cg_metric_accuracy();
         cg_learner *learn = model ? cg_learner_new(dls, model, loss, CG_OPTIM_ADAM, &metric, 1) : NULL;
         if (st == CG_OK && !learn) st = cg_last_status();
-        if (st == CG_OK) st = cg_learner_add_progress(learn, stdout);
+        if (st == CG_OK) st = add_progress(c, learn);
         if (st == CG_OK)
             printf("--quick: resnet18 on %lld training and %lld valid images (the book: all 12396 and 2038)\n"
                    "learn.fit_one_cycle(1, 0.1):\n",
@@ -886,7 +888,7 @@ static cg_status step_resnet(run *c) {
         train_setup s;
         st = train_setup_build(&a, &s);
         if (st != CG_OK) break;
-        st = cg_learner_add_progress(s.learn, stdout);
+        st = add_progress(c, s.learn);
         if (st == CG_OK) st = cg_learner_fit_one_cycle(s.learn, 1, 0.1);
         if (st == CG_OK && pass) st = cg_html_heading(c->r, 3, "--full: resnet18 on all ten digits");
         if (st == CG_OK)
@@ -910,13 +912,6 @@ static int chapter4(run *c) {
         fprintf(stderr, "cgrad: chapter4: %s; nothing was run\n", msg);
         return 1;
     }
-    if (c->threads > 0) {
-        omp_set_num_threads(c->threads);
-        openblas_set_num_threads(c->threads);
-    }
-    /* the library reads the cache and mirror from the environment, as every subcommand does */
-    if (c->home) setenv("CGRAD_HOME", c->home, 1);
-    if (c->mirror) setenv("CGRAD_MIRROR", c->mirror, 1);
     c->r = cg_html_report_new("cgrad: fastbook chapter 4, Under the Hood: Training a Digit Classifier");
     if (!c->r) return cli_fail_last();
     c->n_steps = 10;
@@ -944,49 +939,30 @@ static int chapter4(run *c) {
     return rc;
 }
 
-enum { O_HELP, O_H, O_QUICK, O_FULL, O_OUT, O_SEED, O_THREADS, O_MIRROR, O_HOME, O_QUIET, O_COUNT };
-static const cli_option chapter4_options[O_COUNT] = {
-    [O_HELP] = {"--help", false},   [O_H] = {"-h", false},           [O_QUICK] = {"--quick", false},
-    [O_FULL] = {"--full", false},   [O_OUT] = {"--out", true},       [O_SEED] = {"--seed", true},
-    [O_THREADS] = {"--threads", true}, [O_MIRROR] = {"--mirror", true}, [O_HOME] = {"--home", true},
-    [O_QUIET] = {"--quiet", false},
-};
+enum { O_QUICK, O_FULL, O_COUNT };
+static const cli_option chapter4_options[O_COUNT] = {[O_QUICK] = {"--quick", false}, [O_FULL] = {"--full", false}};
 
 int cmd_chapter4(int argc, char **argv) {
     run c;
     memset(&c, 0, sizeof c);
-    c.out = "cgrad-chapter4";
-    c.seed = 42;
+    cli_common common = cli_common_init(CHAPTER4_ACCEPTS, 42);
     int i = 0;
     bool dashes = false;
     const char *v;
-    char msg[256];
-    int64_t n;
-    for (int k; (k = cli_next_option("chapter4", chapter4_options, O_COUNT, argc, argv, &i, &dashes, &v, usage)) != -2;) {
-        int bad = 0;
+    for (int k; (k = cli_parse("chapter4", chapter4_options, O_COUNT, &common, argc, argv, &i, &dashes, &v, usage)) != -2;) {
         switch (k) {
-        case -3: return 2;
+        case CLI_DONE: return 0;
+        case CLI_USAGE: return 2;
         case -1: return cli_usage_error("chapter4", usage, "unexpected argument '%s'", cli_esc(v));
-        case O_HELP:
-        case O_H: usage(stdout); return 0;
         case O_QUICK: c.quick = true; break;
         case O_FULL: c.full = true; break;
-        case O_OUT: c.out = v; break;
-        case O_SEED:
-            bad = cli_parse_int64("--seed", v, 0, INT64_MAX, &n, msg, sizeof msg);
-            c.seed = (uint64_t)n;
-            break;
-        case O_THREADS:
-            bad = cli_parse_int64("--threads", v, 1, TRAIN_THREADS_MAX, &n, msg, sizeof msg);
-            c.threads = (int)n;
-            break;
-        case O_MIRROR: c.mirror = v; break;
-        case O_HOME: c.home = v; break;
-        case O_QUIET: c.quiet = true; break;
         default: break;
         }
-        if (bad) return cli_usage_error("chapter4", usage, "%s", msg);
     }
+    c.out = common.out ? common.out : "cgrad-chapter4";
+    c.quiet = common.quiet, c.seed = common.seed, c.threads = common.threads;
+    c.mirror = common.mirror, c.home = common.home;
+    if (cli_common_apply(&common) != 0) return 1; /* --threads, --mirror, --home for the whole run */
     if (!*c.out) return cli_usage_error("chapter4", usage, "--out: an empty folder name");
     cg_scope_begin();
     int rc = chapter4(&c);

@@ -823,6 +823,15 @@ static void test_pool_fast_matches_reference_and_gradients(void **state) {
         }
         free(y), free(yr), free(dy), free(dx), free(dxr), free(idx), free(idxr), free(xp), free(yp);
     }
+    /* global average (adaptive to 1x1, cpu_pool.c's contiguous path) on 15x13 and 4x4 planes */
+    for (int64_t h = 4; h <= 15; h += 11) {
+        cg_pool2d_desc g = {.n = 8, .c = 32, .h = h, .w = h == 4 ? 4 : 13, .oh = 1, .ow = 1};
+        assert_int_equal(cg_adaptive_pool2d_desc_init(&g, NULL, 0), CG_NN_OK);
+        float y[256], yr[256];
+        cg_adaptive_avg_pool2d_forward(&g, x, y);
+        cg_adaptive_avg_pool2d_forward_ref(&g, x, yr);
+        assert_close_f("global avg pool forward", y, yr, 256, 1e-6, 1);
+    }
     free(x);
 }
 

@@ -449,22 +449,21 @@ static int chunks_run(conv_entry *e, void *const *ptrs, int threads, char *msg, 
     const cg_conv2d_desc *d = &e->d;
     int64_t xs = d->c * d->h * d->w, ys = d->oc * d->oh * d->ow;
     int64_t nw = d->oc * (d->c / d->groups) * d->kh * d->kw, nb = e->bias ? d->oc : 0;
-    int k = e->nchunks, failed = 0;
+    int k = e->nchunks;
+    char fail_msg[MAX_CHUNKS][160]; /* each slice's own: no lock (nor #pragma) inside the loop */
+    int failed[MAX_CHUNKS] = {0};
     CG_NN_PARALLEL_FOR(threads > k ? k : threads, for (int i = 0; i < k; i++) {
         int64_t n0 = d->n * i / k;
         float *slice = i ? e->partial + (i - 1) * (nw + nb) : NULL;
         void *cp[4] = {(float *)ptrs[0] + n0 * xs, (float *)ptrs[1] + n0 * ys, i ? slice : ptrs[2],
                        e->bias ? (i ? (void *)(slice + nw) : ptrs[3]) : NULL};
-        char m[256];
-        if (plan_run(e->chunk[i], cp, 1, m, sizeof m)) {
-#pragma omp critical(cg_conv_chunk_msg)
-            {
-                if (!failed && msg && msg_size) snprintf(msg, msg_size, "%s", m);
-                failed = 1;
-            }
-        }
+        failed[i] = plan_run(e->chunk[i], cp, 1, fail_msg[i], sizeof fail_msg[i]) != 0;
     });
-    if (failed) return -1;
+    for (int i = 0; i < k; i++)
+        if (failed[i]) {
+            if (msg && msg_size) snprintf(msg, msg_size, "%s", fail_msg[i]);
+            return -1;
+        }
     float *dw = ptrs[2], *db = e->bias ? ptrs[3] : NULL;
     for (int i = 1; i < k; i++) { /* in slice order, whatever ran where */
         const float *slice = e->partial + (i - 1) * (nw + nb);

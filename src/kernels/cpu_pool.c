@@ -202,7 +202,28 @@ void cg_avg_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y) {
                         avg_plane(d, 0, x + pl * IN_PLANE(d), y + pl * OUT_PLANE(d)););
 }
 
+/* Global average (adaptive to 1x1: fastai's AdaptiveConcatPool2d at the
+ * head of every vision model): each plane is one contiguous run, summed in
+ * simd lanes.  At resnet's 256x4x4 head this took 0.31 ms through
+ * avg_plane's per-window loops, against PyTorch's 0.13. */
+static float plane_mean(const float *xp, int64_t hw) {
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t k = 0; k < hw; k++) s += xp[k];
+    return s / (float)hw;
+}
+
+static void global_avg(const cg_pool2d_desc *d, const float *x, float *y) {
+    const int64_t hw = IN_PLANE(d);
+    CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_FWD, PLANES(d) * hw,
+                    for (int64_t pl = 0; pl < PLANES(d); pl++) y[pl] = plane_mean(x + pl * hw, hw););
+}
+
 void cg_adaptive_avg_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y) {
+    if (d->oh == 1 && d->ow == 1) {
+        global_avg(d, x, y);
+        return;
+    }
     CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_FWD, PLANES(d) * IN_PLANE(d), for (int64_t pl = 0; pl < PLANES(d); pl++)
                         avg_plane(d, 1, x + pl * IN_PLANE(d), y + pl * OUT_PLANE(d)););
 }

@@ -254,7 +254,7 @@ static const char *resume_path(const char *resume) {
     snprintf(last, sizeof last, "%s/last", resume);
     if (!cg_path_is_dir(resume) || access(last, F_OK) == 0) return resume;
     snprintf(last, sizeof last, "%s/" TRAIN_OUT_CHECKPOINTS "/last", resume);
-    if (!access(last, F_OK) == 0 || (size_t)snprintf(buf, sizeof buf, "%s/" TRAIN_OUT_CHECKPOINTS, resume) >= sizeof buf)
+    if (access(last, F_OK) != 0 || (size_t)snprintf(buf, sizeof buf, "%s/" TRAIN_OUT_CHECKPOINTS, resume) >= sizeof buf)
         return resume;
     return buf;
 }

@@ -251,17 +251,21 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
     size_t n_small = sizeof conv_cases / sizeof *conv_cases, n_big = sizeof big / sizeof *big;
     int saved = omp_get_max_threads();
     omp_set_num_threads(2);
-    for (int kernel = CG_CONV2D_AUTO; kernel < CG_CONV2D_KERNELS; kernel++) {
-        cg_conv2d_force_kernel((cg_conv2d_kernel)kernel);
-        for (size_t k = 0; k < n_small + n_big; k++) {
-            const conv_case *t = k < n_small ? &conv_cases[k] : &big[k - n_small];
-            cg_conv2d_desc d = conv_desc(t->n, t->c, t->h, t->w, t->oc, t->kh, t->kw, t->sh, t->sw, t->ph, t->pw,
-                                         t->dh, t->dw, t->groups);
-            int64_t nx = conv_x_size(&d), ny = conv_y_size(&d), nw = conv_w_size(&d);
-            float *x = sines(nx, 0.37, 0.1, 1), *w = sines(nw, 0.91, 0.3, 0.5), *b = sines(d.oc, 1.3, 0.2, 0.2);
-            float *dy = sines(ny, 0.53, 0.7, 1), *ref = zeros(nx + ny + nw + d.oc), *db_ref = zeros(d.oc);
-            float *got[3], *db[3];
-            for (int r = 0; r < 3; r++) got[r] = zeros(nx + ny + nw), db[r] = zeros(d.oc);
+    for (size_t k = 0; k < n_small + n_big; k++) {
+        const conv_case *t = k < n_small ? &conv_cases[k] : &big[k - n_small];
+        cg_conv2d_desc d = conv_desc(t->n, t->c, t->h, t->w, t->oc, t->kh, t->kw, t->sh, t->sw, t->ph, t->pw,
+                                     t->dh, t->dw, t->groups);
+        int64_t nx = conv_x_size(&d), ny = conv_y_size(&d), nw = conv_w_size(&d);
+        float *x = sines(nx, 0.37, 0.1, 1), *w = sines(nw, 0.91, 0.3, 0.5), *b = sines(d.oc, 1.3, 0.2, 0.2);
+        float *dy = sines(ny, 0.53, 0.7, 1), *ref[3] = {zeros(ny), zeros(nx), zeros(nw)}, *db_ref = zeros(d.oc);
+        cg_conv2d_forward_ref(&d, x, w, b, ref[0]); /* once per case: the slow part under ASan */
+        cg_conv2d_backward_data_ref(&d, dy, w, ref[1]);
+        cg_conv2d_backward_weights_ref(&d, x, dy, ref[2], db_ref);
+        float *got[3], *db[3];
+        for (int r = 0; r < 3; r++) got[r] = zeros(nx + ny + nw), db[r] = zeros(d.oc);
+        for (int kernel = CG_CONV2D_AUTO; kernel < CG_CONV2D_KERNELS; kernel++) {
+            const char *kname = cg_conv2d_kernel_name((cg_conv2d_kernel)kernel);
+            cg_conv2d_force_kernel((cg_conv2d_kernel)kernel);
             cg_conv2d_cache_clear(); /* fresh tuners */
             for (int pass = 0; pass < CG_CONV2D_PASSES; pass++) {
                 int64_t n = pass == CG_CONV2D_FWD ? ny : pass == CG_CONV2D_BWD_DATA ? nx : nw;
@@ -270,26 +274,21 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
                                       : pass == CG_CONV2D_BWD_DATA
                                           ? cg_conv2d_backward_data(&d, dy, w, got[r], msg, sizeof msg)
                                           : cg_conv2d_backward_weights(&d, x, dy, got[r], db[r], msg, sizeof msg);
-                    if (st != CG_NN_OK) fail_msg("%s, %s, pass %d: %s", t->name, cg_conv2d_kernel_name(kernel), pass, msg);
+                    if (st != CG_NN_OK) fail_msg("%s, %s, pass %d: %s", t->name, kname, pass, msg);
                 }
                 for (int r = 1; r < 3; r++) {
-                    snprintf(what, sizeof what, "%s, %s, pass %d: call %d", t->name,
-                             cg_conv2d_kernel_name((cg_conv2d_kernel)kernel), pass, r + 1);
+                    snprintf(what, sizeof what, "%s, %s, pass %d: call %d", t->name, kname, pass, r + 1);
                     if (memcmp(got[r], got[0], (size_t)n * sizeof *got[0]) ||
                         (pass == CG_CONV2D_BWD_WEIGHTS && memcmp(db[r], db[0], (size_t)d.oc * sizeof *db[0])))
                         fail_msg("%s differs in its bits from call 1 (one thread against all)", what);
                 }
-                if (pass == CG_CONV2D_FWD) cg_conv2d_forward_ref(&d, x, w, b, ref);
-                else if (pass == CG_CONV2D_BWD_DATA) cg_conv2d_backward_data_ref(&d, dy, w, ref);
-                else cg_conv2d_backward_weights_ref(&d, x, dy, ref, db_ref);
-                snprintf(what, sizeof what, "%s, %s, pass %d", t->name, cg_conv2d_kernel_name((cg_conv2d_kernel)kernel),
-                         pass);
-                assert_close_f(what, got[0], ref, n, 1e-4, 1e-3);
+                snprintf(what, sizeof what, "%s, %s, pass %d", t->name, kname, pass);
+                assert_close_f(what, got[0], ref[pass], n, 1e-4, 1e-3);
                 if (pass == CG_CONV2D_BWD_WEIGHTS) assert_close_f(what, db[0], db_ref, d.oc, 1e-4, 1e-3);
             }
-            for (int r = 0; r < 3; r++) free(got[r]), free(db[r]);
-            free(x), free(w), free(b), free(dy), free(ref), free(db_ref);
         }
+        for (int r = 0; r < 3; r++) free(got[r]), free(db[r]), free(ref[r]);
+        free(x), free(w), free(b), free(dy), free(db_ref);
     }
     cg_conv2d_force_kernel(CG_CONV2D_AUTO);
     cg_conv2d_cache_clear();

@@ -197,6 +197,9 @@ typedef struct cg_image_folder_options {
      * each item decodes its file whenever it is made (fastai's way; for folders
      * of photos too big to hold decoded; IDX data is always in memory). */
     bool decode_on_demand;
+    /* fastai's aug_transforms batch transform (image.h) on the training set
+     * alone; NULL: none.  Its seed is replaced by one drawn from `seed`. */
+    const cg_augment_options *augment;
 } cg_image_folder_options;
 
 /* fastai's: batch 64, RGB float items, split by folder, unseeded. */

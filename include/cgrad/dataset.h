@@ -115,6 +115,12 @@ cg_status cg_dataset_set_classes(cg_dataset *ds, const char *const *names, int64
  * items never carry autograd history).  Has the gather fast path. */
 cg_dataset *cg_dataset_from_tensors(cg_tensor *x, cg_tensor *y);
 
+/* The items of inner (float32 [C,H,W] or [H,W] images), each transformed by
+ * cg_augment_draw + cg_affine_sample every time it is made (fastai's
+ * aug_transforms on the training set; image.h).  Takes over the reference to
+ * inner (released on failure too); the classes are copied. */
+cg_dataset *cg_augment_dataset(cg_dataset *inner, const cg_augment_options *o);
+
 /* range(n): item i is the 0-d int64 tensor i, with no target; a DataLoader over
  * it batches int64 [bs] tensors, like DataLoader(range(15), batch_size=5). */
 cg_dataset *cg_dataset_range(int64_t n);

@@ -156,6 +156,40 @@ cg_tensor *cg_image_resize(const cg_tensor *img, int64_t height, int64_t width);
 cg_tensor *cg_image_crop_pad(const cg_tensor *img, int64_t top, int64_t left, int64_t height,
                              int64_t width, cg_pad_mode mode);
 
+/* ---- fastai's aug_transforms, the affine part (src/data/augment.c) ----------
+ *
+ *     aug_transforms(do_flip=False, max_warp=0, max_lighting=0)
+ *
+ * Per item of a training batch: a rotation uniform in [-max_rotate,
+ * max_rotate] degrees and a zoom uniform in [min_zoom, max_zoom] about a
+ * random centre, each applied with probability p_affine, plus a shift uniform
+ * in [-max_translate, max_translate] per axis (normalised units: 2 is the
+ * image's width; fastai has none); bilinear sampling as F.grid_sample with
+ * align_corners=True and pad_mode's padding.  The draws come from `seed`, the
+ * item's index and how many times it has been made. */
+typedef struct cg_augment_options {
+    double max_rotate;         /* degrees; fastai 10 */
+    double min_zoom, max_zoom; /* fastai 1.0, 1.1 */
+    double max_translate;      /* normalised units; fastai 0 */
+    double p_affine;           /* fastai 0.75 */
+    cg_pad_mode pad_mode;      /* fastai REFLECTION */
+    uint64_t seed;
+} cg_augment_options;
+
+/* fastai's defaults above (seed 0). */
+cg_augment_options cg_augment_defaults(void);
+/* CG_OK, or CG_ERR_VALUE naming the bad field. */
+cg_status cg_augment_options_check(const cg_augment_options *o);
+/* The 2x3 matrix M (row-major) drawn for `item` at its `draw`-th making:
+ * the input point sampled for output (x, y) is M (x, y, 1), in [-1,1]
+ * coordinates. */
+void cg_augment_draw(const cg_augment_options *o, int64_t item, unsigned draw, double m[6]);
+/* F.grid_sample(src, F.affine_grid(M, align_corners=True), 'bilinear',
+ * pad_mode, align_corners=True) on one float32 image, planar [c,h,w] -> dst
+ * (not overlapping src).  The identity gives src back exactly. */
+cg_status cg_affine_sample(const float *src, int64_t c, int64_t h, int64_t w, const double m[6],
+                           cg_pad_mode mode, float *dst);
+
 /* ---- IDX (LeCun's MNIST format) --------------------------------------------
  * The file may be raw or gzip-compressed (decided by content, not by name).
  * Header: magic 0x0000 08 NN (type 0x08 = unsigned byte, NN = number of dims),

@@ -50,6 +50,8 @@ void train_args_help(FILE *f) {
             "  --resize-method crop|pad|squish  (squash too) Resize's method (default crop:\n"
             "                    a random crop on the training set, the centre on valid)\n"
             "  --strict          an empty class folder is an error (default: a warning)\n"
+            "  --augment         fastai's aug_transforms on the training set, flips left out:\n"
+            "                    rotation up to 10 degrees and zoom 1-1.1, each with p 0.75\n"
             "  --model NAME      linear, linear1 (the chapter's init_params xb@weights+bias),\n"
             "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out, HIDDEN 1..%d)\n"
             "                    on flat rows; on images [C,H,W]: resnet18, resnet34\n"
@@ -74,7 +76,7 @@ void train_args_help(FILE *f) {
 enum {
     OPT_ONE_CYCLE, OPT_SHUFFLE, OPT_NO_SHUFFLE, OPT_DATA, OPT_MODEL, OPT_OPT,
     OPT_LOSS, OPT_SAVE, OPT_CSV, OPT_PLOT, OPT_EPOCHS, OPT_LR, OPT_WD, OPT_BS,
-    OPT_SIZE, OPT_RESIZE_METHOD, OPT_VALID_PCT, OPT_TRAIN, OPT_VALID, OPT_STRICT,
+    OPT_SIZE, OPT_RESIZE_METHOD, OPT_VALID_PCT, OPT_TRAIN, OPT_VALID, OPT_STRICT, OPT_AUGMENT,
     OPT_CHECKPOINT, OPT_CHECKPOINTS, OPT_RESUME,
     OPT_COUNT
 };
@@ -90,6 +92,7 @@ static const cli_option train_options[OPT_COUNT] = {
     [OPT_SIZE] = {"--size", true},      [OPT_RESIZE_METHOD] = {"--resize-method", true},
     [OPT_VALID_PCT] = {"--valid-pct", true}, [OPT_TRAIN] = {"--train", true},
     [OPT_VALID] = {"--valid", true},    [OPT_STRICT] = {"--strict", false},
+    [OPT_AUGMENT] = {"--augment", false},
     [OPT_CHECKPOINT] = {"--checkpoint", true}, [OPT_CHECKPOINTS] = {"--checkpoints", false},
     [OPT_RESUME] = {"--resume", true},
 };
@@ -192,6 +195,7 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
         case OPT_TRAIN: a->train_dir = v; break;
         case OPT_VALID: a->valid_dir = v; break;
         case OPT_STRICT: a->strict = true; break;
+        case OPT_AUGMENT: a->augment = true; break;
         default: break;
         }
         if (bad) return cli_usage_error(cmd, usage, "%s", msg);
@@ -329,6 +333,8 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     o.valid_pct = a->valid_pct;
     o.seeded = true, o.seed = a->seed;
     o.strict = a->strict;
+    cg_augment_options augment = cg_augment_defaults(); /* its seed comes from o.seed */
+    if (a->augment) o.augment = &augment;
     cg_status st = CG_OK;
     if (!strcmp(data, "mnist") || !strcmp(data, "mnist_png") || !strcmp(data, "mnist_sample")) {
         st = cg_dataset_get(data, NULL, root, sizeof root);
@@ -423,6 +429,9 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
     bool binary = is_binary_loss(loss_name);
     cg_status st;
     int64_t n_classes = 2;
+    if (chapter && a->augment)
+        return cg_fail(CG_ERR_VALUE, "train: --augment transforms image batches; mnist_sample with the "
+                       "flat models is the chapter's tensors (use --data mnist, or --model cnn)");
     if (chapter) {
         char root[4096];
         cg_mnist_sample d;

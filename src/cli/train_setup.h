@@ -44,6 +44,7 @@ typedef struct train_args {
     double valid_pct;          /* --valid-pct P: a random split (seeded by --seed); 0: by folder */
     const char *train_dir, *valid_dir; /* --train NAME, --valid NAME; NULL: the data's own */
     bool strict;               /* --strict: an empty class folder is an error */
+    bool augment;              /* --augment: fastai's aug_transforms (no flips) on train */
 } train_args;
 
 /* The files of `cgrad train --out DIR` and `cgrad lr-find --out DIR`. */

@@ -196,6 +196,12 @@ cg_status cg_image_folder_datasets(const char *root, const cg_image_folder_optio
     to.seed = (o.seeded ? o.seed : cg_default_generator()->seed) ^ UINT64_C(0x5245534954454d53);
     vo.random_crop = false;
     st = folder_datasets(root, &o, &to, &vo, empty_dirs, train, valid);
+    if (st == CG_OK && o.augment) { /* fastai's batch transforms: split_idx 0, train only */
+        cg_augment_options ao = *o.augment;
+        ao.seed = to.seed ^ UINT64_C(0x4155474d454e5421);
+        *train = cg_augment_dataset(*train, &ao);
+        if (!*train) st = cg_last_status();
+    }
     if (st != CG_OK) {
         cg_dataset_release(*train);
         cg_dataset_release(*valid);

@@ -5,6 +5,7 @@
 #   - --model resnet18 on a small 3s-and-7s folder trains (RGB, Adam), saves a
 #     model file whose metadata names its input and classes, and predicts
 #     with it;
+#   - --augment is listed and refused on the chapter's flat tensors;
 #   - the image models' defaults (Adam, bs 64, lr 0.1 / 0.01) are in --help and
 #     in the saved file.
 # Usage: vision.sh /path/to/cgrad   (CTest passes it; CGRAD_MIRROR/CGRAD_HOME set by CTest)
@@ -57,6 +58,13 @@ grep -q "^arch: cnn$" "$WORK/cnn_info.txt" || fail "cnn model file: no arch"
 grep -q "^input: gray:28x28$" "$WORK/cnn_info.txt" || fail "cnn model file: input is not gray:28x28"
 grep -q '^classes: \["0","1","2","3","4","5","6","7","8","9"\]$' "$WORK/cnn_info.txt" || fail "cnn model file: classes"
 grep -q "^lr: 0.01$" "$WORK/cnn_info.txt" || fail "cnn model file: lr is not the default 0.01"
+
+# ---- --augment transforms image batches only (its sampling, and valid left alone: test_augment) ----
+grep -q -- "--augment " "$WORK/help.txt" || fail "--help does not list --augment"
+"$CGRAD" train --data mnist_sample --model linear --augment > /dev/null 2> "$WORK/aug.err"
+rc=$?
+[ "$rc" -eq 1 ] || fail "--augment on the chapter's tensors exited $rc, expected 1"
+grep -q -- "--augment transforms image batches" "$WORK/aug.err" || fail "--augment's refusal: $(cat "$WORK/aug.err")"
 
 # ---- resnet18 on a small 3s-and-7s folder: trains, saves, predicts -----------
 for s in train valid; do

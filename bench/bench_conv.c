@@ -16,9 +16,17 @@
  * GFLOP/s than the peak.
  *
  * Method, as bench_core and the torch script: 3 warm-up calls (the first
- * call of a conv shape builds and chooses its primitive), then repeat until
- * 0.4 s have passed (at least 5, at most 1000 runs) and keep the fastest.
- * Threads: OMP_NUM_THREADS (run.sh sets it for both sides). */
+ * call of a conv shape builds the primitive its rule picks), then repeat
+ * until 0.4 s have passed (at least 5, at most 1000 runs) and keep the
+ * fastest, by the wall clock or, with CGRAD_BENCH_CLOCK=cpu, by the
+ * process's CPU time (for one-thread runs on a loaded machine; the torch
+ * script reads the same variable).  Threads: OMP_NUM_THREADS (run.sh sets
+ * it for both sides).
+ *
+ * `bench_conv --kernels [THREADS]` prints instead the table behind the
+ * conv kernel rule (cg_conv2d_kernel_for): every kernel forced on every
+ * conv row, its one-thread CPU time, its wall time on THREADS, and whether
+ * a call on one thread and one on THREADS give the same bits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,9 +258,10 @@ static int report(const char *op, const job *j, double gflop) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: bench_conv\nTimes conv2d, batch_norm and pooling kernels at resnet18's and the cnn's\n"
+        printf("usage: bench_conv [--kernels [THREADS]]\nTimes conv2d, batch_norm and pooling kernels at resnet18's and the cnn's\n"
                "MNIST shapes; prints RESULT<TAB>op<TAB>ms<TAB>GFLOP lines and the measured SGEMM PEAK\n"
-               "(bench/run.sh pairs them with bench/conv_torch.py).\n");
+               "(bench/run.sh pairs them with bench/conv_torch.py).  CGRAD_BENCH_CLOCK=cpu times by CPU time.\n"
+               "--kernels: every conv kernel on every conv row (the table behind the kernel rule).\n");
         return 0;
     }
     if (argc > 1 && !strcmp(argv[1], "--kernels"))
@@ -330,7 +339,7 @@ int main(int argc, char **argv) {
         status |= report("adaptive maxpool 256x4->1 fwd", &j, 0);
         free(j.a), free(j.b), free(j.idx);
     }
-    printf("NOTE\t%d cached conv entries (shape x pass); threads chosen per call by cg_nn_tuner; conv "
+    printf("NOTE\t%d cached conv entries (shape x pass); kernels by cg_conv2d_kernel_for, threads per call by cg_nn_tuner; conv "
            "GFLOP/s count the nominal work, taps on padding included\n",
            cg_conv2d_cache_size());
     cg_conv2d_cache_clear();

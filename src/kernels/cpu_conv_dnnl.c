@@ -394,12 +394,12 @@ static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, int ke
  * (oneDNN refuses it, the GEMM's workspace would be too big) the first of
  * the others in a fixed order that can: the same shape always gets the
  * same kernel. */
-static conv_plan *plan_for(conv_entry *e, char *msg, size_t msg_size) {
+static conv_plan *plan_for(const cg_conv2d_desc *d, int pass, int bias, int kernel, char *msg, size_t msg_size) {
     static const int order[CG_CONV2D_KERNELS] = {CG_CONV2D_DNNL_BLOCKED, CG_CONV2D_DNNL_PLAIN, CG_CONV2D_DNNL_NHWC,
                                                  CG_CONV2D_GEMM};
-    conv_plan *p = plan_build(&e->d, e->pass, e->bias, e->kernel, msg, msg_size);
+    conv_plan *p = plan_build(d, pass, bias, kernel, msg, msg_size);
     for (int i = 0; !p && i < CG_CONV2D_KERNELS; i++)
-        if (order[i] != e->kernel) p = plan_build(&e->d, e->pass, e->bias, order[i], msg, msg_size);
+        if (order[i] != kernel) p = plan_build(d, pass, bias, order[i], msg, msg_size);
     if (p && msg && msg_size) msg[0] = 0; /* a refused kernel is not an error */
     if (!p && msg && msg_size && !msg[0]) snprintf(msg, msg_size, "conv2d: oneDNN has no primitive");
     return p;
@@ -430,10 +430,7 @@ static int chunks_build(conv_entry *e, int threads, char *msg, size_t msg_size) 
     for (int i = 0; i < k && ok; i++) {
         e->chunk_d[i] = e->d;
         e->chunk_d[i].n = e->d.n * (i + 1) / k - e->d.n * i / k;
-        conv_entry tmp = *e;
-        tmp.d = e->chunk_d[i];
-        e->chunk[i] = plan_for(&tmp, msg, msg_size);
-        if (e->chunk[i]) e->chunk[i]->d = &e->chunk_d[i]; /* plan_build kept tmp's address */
+        e->chunk[i] = plan_for(&e->chunk_d[i], e->pass, e->bias, e->kernel, msg, msg_size);
         e->nchunks = i + 1;
         ok = e->chunk[i] != NULL;
     }
@@ -505,7 +502,7 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
         }
         if (threads != max_threads) omp_set_num_threads(threads);
         if (!e->plans[arm]) {
-            e->plans[arm] = plan_for(e, msg, msg_size);
+            e->plans[arm] = plan_for(&e->d, e->pass, e->bias, e->kernel, msg, msg_size);
             e->plan_threads[arm] = threads;
         }
         if (!e->plans[arm] || plan_run(e->plans[arm], ptrs, max_threads, msg, msg_size)) status = CG_NN_EBACKEND;

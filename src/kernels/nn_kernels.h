@@ -128,7 +128,7 @@ cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const floa
 /* Frees every cached primitive and buffer (call at shutdown, or to bound
  * memory after many shapes); safe while no conv call is running. */
 void cg_conv2d_cache_clear(void);
-/* Number of cached (shape, pass, threads) entries: for tests. */
+/* Number of cached (shape, pass, bias, kernel) entries: for tests. */
 int cg_conv2d_cache_size(void);
 
 /* ---- batch_norm -------------------------------------------------------------

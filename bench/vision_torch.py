@@ -16,7 +16,8 @@ What is matched of fastai:
             drop_last, validation in order with its last partial batch,
             IntToFloatTensor (/255), no Normalize (pretrained=False).  The
             images are decoded once up front into one uint8 tensor (as
-            cgrad's loader does) and each batch is converted to float; the
+            cgrad's loader does: a gray PNG keeps one plane, copied to RGB's
+            three per batch) and each batch is converted to float; the
             decode is timed apart as "load".  fastai instead decodes PNGs per
             batch in workers, which would only make this side slower.
   fit       fit_one_cycle: per step lr = combined_cos(0.25, lr/25, lr,
@@ -28,39 +29,92 @@ What is matched of fastai:
             (sqrt(sqr/(1-0.99^t)) + 1e-5); cross-entropy loss, the smoothed
             loss from loss.item() every batch, then validation under no_grad
             in eval mode (loss and accuracy weighted by batch size)
-  timing    seconds for the one epoch (training + validation); peak RSS from
-            resource.getrusage of a process per part (MiB)
+  timing    seconds for the one epoch (training + validation), wall and CPU
+            (time.process_time: every thread, user + system); the peak RSS
+            of the process that ran the part (its ru_maxrss from os.wait4,
+            MiB), torch's import included as cgrad's libraries are
 
 Prints RESULT<TAB><op><TAB><value> and NOTE lines with bench_vision's op
-names.  CGRAD_BENCH_VISION=resnet18 or cnn runs one part.  Data from cgrad's
-cache ($CGRAD_HOME, else ~/.cgrad), which bench_vision fills."""
+names.  CGRAD_BENCH_VISION=resnet18 or cnn runs one part.  The data folders
+are the ones bench_vision read (bench/run.sh passes its DATA lines on as
+CGRAD_BENCH_DATA_RESNET18 and CGRAD_BENCH_DATA_CNN); without them, cgrad's
+cache ($CGRAD_HOME, else ~/.cgrad) or else $CGRAD_MIRROR."""
 import gzip
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
 
-import numpy as np
-import torch
-from torch import nn
-import torch.nn.functional as F
+
+def run_parts():
+    """Each part in a child process of its own, its peak RSS from os.wait4;
+    this parent imports no torch, so the machine holds one torch at a time."""
+    only = os.environ.get("CGRAD_BENCH_VISION")
+    print("UNITS\tin the op names")
+    sys.stdout.flush()
+    for part in ("resnet18", "cnn"):
+        if only and only != part:
+            continue
+        child = subprocess.Popen([sys.executable, __file__, part])
+        _, status, ru = os.wait4(child.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code:
+            sys.exit(f"vision_torch.py: the {part} part failed ({code})")
+        print(f"RESULT\t{part} peak RSS (MiB)\t{ru.ru_maxrss / 1024:.1f}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__" and len(sys.argv) == 1:
+    run_parts()
+    sys.exit(0)
+
+import numpy as np  # noqa: E402  (the parts' imports, after the parent's early exit)
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 home = os.environ.get("CGRAD_HOME") or os.path.join(os.path.expanduser("~"), ".cgrad")
 
 
+def data_root(part, name):
+    """The folder bench_vision read for `part` (dataset `name`)."""
+    given = os.environ.get("CGRAD_BENCH_DATA_" + part.upper())
+    if given:
+        return given
+    for root in (os.path.join(home, "data", name), os.path.join(os.environ.get("CGRAD_MIRROR", ""), name)):
+        if os.path.isdir(root):
+            return root
+    sys.exit(f"vision_torch.py: no {name} data: run bench_vision first (it fills {home}/data) or set CGRAD_MIRROR")
+
+
 def load_folder(root, split):
+    """Every image of root/split/<class>/ as one uint8 tensor [N,P,H,W] and the
+    labels; a gray image keeps its one plane (P = 1), as cgrad's loader keeps
+    it, and batch() copies it to the three RGB channels, which is what
+    convert("RGB") gives."""
     from PIL import Image
-    classes = sorted(d for d in os.listdir(os.path.join(root, split)))
+    classes = sorted(d for d in os.listdir(os.path.join(root, split)) if not d.startswith("."))
     xs, ys = [], []
     for c, name in enumerate(classes):
         folder = os.path.join(root, split, name)
         for f in sorted(os.listdir(folder)):
-            xs.append(np.array(Image.open(os.path.join(folder, f)).convert("RGB")))
+            if f.startswith("."):
+                continue
+            im = Image.open(os.path.join(folder, f))
+            a = np.array(im.convert("L" if im.mode in ("L", "1", "I;16") else "RGB"))
+            xs.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
             ys.append(c)
-    x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # N,3,28,28 uint8
+    planes = max(x.shape[0] for x in xs)
+    x = torch.from_numpy(np.stack([np.repeat(x, planes // x.shape[0], 0) for x in xs]))  # N,P,28,28 uint8
     return x, torch.tensor(ys)
+
+
+def batch(x, channels):
+    """uint8 [B,P,H,W] -> float32 [B,channels,H,W] / 255 (IntToFloatTensor)."""
+    if x.shape[1] != channels:
+        x = x.expand(-1, channels, -1, -1).contiguous()
+    return x.float().div_(255)
 
 
 def load_idx(root, images, labels):
@@ -138,7 +192,7 @@ class FastaiAdam:
             p.grad = None
 
 
-def fit_one_cycle(model, train, valid, lr_max, bs, seed):
+def fit_one_cycle(model, train, valid, lr_max, bs, seed, channels):
     tx, ty = train
     vx, vy = valid
     n_batches = len(tx) // bs  # drop_last
@@ -153,7 +207,7 @@ def fit_one_cycle(model, train, valid, lr_max, bs, seed):
         lr = combined_cos(0.25, lr_max / 25, lr_max, lr_max / 1e5, pos)
         mom = combined_cos(0.25, 0.95, 0.85, 0.95, pos)
         idx = perm[b * bs:(b + 1) * bs]
-        xb, yb = tx[idx].float().div_(255), ty[idx]
+        xb, yb = batch(tx[idx], channels), ty[idx]
         loss = F.cross_entropy(model(xb), yb)
         loss.backward()
         opt.step(lr, mom)
@@ -165,33 +219,43 @@ def fit_one_cycle(model, train, valid, lr_max, bs, seed):
     tot_loss, correct = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(vx), bs):
-            xb, yb = vx[i:i + bs].float().div_(255), vy[i:i + bs]
+            xb, yb = batch(vx[i:i + bs], channels), vy[i:i + bs]
             pred = model(xb)
             tot_loss += F.cross_entropy(pred, yb).item() * len(yb)
             correct += (pred.argmax(-1) == yb).sum().item()
     return train_loss, tot_loss / len(vx), correct / len(vx)
 
 
+def rss_now():
+    """This process's resident memory now (VmRSS), MiB."""
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+
+
 def run_part(name):
+    import torchvision  # noqa: F401  (imported before the baseline, as a fastai user has it)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    rss0 = rss_now()
     t0 = time.perf_counter()
     if name == "resnet18":
-        root = os.path.join(home, "data", "mnist_sample")
+        root = data_root(name, "mnist_sample")
         train, valid = load_folder(root, "train"), load_folder(root, "valid")
     else:
-        root = os.path.join(home, "data", "mnist")
+        root = data_root(name, "mnist")
         train = load_idx(root, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
         valid = load_idx(root, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
     load = time.perf_counter() - t0
     torch.manual_seed(42)
     model = vision_model(2) if name == "resnet18" else cnn(10)
-    t1 = time.perf_counter()
-    train_loss, valid_loss, acc = fit_one_cycle(model, train, valid, 0.1 if name == "resnet18" else 0.01, 64, 42)
-    epoch = time.perf_counter() - t1
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"RESULT\t{name} load (ms)\t{1e3 * load:.1f}")
-    print(f"RESULT\t{name} epoch (s, not ms)\t{epoch:.2f}")
-    print(f"RESULT\t{name} peak RSS (MiB, not ms)\t{rss:.1f}")
+    t1, c1 = time.perf_counter(), time.process_time()
+    train_loss, valid_loss, acc = fit_one_cycle(model, train, valid, 0.1 if name == "resnet18" else 0.01, 64, 42,
+                                                3 if name == "resnet18" else 1)
+    epoch, epoch_cpu = time.perf_counter() - t1, time.process_time() - c1
+    print(f"DATA\t{name}\t{root}")
+    print(f"RESULT\t{name} load (s)\t{load:.2f}")
+    print(f"RESULT\t{name} epoch (s)\t{epoch:.2f}")
+    print(f"RESULT\t{name} epoch CPU (s)\t{epoch_cpu:.2f}")
+    print(f"NOTE\t{name}: resident before any data (the interpreter, import torch, torchvision): {rss0:.0f} MiB")
     print(f"NOTE\t{name}: accuracy {acc:.4f}, train_loss {train_loss:.4f} after 1 epoch "
           f"({len(train[0])} train, {len(valid[0])} valid rows, batch 64, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()})")
@@ -199,11 +263,4 @@ def run_part(name):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        run_part(sys.argv[1])
-    else:
-        only = os.environ.get("CGRAD_BENCH_VISION")
-        for part in ("resnet18", "cnn"):
-            if only and only != part:
-                continue
-            subprocess.run([sys.executable, __file__, part], check=True)
+    run_part(sys.argv[1])

@@ -41,7 +41,19 @@
  * has one plan per thread count (1, and omp_get_max_threads()): oneDNN
  * fixes a primitive's thread partition at creation, so a primitive is
  * executed only with the thread count it was made with.  Each plan has its
- * own stream and its own scratchpad (user mode), so slices can run at once.
+ * own stream, so slices can run at once.
+ *
+ * Memory: a plan owns no big buffer.  Its oneDNN scratchpads (user mode,
+ * dnnl_scratchpad_mode_user), its layout copies (the reorders' internal
+ * buffers), the GEMM's workspace and the weight backward's slice gradients
+ * live in an arena's slots, each slot one buffer grown on demand to the
+ * largest plan that ran in it.  Per slot, not one buffer for all: the
+ * weight backward's slices run at once, slice i in slot i (one shared
+ * oneDNN scratchpad crashed when two slices ran together), and a caller
+ * on another thread takes another arena.  One per plan, as before, held
+ * 114 MiB of workspaces and scratchpads and 70 of layout copies and
+ * primitives at once on resnet18 (heaptrack); none of it outlives a call
+ * (weights are reordered on every call), so sharing changes no bits.
  * Weights are reordered on every call, never cached, because they change
  * after every optimizer step. */
 #include <omp.h>
@@ -68,9 +80,10 @@ typedef struct conv_arg {
     int arg;                  /* DNNL_ARG_* */
     int output;               /* written by the primitive */
     dnnl_memory_t user;       /* handle set to the caller's pointer per call */
-    dnnl_memory_t internal;   /* NULL when the layouts agree */
+    dnnl_memory_t internal;   /* NULL when the layouts agree; its handle points into the slot */
+    size_t off;               /* internal's offset in the slot's buffer */
     dnnl_primitive_t reorder; /* user -> internal for inputs, internal -> user for outputs */
-    dnnl_memory_t scratch;    /* the reorder's scratchpad, or NULL */
+    dnnl_memory_t scratch;    /* the reorder's scratchpad (at the plan's scratch_off), or NULL */
 } conv_arg;
 
 typedef struct conv_plan {
@@ -80,10 +93,14 @@ typedef struct conv_plan {
     int layout;
     int pass, bias;
     const cg_conv2d_desc *d;
-    float *work;         /* CG_CONV2D_GEMM's workspace */
     dnnl_stream_t stream; /* each plan its own, so that chunks run side by side */
     dnnl_memory_t scratch; /* the primitive's scratchpad (user mode: oneDNN's shared one is not safe for
                               primitives that run at once on several threads), or NULL */
+    /* In the slot's buffer: the internal buffers at args[i].off, then one
+     * scratchpad region at scratch_off shared by the reorders and the
+     * primitive (they run one after another on the plan's in-order stream);
+     * the GEMM's workspace from 0.  need: the bytes of all that. */
+    size_t scratch_off, scratch_max, need;
 } conv_plan;
 
 /* oneDNN's weight backward splits the batch's sum over its threads in a way
@@ -96,6 +113,23 @@ typedef struct conv_plan {
  * the slices' gradients added in slice order: the same bits either way. */
 #define MAX_CHUNKS 64
 
+/* One slot: a buffer, grown on demand, used by one plan at a time. */
+typedef struct conv_slot {
+    void *buf;
+    size_t size;
+} conv_slot;
+
+/* What one conv call borrows: slot i for weight-backward slice i (slot 0
+ * for an unsliced plan) and the slices' partial gradients.  An arena is
+ * taken by one call at a time (arena_take), so one thread calling conv2d
+ * reuses one arena: its memory is the largest plan's, not the sum. */
+typedef struct conv_arena {
+    conv_slot slot[MAX_CHUNKS];
+    float *partial;
+    size_t partial_size; /* floats */
+    struct conv_arena *next;
+} conv_arena;
+
 typedef struct conv_entry {
     cg_conv2d_desc d;
     int pass, bias;
@@ -107,7 +141,6 @@ typedef struct conv_entry {
     int nchunks, chunk_threads;
     cg_conv2d_desc chunk_d[MAX_CHUNKS];
     conv_plan *chunk[MAX_CHUNKS];
-    float *partial; /* (nchunks-1) slices of dw (and dbias): chunk i > 0 writes slice i-1 */
     cg_nn_tuner tuner;
     struct conv_entry *next;
 } conv_entry;
@@ -116,6 +149,43 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static dnnl_engine_t engine;
 static conv_entry *cache;
 static int cache_count;
+static conv_arena *free_arenas; /* under cache_lock */
+
+#define SLOT_ALIGN ((size_t)4096)
+static size_t align_up(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Slot s holds at least `need` bytes (4096-aligned), growing it if not. */
+static int slot_reserve(conv_slot *s, size_t need) {
+    if (s->size >= need) return 0;
+    size_t size = (need + SLOT_ALIGN - 1) & ~(SLOT_ALIGN - 1);
+    void *buf = aligned_alloc(SLOT_ALIGN, size);
+    if (!buf) return -1;
+    free(s->buf);
+    s->buf = buf;
+    s->size = size;
+    return 0;
+}
+
+static conv_arena *arena_take(void) {
+    pthread_mutex_lock(&cache_lock);
+    conv_arena *a = free_arenas;
+    if (a) free_arenas = a->next;
+    pthread_mutex_unlock(&cache_lock);
+    return a ? a : calloc(1, sizeof *a);
+}
+
+static void arena_give(conv_arena *a) {
+    pthread_mutex_lock(&cache_lock);
+    a->next = free_arenas;
+    free_arenas = a;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+static void arena_free(conv_arena *a) {
+    for (int i = 0; i < MAX_CHUNKS; i++) free(a->slot[i].buf);
+    free(a->partial);
+    free(a);
+}
 
 #define DNNL_TRY(call)                                                                         \
     do {                                                                                       \
@@ -138,16 +208,19 @@ static void plan_free(conv_plan *p) {
     if (p->prim) dnnl_primitive_destroy(p->prim);
     if (p->stream) dnnl_stream_destroy(p->stream);
     if (p->scratch) dnnl_memory_destroy(p->scratch);
-    free(p->work);
     free(p);
 }
 
-/* A buffer for pd's scratchpad (attr user mode), *out = NULL if it needs none. */
-static dnnl_status_t scratch_create(dnnl_memory_t *out, const_dnnl_primitive_desc_t pd) {
+/* A memory object for pd's scratchpad (attr user mode) with no buffer of
+ * its own (plan_run points it into the slot), *out = NULL if it needs
+ * none; p->scratch_max grows to its size. */
+static dnnl_status_t scratch_create(conv_plan *p, dnnl_memory_t *out, const_dnnl_primitive_desc_t pd) {
     *out = NULL;
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    if (!md || dnnl_memory_desc_get_size(md) == 0) return dnnl_success;
-    return dnnl_memory_create(out, md, engine, DNNL_MEMORY_ALLOCATE);
+    size_t size = md ? dnnl_memory_desc_get_size(md) : 0;
+    if (size == 0) return dnnl_success;
+    if (size > p->scratch_max) p->scratch_max = size;
+    return dnnl_memory_create(out, md, engine, DNNL_MEMORY_NONE);
 }
 
 /* Adds argument `arg` of primitive descriptor pd with cgrad's layout `user_md`. */
@@ -162,10 +235,12 @@ static int plan_add_arg(conv_plan *p, const_dnnl_primitive_desc_t pd, int arg, i
     dnnl_primitive_desc_t rpd = NULL;
     DNNL_TRY(dnnl_memory_create(&a->user, user_md, engine, DNNL_MEMORY_NONE));
     if (want && !dnnl_memory_desc_equal(want, user_md)) {
-        DNNL_TRY(dnnl_memory_create(&a->internal, want, engine, DNNL_MEMORY_ALLOCATE));
+        DNNL_TRY(dnnl_memory_create(&a->internal, want, engine, DNNL_MEMORY_NONE));
+        a->off = p->scratch_off;
+        p->scratch_off += align_up(dnnl_memory_desc_get_size(want));
         if (output) DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, want, engine, user_md, engine, attr));
         else DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, user_md, engine, want, engine, attr));
-        DNNL_TRY(scratch_create(&a->scratch, rpd));
+        DNNL_TRY(scratch_create(p, &a->scratch, rpd));
         dnnl_status_t st = dnnl_primitive_create(&a->reorder, rpd);
         dnnl_primitive_desc_destroy(rpd);
         rpd = NULL;
@@ -192,11 +267,11 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
     dnnl_primitive_attr_t attr = NULL;
     if (layout == CG_CONV2D_GEMM) {
         int64_t size = cg_conv2d_gemm_workspace(d);
-        if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS || size > GEMM_MAX_WORKSPACE ||
-            !(p->work = malloc((size_t)size * sizeof *p->work))) {
+        if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS || size > GEMM_MAX_WORKSPACE) {
             free(p);
             return NULL; /* not a candidate here; oneDNN's layouts remain */
         }
+        p->need = (size_t)size * sizeof(float);
         return p;
     }
     DNNL_TRY(dnnl_stream_create(&p->stream, engine, dnnl_stream_default_flags));
@@ -252,7 +327,8 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
             (bias && plan_add_arg(p, pd, DNNL_ARG_DIFF_BIAS, 1, &ub, attr, msg, msg_size)))
             goto fail;
     }
-    DNNL_TRY(scratch_create(&p->scratch, pd));
+    DNNL_TRY(scratch_create(p, &p->scratch, pd));
+    p->need = p->scratch_off + p->scratch_max;
     DNNL_TRY(dnnl_primitive_create(&p->prim, pd));
     dnnl_primitive_desc_destroy(pd);
     if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
@@ -267,23 +343,36 @@ fail:
 }
 
 /* Runs plan p on the caller's buffers (ptrs in the order of p->args), on
- * the current thread count; `blocks` is the GEMM's fixed split
- * (cpu_conv_gemm.c), the process's thread count. */
-static int plan_run(conv_plan *p, void *const *ptrs, int blocks, char *msg, size_t msg_size) {
+ * the current thread count, with its buffers in `slot` (grown to p->need);
+ * `blocks` is the GEMM's fixed split (cpu_conv_gemm.c), the process's
+ * thread count. */
+static int plan_run(conv_plan *p, conv_slot *slot, void *const *ptrs, int blocks, char *msg, size_t msg_size) {
     dnnl_stream_t stream = p->stream;
+    if (slot_reserve(slot, p->need)) {
+        if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for a %zu-byte workspace", p->need);
+        return -1;
+    }
+    char *buf = slot->buf;
     if (p->layout == CG_CONV2D_GEMM) {
         int threads = omp_get_max_threads();
+        float *work = slot->buf;
         if (p->pass == CG_CONV2D_FWD)
             return cg_conv2d_forward_gemm(p->d, ptrs[0], ptrs[1], p->bias ? ptrs[2] : NULL, ptrs[p->bias ? 3 : 2],
-                                          p->work, blocks, threads) ? -1 : 0;
-        if (p->pass == CG_CONV2D_BWD_DATA) return cg_conv2d_backward_data_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->work, blocks, threads) ? -1 : 0;
-        return cg_conv2d_backward_weights_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL, p->work,
+                                          work, blocks, threads) ? -1 : 0;
+        if (p->pass == CG_CONV2D_BWD_DATA) return cg_conv2d_backward_data_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], work, blocks, threads) ? -1 : 0;
+        return cg_conv2d_backward_weights_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL, work,
                                                blocks, threads) ? -1 : 0;
     }
+    /* Set on every call: the slot moves when it grows, and setting a
+     * blocked buffer's handle zero-pads its padding, which another plan
+     * sharing the slot may have written. */
+    if (p->scratch) DNNL_TRY(dnnl_memory_set_data_handle(p->scratch, buf + p->scratch_off));
     dnnl_exec_arg_t exec[5];
     for (int i = 0; i < p->nargs; i++) {
         conv_arg *a = &p->args[i];
         DNNL_TRY(dnnl_memory_set_data_handle(a->user, ptrs[i]));
+        if (a->internal) DNNL_TRY(dnnl_memory_set_data_handle(a->internal, buf + a->off));
+        if (a->scratch) DNNL_TRY(dnnl_memory_set_data_handle(a->scratch, buf + p->scratch_off));
         if (a->reorder && !a->output) {
             dnnl_exec_arg_t r[3] = {{DNNL_ARG_FROM, a->user}, {DNNL_ARG_TO, a->internal}, {DNNL_ARG_SCRATCHPAD, a->scratch}};
             DNNL_TRY(dnnl_primitive_execute(a->reorder, stream, a->scratch ? 3 : 2, r));
@@ -407,8 +496,6 @@ static conv_plan *plan_for(const cg_conv2d_desc *d, int pass, int bias, int kern
 
 static void chunks_free(conv_entry *e) {
     for (int i = 0; i < e->nchunks; i++) plan_free(e->chunk[i]);
-    free(e->partial);
-    e->partial = NULL;
     e->nchunks = 0;
 }
 
@@ -418,12 +505,6 @@ static void chunks_free(conv_entry *e) {
 static int chunks_build(conv_entry *e, int threads, char *msg, size_t msg_size) {
     int k = threads < MAX_CHUNKS ? threads : MAX_CHUNKS;
     if (k > e->d.n) k = (int)e->d.n;
-    int64_t nw = e->d.oc * (e->d.c / e->d.groups) * e->d.kh * e->d.kw + (e->bias ? e->d.oc : 0);
-    e->partial = k > 1 ? malloc((size_t)((k - 1) * nw) * sizeof *e->partial) : NULL;
-    if (k > 1 && !e->partial) {
-        if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for %d weight-gradient slices", k);
-        return -1;
-    }
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
     int ok = 1;
@@ -442,19 +523,30 @@ static int chunks_build(conv_entry *e, int threads, char *msg, size_t msg_size) 
 
 /* Runs the chunked weight backward on `threads` (1 or all): ptrs are x, dy,
  * dw, dbias as cg_conv2d_backward_weights takes them. */
-static int chunks_run(conv_entry *e, void *const *ptrs, int threads, char *msg, size_t msg_size) {
+static int chunks_run(conv_entry *e, conv_arena *ar, void *const *ptrs, int threads, char *msg, size_t msg_size) {
     const cg_conv2d_desc *d = &e->d;
     int64_t xs = d->c * d->h * d->w, ys = d->oc * d->oh * d->ow;
     int64_t nw = d->oc * (d->c / d->groups) * d->kh * d->kw, nb = e->bias ? d->oc : 0;
     int k = e->nchunks;
+    size_t np = (size_t)((k - 1) * (nw + nb)); /* chunk i > 0 writes slice i-1 */
+    if (np > ar->partial_size) {
+        float *partial = malloc(np * sizeof *partial);
+        if (!partial) {
+            if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for %d weight-gradient slices", k);
+            return -1;
+        }
+        free(ar->partial);
+        ar->partial = partial;
+        ar->partial_size = np;
+    }
     char fail_msg[MAX_CHUNKS][160]; /* each slice's own: no lock (nor #pragma) inside the loop */
     int failed[MAX_CHUNKS] = {0};
     CG_NN_PARALLEL_FOR(threads > k ? k : threads, for (int i = 0; i < k; i++) {
         int64_t n0 = d->n * i / k;
-        float *slice = i ? e->partial + (i - 1) * (nw + nb) : NULL;
+        float *slice = i ? ar->partial + (i - 1) * (nw + nb) : NULL;
         void *cp[4] = {(float *)ptrs[0] + n0 * xs, (float *)ptrs[1] + n0 * ys, i ? slice : ptrs[2],
                        e->bias ? (i ? (void *)(slice + nw) : ptrs[3]) : NULL};
-        failed[i] = plan_run(e->chunk[i], cp, 1, fail_msg[i], sizeof fail_msg[i]) != 0;
+        failed[i] = plan_run(e->chunk[i], &ar->slot[i], cp, 1, fail_msg[i], sizeof fail_msg[i]) != 0;
     });
     for (int i = 0; i < k; i++)
         if (failed[i]) {
@@ -463,7 +555,7 @@ static int chunks_run(conv_entry *e, void *const *ptrs, int threads, char *msg, 
         }
     float *dw = ptrs[2], *db = e->bias ? ptrs[3] : NULL;
     for (int i = 1; i < k; i++) { /* in slice order, whatever ran where */
-        const float *slice = e->partial + (i - 1) * (nw + nb);
+        const float *slice = ar->partial + (i - 1) * (nw + nb);
         for (int64_t j = 0; j < nw; j++) dw[j] += slice[j];
         for (int64_t j = 0; j < nb; j++) db[j] += slice[nw + j];
     }
@@ -481,6 +573,11 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
     if (kernel < 0 || kernel >= CG_CONV2D_KERNELS) kernel = cg_conv2d_kernel_for(d, (cg_conv2d_pass)pass);
     conv_entry *e = entry_get(d, pass, bias, kernel, msg, msg_size);
     if (!e) return CG_NN_ENOMEM;
+    conv_arena *ar = arena_take();
+    if (!ar) {
+        if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for a workspace arena");
+        return CG_NN_ENOMEM;
+    }
     pthread_mutex_lock(&e->lock);
     int max_threads = omp_get_max_threads(), arm;
     int threads = cg_nn_tuner_pick(&e->tuner, max_threads, &arm);
@@ -489,7 +586,7 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
     if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && max_threads > 1 && d->n > 1) {
         if (e->nchunks && e->chunk_threads != max_threads) chunks_free(e); /* omp_set_num_threads changed */
         if (!e->nchunks && chunks_build(e, max_threads, msg, msg_size)) status = CG_NN_EBACKEND;
-        else if (chunks_run(e, ptrs, threads, msg, msg_size)) status = CG_NN_EBACKEND;
+        else if (chunks_run(e, ar, ptrs, threads, msg, msg_size)) status = CG_NN_EBACKEND;
     } else {
         /* One plan per thread count: oneDNN fixes a primitive's partition
          * when it is made.  The forward and data backward give the same bits
@@ -505,11 +602,13 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
             e->plans[arm] = plan_for(&e->d, e->pass, e->bias, e->kernel, msg, msg_size);
             e->plan_threads[arm] = threads;
         }
-        if (!e->plans[arm] || plan_run(e->plans[arm], ptrs, max_threads, msg, msg_size)) status = CG_NN_EBACKEND;
+        if (!e->plans[arm] || plan_run(e->plans[arm], &ar->slot[0], ptrs, max_threads, msg, msg_size))
+            status = CG_NN_EBACKEND;
         if (threads != max_threads) omp_set_num_threads(max_threads);
     }
     if (status == CG_NN_OK) cg_nn_tuner_record(&e->tuner, arm, cg_nn_now_ms() - t0);
     pthread_mutex_unlock(&e->lock);
+    arena_give(ar);
     return status;
 }
 
@@ -543,6 +642,11 @@ void cg_conv2d_cache_clear(void) {
         free(e);
     }
     cache_count = 0;
+    while (free_arenas) {
+        conv_arena *a = free_arenas;
+        free_arenas = a->next;
+        arena_free(a);
+    }
     if (engine) dnnl_engine_destroy(engine);
     engine = NULL;
     pthread_mutex_unlock(&cache_lock);

@@ -701,10 +701,10 @@ static void free_learner(cg_learner *learn, cg_dataloaders *dls, cg_module *mode
 /* --full: the same Learner step on full MNIST through `cgrad train`'s set-up. */
 static cg_status full_mnist_fit(run *c, const char *model, int epochs, double lr, const char *tag, const char *note) {
     train_args a;
-    memset(&a, 0, sizeof a);
+    train_args_defaults(&a);
     a.data = "mnist", a.model = model, a.opt = cg_model_takes_images(model) ? "adam" : "sgd";
-    a.epochs = epochs, a.lr = lr, a.wd = NAN, a.bs = cg_model_takes_images(model) ? 64 : 256;
-    a.seed = c->seed, a.shuffle = -1, a.threads = c->threads, a.one_cycle = cg_model_takes_images(model);
+    a.epochs = epochs, a.lr = lr, a.bs = cg_model_takes_images(model) ? 64 : 256;
+    a.seed = c->seed, a.threads = c->threads, a.one_cycle = cg_model_takes_images(model);
     printf("\nfull MNIST, %s: %s\n", model, note);
     fflush(stdout);
     train_setup s;
@@ -878,10 +878,9 @@ static cg_status step_resnet(run *c) {
     for (int pass = 0; st == CG_OK && pass < (c->full ? 2 : 1); pass++) {
         /* exactly `cgrad train --data mnist_sample --model resnet18 --epochs 1 --lr 0.1 --one-cycle` */
         train_args a;
-        memset(&a, 0, sizeof a);
+        train_args_defaults(&a);
         a.data = pass ? "mnist" : "mnist_sample", a.model = "resnet18", a.opt = "adam";
-        a.epochs = 1, a.lr = 0.1, a.wd = NAN, a.bs = 64, a.seed = c->seed, a.shuffle = -1;
-        a.threads = c->threads, a.one_cycle = true;
+        a.epochs = 1, a.lr = 0.1, a.bs = 64, a.seed = c->seed, a.threads = c->threads, a.one_cycle = true;
         if (pass) printf("\n--full: resnet18 on full MNIST (60000 training, 10000 test images), fit_one_cycle(1, 0.1):\n");
         else printf("dls = ImageDataLoaders.from_folder(path); learn.fit_one_cycle(1, 0.1):\n");
         fflush(stdout);

@@ -133,16 +133,20 @@ static int check_model(const char *cmd, const char *model, void (*usage)(FILE *)
     return -1;
 }
 
+void train_args_defaults(train_args *a) {
+    memset(a, 0, sizeof *a);
+    a->opt = NULL; /* unset: the model's default, at build */
+    a->epochs = 1;
+    a->lr = NAN;   /* unset: the model's default */
+    a->wd = NAN;   /* unset: the optimizer's */
+    a->bs = 0;     /* unset: the model's default */
+    a->shuffle = -1;
+}
+
 int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
                      void (*usage)(FILE *)) {
     const char *cmd = argv[0];
-    memset(a, 0, sizeof *a);
-    a->opt = NULL; /* unset: the model's default, below */
-    a->epochs = 1;
-    a->lr = NAN;
-    a->wd = NAN;
-    a->bs = 0;
-    a->shuffle = -1;
+    train_args_defaults(a);
     a->common = cli_common_init(CLI_OUT | CLI_QUIET | CLI_JSON | CLI_THREADS | CLI_SEED | CLI_DATA, 42);
     /* lr-find sees a table without the train-only options, so they are unknown there */
     cli_option opts[OPT_COUNT];

@@ -55,6 +55,8 @@ typedef struct train_args {
 #define TRAIN_OUT_CHECKPOINTS "checkpoints" /* --checkpoints: epoch-E.safetensors and last */
 #define LR_FIND_OUT_PNG "lr_find.png"       /* plot_lr_find */
 
+/* The unset values train_args_parse starts from (opt, lr, wd, bs: the model's defaults at build). */
+void train_args_defaults(train_args *a);
 /* Parses argv (argv[0] = the subcommand) and applies the common flags
  * (cli_common_apply).  Returns -1 when the caller should go on, else the exit
  * code (0 after --help/--version, 1 if they cannot take effect, 2 on a usage

@@ -125,26 +125,12 @@ def load_idx(root, images, labels):
     return torch.from_numpy(x.copy()), torch.from_numpy(y.astype(np.int64))
 
 
-class AdaptiveConcatPool2d(nn.Module):
-    def __init__(self, size=1):
-        super().__init__()
-        self.ap, self.mp = nn.AdaptiveAvgPool2d(size), nn.AdaptiveMaxPool2d(size)
-
-    def forward(self, x):
-        return torch.cat([self.mp(x), self.ap(x)], 1)
-
-
 def vision_model(n_out):
-    import torchvision
-    resnet = torchvision.models.resnet18()
-    body = nn.Sequential(*list(resnet.children())[:-2])
-    head = nn.Sequential(AdaptiveConcatPool2d(), nn.Flatten(), nn.BatchNorm1d(1024), nn.Dropout(0.25),
-                         nn.Linear(1024, 512, bias=False), nn.ReLU(inplace=True), nn.BatchNorm1d(512),
-                         nn.Dropout(0.5), nn.Linear(512, n_out, bias=False))
-    for layer in head:
-        if isinstance(layer, nn.Linear):
-            nn.init.kaiming_normal_(layer.weight)
-    return nn.Sequential(body, head)
+    """fastai's vision_learner(resnet18) model, as tests/support/resnet_reference.py builds it
+    (torchvision's body, create_head, kaiming_normal_ on the head; the same init draws as cgrad's)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "support"))
+    from resnet_reference import vision_model as fastai_vision_model
+    return fastai_vision_model(n_out)
 
 
 def conv_bn(ci, co, s):

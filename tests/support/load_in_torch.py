@@ -46,15 +46,6 @@ def read_safetensors(path):
     return out, meta
 
 
-class AdaptiveConcatPool2d(nn.Module):
-    def __init__(self, size=1):
-        super().__init__()
-        self.ap, self.mp = nn.AdaptiveAvgPool2d(size), nn.AdaptiveMaxPool2d(size)
-
-    def forward(self, x):
-        return torch.cat([self.mp(x), self.ap(x)], 1)
-
-
 def build(arch, n_in, n_out, channels):
     if arch == "linear":
         return nn.Linear(n_in, n_out)
@@ -69,11 +60,8 @@ def build(arch, n_in, n_out, channels):
     if arch in ("resnet18", "resnet34"):
         resnet = getattr(torchvision.models, arch)()
         body = nn.Sequential(*list(resnet.children())[:-2])
-        nf = 512 * 2
-        head = nn.Sequential(AdaptiveConcatPool2d(), nn.Flatten(), nn.BatchNorm1d(nf), nn.Dropout(0.25),
-                             nn.Linear(nf, 512, bias=False), nn.ReLU(inplace=True), nn.BatchNorm1d(512),
-                             nn.Dropout(0.5), nn.Linear(512, n_out, bias=False))
-        return nn.Sequential(body, head)
+        from resnet_reference import fastai_head  # beside this script; the weights are loaded over its init
+        return nn.Sequential(body, fastai_head(512 * 2, n_out))
     sys.exit("load_in_torch: no torch twin for arch '%s'" % arch)
 
 

@@ -11,7 +11,7 @@ packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
           libcairo2-dev fonts-dejavu-core libsleef-dev libopenmpi-dev openmpi-bin
           libgraphviz-dev chromium)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy python3-pil)
+  packages+=(python3-torch python3-torchvision python3-numpy python3-pil)
 fi
 
 missing=()

@@ -83,7 +83,7 @@ static cg_dataset *per_item_dataset(int64_t n, int64_t odd) {
     items_ctx *c = malloc(sizeof *c);
     c->n = n;
     c->odd = odd;
-    static const cg_dataset_ops ops = {items_len, items_get, NULL, items_free};
+    static const cg_dataset_ops ops = {items_len, items_get, NULL, items_free, NULL};
     cg_dataset *ds = cg_dataset_new("per-item test", &ops, c);
     assert_non_null(ds);
     return ds;

@@ -143,11 +143,47 @@ static void test_plots(void **state) {
     rmdir(path);
 }
 
+/* The top losses are named by their files (fastai's dl.items[idx]): an image
+ * folder's item knows its path, a tensor dataset's has none. */
+static void test_item_sources(void **state) {
+    (void)state;
+    char root[] = "/tmp/cgrad-test-interp-src-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char dir[256], files[3][256];
+    const char *names[3] = {"valid/a/1.png", "valid/a/2.png", "valid/b/1.png"};
+    cg_scope_begin();
+    cg_tensor *img = cg_zeros(CG_UINT8, CG_SHAPE(2, 2));
+    for (int i = 0; i < 3; i++) {
+        snprintf(files[i], sizeof files[i], "%s/%s", root, names[i]);
+        snprintf(dir, sizeof dir, "%s/%.7s", root, names[i]);
+        assert_int_equal(cg_mkdirs(dir), CG_OK);
+        assert_int_equal(cg_png_write(files[i], img), CG_OK);
+    }
+    cg_dataset *ds = cg_dataset_image_folder(root, "valid", NULL);
+    assert_non_null(ds);
+    assert_int_equal(cg_dataset_len(ds), 3);
+    for (int i = 0; i < 3; i++) assert_string_equal(cg_dataset_item_source(ds, i), files[i]);
+    assert_null(cg_dataset_item_source(ds, 3));
+    assert_null(cg_dataset_item_source(ds, -1));
+    cg_dataset_release(ds);
+    cg_dataset *t = cg_dataset_from_tensors(cg_zeros(CG_FLOAT32, CG_SHAPE(2, 3)), NULL);
+    assert_non_null(t);
+    assert_null(cg_dataset_item_source(t, 0)); /* tensors: no file */
+    cg_dataset_release(t);
+    cg_scope_end();
+    for (int i = 2; i >= 0; i--) unlink(files[i]);
+    snprintf(dir, sizeof dir, "%s/valid/a", root), rmdir(dir);
+    snprintf(dir, sizeof dir, "%s/valid/b", root), rmdir(dir);
+    snprintf(dir, sizeof dir, "%s/valid", root), rmdir(dir);
+    rmdir(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_by_hand),
         cmocka_unit_test(test_from_model),
         cmocka_unit_test(test_plots),
+        cmocka_unit_test(test_item_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,11 @@ static void test_text_is_escaped(void **state) {
     assert_int_equal(cg_html_pre(r, "tensor([ 6.,  8., 20.]) <&>"), CG_OK);
     const cg_html_compare_row rows[] = {{"acc", "0.9511", "0.9511"}, {"loss", "", "0.1"}};
     assert_int_equal(cg_html_compare(r, rows, 2), CG_OK);
+    /* the top losses' table: a header, rows of cells, an empty cell as a dash */
+    const char *const header[] = {"image", "loss"};
+    const char *const cells[] = {"valid/3/<x>.png", "0.5", "7", ""};
+    assert_int_equal(cg_html_table(r, header, 2, cells, 2), CG_OK);
+    assert_int_equal(cg_html_table(r, header, 0, cells, 2), CG_ERR_VALUE);
     assert_int_equal(cg_html_heading(r, 5, "no"), CG_ERR_VALUE);
     char *page = page_of(r);
     assert_non_null(strstr(page, "<title>a &lt;b&gt; &amp; &#39;c&#39;</title>"));
@@ -53,6 +58,9 @@ static void test_text_is_escaped(void **state) {
     assert_non_null(strstr(page, "<pre>tensor([ 6.,  8., 20.]) &lt;&amp;&gt;</pre>"));
     assert_non_null(strstr(page, "<tr><th>acc</th><td>0.9511</td><td>0.9511</td></tr>"));
     assert_non_null(strstr(page, "<tr><th>loss</th><td>\xe2\x80\x94</td><td>0.1</td></tr>")); /* nothing published */
+    assert_non_null(strstr(page, "<table class=\"cmp\"><tr><th>image</th><th>loss</th></tr>\n"
+                                 "<tr><td>valid/3/&lt;x&gt;.png</td><td>0.5</td></tr>\n"
+                                 "<tr><td>7</td><td>\xe2\x80\x94</td></tr>\n</table>"));
     assert_null(strstr(page, "<img src")); /* the escaped text made no element */
     /* one page: the doctype first, the browser check and the end last */
     assert_int_equal(strncmp(page, "<!DOCTYPE html>\n", 16), 0);

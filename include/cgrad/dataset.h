@@ -67,6 +67,9 @@ typedef struct cg_dataset_ops {
                            cg_tensor **yb);
     /* Optional: frees ctx when the last reference to the dataset goes. */
     void (*free)(void *ctx);
+    /* Optional: the file item i was read from (an image folder's path), or
+     * NULL when it has none (tensors, IDX).  Owned by ctx. */
+    const char *(*source)(void *ctx, int64_t i);
 } cg_dataset_ops;
 
 /* A dataset over ctx with the given behaviour; `kind` ("tensors", "image folder",
@@ -86,6 +89,11 @@ cg_status cg_dataset_item(cg_dataset *ds, int64_t i, cg_tensor **x, cg_tensor **
  * per item + cg_collate.  n must be >= 1. */
 cg_status cg_dataset_batch(cg_dataset *ds, const int64_t *indices, int64_t n,
                                cg_tensor **xb, cg_tensor **yb);
+/* The file item i was read from (an image folder's item: its path, as listed
+ * under the root), or NULL when the dataset has none (tensors, IDX files) or i
+ * is out of range.  Owned by the dataset: valid while it lives.  fastai's
+ * interp.plot_top_losses names the items by it (dl.items[idx]). */
+const char *cg_dataset_item_source(const cg_dataset *ds, int64_t i);
 /* Whether the dataset has a get_batch (the gather fast path). */
 bool cg_dataset_has_batch_getter(const cg_dataset *ds);
 /* Bytes of data it holds in memory (tensors: x and y; images: their decoded

@@ -786,9 +786,12 @@ static cg_status image_subset(cg_tensor *x, cg_tensor *y, int64_t n_threes, int6
     return *xi && *yi ? CG_OK : cg_last_status();
 }
 
-/* ClassificationInterpretation: the confusion matrix and the top losses. */
+/* ClassificationInterpretation: the confusion matrix and the top losses,
+ * each named by its file under the data folder (dl.items[idx], as fastai's
+ * plot_top_losses) when the data came from one (s not NULL), else by its
+ * index in the valid set (IDX files, --quick's tensors). */
 static cg_status interpretation(run *c, cg_module *model, cg_dataloaders *dls, const cg_loss *loss,
-                                const char *const *classes) {
+                                const char *const *classes, const train_setup *s) {
     cg_interp in = {0};
     cg_status st = cg_interp_from_model(model, dls->valid, loss, &in);
     int64_t nc = in.n_classes, top[9];
@@ -812,15 +815,29 @@ static cg_status interpretation(run *c, cg_module *model, cg_dataloaders *dls, c
     if (st == CG_OK) st = cg_plot_confusion_matrix(cm, nc, classes, path);
     if (st == CG_OK) st = cg_html_embed_file(c->r, path, "confusion matrix", "interp.plot_confusion_matrix()", 360);
     int64_t k = st == CG_OK ? cg_interp_top_losses(&in, 9, top) : 0;
-    if (st == CG_OK) printf("interp.top_losses(%lld): item, predicted/actual, loss, probability\n", (long long)k);
+    cg_dataset *vds = cg_dataloader_dataset(dls->valid);
+    bool files = s && k > 0 && train_item_path(s, vds, top[0]);
+    if (st == CG_OK)
+        printf("interp.top_losses(%lld): %s, predicted/actual, loss, probability\n", (long long)k,
+               files ? "image (its file under the data folder)" : "item (its index in the valid set)");
+    /* the report's table: the same rows, cells row-major */
+    char cell_text[9][5][320];
+    const char *cells[9 * 5];
     for (int64_t j = 0; st == CG_OK && j < k; j++) {
         int64_t i = top[j];
-        printf("  %lld  %s/%s  %.4f  %.4f\n", (long long)i, classes ? classes[in.preds[i]] : "?",
-               classes ? classes[in.targets[i]] : "?", in.losses[i], in.probs[i * nc + in.preds[i]]);
+        const char *file = files ? train_item_path(s, vds, i) : NULL;
+        char (*row)[320] = cell_text[j];
+        if (file) snprintf(row[0], 320, "%s", file);
+        else snprintf(row[0], 320, "%lld", (long long)i);
+        snprintf(row[1], 320, "%s", classes ? classes[in.preds[i]] : "?");
+        snprintf(row[2], 320, "%s", classes ? classes[in.targets[i]] : "?");
+        snprintf(row[3], 320, "%.4f", in.losses[i]);
+        snprintf(row[4], 320, "%.4f", in.probs[i * nc + in.preds[i]]);
+        for (int col = 0; col < 5; col++) cells[j * 5 + col] = row[col];
+        printf("  %s  %s/%s  %s  %s\n", cli_esc(row[0]), row[1], row[2], row[3], row[4]);
     }
     cg_scope_begin();
     cg_tensor *imgs[9] = {0};
-    cg_dataset *vds = cg_dataloader_dataset(dls->valid);
     for (int64_t j = 0; st == CG_OK && j < k; j++) {
         cg_tensor *y = NULL;
         st = cg_dataset_item(vds, top[j], &imgs[j], &y);
@@ -832,6 +849,8 @@ static cg_status interpretation(run *c, cg_module *model, cg_dataloaders *dls, c
     if (st == CG_OK && k > 0)
         st = cg_html_embed_file(c->r, path, "top losses", "interp.plot_top_losses(9): predicted/actual / loss / probability", 480);
     cg_scope_end();
+    static const char *const header[] = {"image", "predicted", "actual", "loss", "probability"};
+    if (st == CG_OK && k > 0) st = cg_html_table(c->r, header, 5, cells, (int)k);
     if (st == CG_OK) {
         char acc[32];
         snprintf(acc, sizeof acc, "%.6f", cg_interp_accuracy(&in));
@@ -870,7 +889,7 @@ static cg_status step_resnet(run *c) {
         if (st == CG_OK) st = cg_html_para(c->r, "--quick: on %lld training and %lld valid images only.",
                                            (long long)x->shape[0], (long long)vx->shape[0]);
         if (st == CG_OK) st = learner_report(c, learn, "resnet18", "0.997056", "0.009578", "0.082089");
-        if (st == CG_OK) st = interpretation(c, model, dls, loss, classes);
+        if (st == CG_OK) st = interpretation(c, model, dls, loss, classes, NULL);
         free_learner(learn, dls, model);
         cg_scope_end();
         return st == CG_OK ? step_end(c) : st;
@@ -894,7 +913,7 @@ static cg_status step_resnet(run *c) {
             st = learner_report(c, s.learn, pass ? "mnist_resnet18" : "resnet18", pass ? "" : "0.997056",
                                 pass ? "" : "0.009578", pass ? "" : "0.082089");
         const char *const digits[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-        if (st == CG_OK) st = interpretation(c, s.model, s.dls, s.loss, pass ? digits : classes);
+        if (st == CG_OK) st = interpretation(c, s.model, s.dls, s.loss, pass ? digits : classes, &s);
         train_setup_free(&s);
     }
     return st == CG_OK ? step_end(c) : st;

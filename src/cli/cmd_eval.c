@@ -28,7 +28,8 @@ static void usage(FILE *f) {
             "Runs a saved model over the validation split of --data in eval mode (fastai's\n"
             "ClassificationInterpretation) and prints the accuracy, the mean loss, the confusion\n"
             "matrix (rows actual, columns predicted) and the K items with the largest losses\n"
-            "(item index, predicted, actual, loss, probability of the prediction).\n"
+            "(image, predicted, actual, loss, probability of the prediction; the image is its\n"
+            "file under the data folder, valid/3/1234.png, or its index for IDX data).\n"
             "Writes DIR/confusion.png (a Blues heat map) and DIR/top_losses.png (the images titled\n"
             "predicted/actual / loss / probability), atomically.\n"
             "\n"
@@ -102,7 +103,7 @@ static cg_tensor *item_image(cg_dataset *ds, int64_t i, const cg_metadata *md) {
 
 /* The results as text: accuracy, loss, the confusion matrix, the top losses. */
 static void print_text(const eval_opts *o, const cg_interp *in, const char *const *cls, const int64_t *cm,
-                       const int64_t *top, int64_t k) {
+                       const int64_t *top, int64_t k, const train_setup *s, cg_dataset *vds) {
     int64_t c = in->n_classes;
     printf("model %s on %s: %lld valid items\n", cli_esc(o->model), cli_esc(o->data), (long long)in->n);
     printf("accuracy %.6f\nloss %.6f\n\n", cg_interp_accuracy(in), cg_interp_mean_loss(in));
@@ -130,14 +131,18 @@ static void print_text(const eval_opts *o, const cg_interp *in, const char *cons
         printf("\n");
     }
     /* the top losses, fastai's plot_top_losses titles as columns */
-    printf("\ntop %lld losses (item: its index in the valid set)\nitem\tpredicted\tactual\tloss\tprobability\n",
-           (long long)k);
+    bool files = k > 0 && train_item_path(s, vds, top[0]);
+    printf("\ntop %lld losses (image: %s)\nimage\tpredicted\tactual\tloss\tprobability\n", (long long)k,
+           files ? "its file under the data folder" : "its index in the valid set");
     for (int64_t j = 0; j < k; j++) {
         int64_t i = top[j];
         char pb[32], ab[32];
         snprintf(pb, sizeof pb, "%lld", (long long)in->preds[i]);
         snprintf(ab, sizeof ab, "%lld", (long long)in->targets[i]);
-        printf("%lld\t%s\t", (long long)i, cls ? cli_esc(cls[in->preds[i]]) : pb);
+        const char *path = train_item_path(s, vds, i);
+        if (path) printf("%s\t", cli_esc(path));
+        else printf("%lld\t", (long long)i);
+        printf("%s\t", cls ? cli_esc(cls[in->preds[i]]) : pb);
         printf("%s\t%.4f\t%.4f\n", cls ? cli_esc(cls[in->targets[i]]) : ab, in->losses[i],
                in->probs[i * c + in->preds[i]]);
     }
@@ -145,7 +150,7 @@ static void print_text(const eval_opts *o, const cg_interp *in, const char *cons
 
 /* The same as one JSON object. */
 static void print_json(const eval_opts *o, const cg_interp *in, const char *const *cls, const int64_t *cm,
-                       const int64_t *top, int64_t k) {
+                       const int64_t *top, int64_t k, const train_setup *s, cg_dataset *vds) {
     int64_t c = in->n_classes;
     char buf[32];
     printf("{\"model\": ");
@@ -168,9 +173,10 @@ static void print_json(const eval_opts *o, const cg_interp *in, const char *cons
     printf("], \"top_losses\": [");
     for (int64_t j = 0; j < k; j++) {
         int64_t i = top[j];
-        printf("%s{\"item\": %lld, \"predicted\": %lld, \"actual\": %lld, \"loss\": %.9g, \"probability\": %.9g}",
-               j ? ", " : "", (long long)i, (long long)in->preds[i], (long long)in->targets[i], in->losses[i],
-               in->probs[i * c + in->preds[i]]);
+        printf("%s{\"item\": %lld, \"path\": ", j ? ", " : "", (long long)i);
+        cli_json_string(stdout, train_item_path(s, vds, i)); /* null for IDX data */
+        printf(", \"predicted\": %lld, \"actual\": %lld, \"loss\": %.9g, \"probability\": %.9g}",
+               (long long)in->preds[i], (long long)in->targets[i], in->losses[i], in->probs[i * c + in->preds[i]]);
     }
     printf("]}\n");
 }
@@ -206,8 +212,8 @@ static int eval(const eval_opts *o) {
     const char *const *cls = (const char *const *)names;
     int64_t k = cg_interp_top_losses(&in, o->k, top);
     cg_dataset *vds = cg_dataloader_dataset(s.dls->valid);
-    if (o->common.json) print_json(o, &in, cls, cm, top, k);
-    else print_text(o, &in, cls, cm, top, k);
+    if (o->common.json) print_json(o, &in, cls, cm, top, k, &s, vds);
+    else print_text(o, &in, cls, cm, top, k, &s, vds);
     /* the pictures */
     char *cm_png = cg_path_join(o->out, "confusion.png"), *top_png = cg_path_join(o->out, "top_losses.png");
     cg_status st = cm_png && top_png ? cg_mkdirs(o->out) : cg_fail(CG_ERR_NOMEM, "eval: out of memory");

@@ -266,6 +266,10 @@ static void flat_free(void *ctx) {
     free(ctx);
 }
 
+static const char *flat_source(void *ctx, int64_t i) {
+    return cg_dataset_item_source(((flat_ctx *)ctx)->inner, i);
+}
+
 /* Takes over the reference to inner (released on failure too). */
 static cg_dataset *flat_rows(cg_dataset *inner, bool flatten, bool column_y) {
     flat_ctx *c = inner ? malloc(sizeof *c) : NULL;
@@ -275,7 +279,7 @@ static cg_dataset *flat_rows(cg_dataset *inner, bool flatten, bool column_y) {
         return NULL;
     }
     *c = (flat_ctx){inner, flatten, column_y};
-    static const cg_dataset_ops ops = {flat_len, flat_get, flat_get_batch, flat_free};
+    static const cg_dataset_ops ops = {flat_len, flat_get, flat_get_batch, flat_free, flat_source};
     cg_dataset *ds = cg_dataset_new(cg_dataset_kind(inner), &ops, c);
     int64_t n = 0;
     const char *const *names = cg_dataset_classes(inner, &n);
@@ -349,6 +353,7 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
         }
         data = root;
     }
+    snprintf(s->root, sizeof s->root, "%s", data);
     cg_dataset *train = NULL, *valid = NULL;
     cg_strlist empty = {0};
     st = cg_image_folder_datasets(data, &o, &empty, &train, &valid);
@@ -491,4 +496,13 @@ void train_setup_free(train_setup *s) {
     cg_release(s->valid_y);
     free(s->classes);
     memset(s, 0, sizeof *s);
+}
+
+const char *train_item_path(const train_setup *s, cg_dataset *ds, int64_t i) {
+    const char *p = cg_dataset_item_source(ds, i);
+    size_t n = strlen(s->root);
+    if (!p || !n) return p;
+    while (n > 1 && s->root[n - 1] == '/') n--; /* "data/" names the same folder as "data" */
+    if (!strncmp(p, s->root, n) && p[n] == '/') return p + n + 1;
+    return p;
 }

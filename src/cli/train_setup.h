@@ -77,7 +77,12 @@ typedef struct train_setup {
     char *classes;      /* ["7","3"]: class names by label index, the JSON array of
                          * cg_model_set_classes (malloc'd, freed by train_setup_free) */
     char input[64];     /* "gray:28x28" */
+    char root[4096];    /* the folder --data was read from (a dataset name's cache folder) */
 } train_setup;
+
+/* An item's file relative to the data root (`train/3/10.png`), as fastai's
+ * plot_top_losses names items; NULL when the item has no file (IDX data). */
+const char *train_item_path(const train_setup *s, cg_dataset *ds, int64_t i);
 
 /* The metric the Learner will report (and name the plot after), known from
  * the arguments before any data is read: "batch_accuracy" for a one-output

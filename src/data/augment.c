@@ -207,6 +207,10 @@ static cg_status aug_get_batch(void *ctx, const int64_t *idx, int64_t n, cg_tens
     return st != CG_OK ? st : augment_batch(a, *xb, idx, n, true, xb);
 }
 
+static const char *aug_source(void *ctx, int64_t i) {
+    return cg_dataset_item_source(((augment_ctx *)ctx)->inner, i);
+}
+
 cg_dataset *cg_augment_dataset(cg_dataset *inner, const cg_augment_options *o) {
     if (!inner) {
         cg_fail(CG_ERR_VALUE, "augment: NULL dataset");
@@ -228,7 +232,7 @@ cg_dataset *cg_augment_dataset(cg_dataset *inner, const cg_augment_options *o) {
     }
     for (int64_t k = 0; k < n; k++) atomic_init(&a->made[k], 0u);
     a->inner = inner, a->o = *o, a->n = n;
-    static const cg_dataset_ops ops = {aug_len, aug_get, aug_get_batch, aug_free};
+    static const cg_dataset_ops ops = {aug_len, aug_get, aug_get_batch, aug_free, aug_source};
     cg_dataset *ds = cg_dataset_new(cg_dataset_kind(inner), &ops, a);
     if (!ds) {
         aug_free(a);

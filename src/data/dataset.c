@@ -63,6 +63,10 @@ void cg_dataset_release(cg_dataset *ds) {
 int64_t cg_dataset_len(const cg_dataset *ds) { return ds ? ds->ops.len(ds->ctx) : 0; }
 const char *cg_dataset_kind(const cg_dataset *ds) { return ds ? ds->kind : "none"; }
 bool cg_dataset_has_batch_getter(const cg_dataset *ds) { return ds && ds->ops.get_batch; }
+const char *cg_dataset_item_source(const cg_dataset *ds, int64_t i) {
+    if (!ds || !ds->ops.source || i < 0 || i >= ds->ops.len(ds->ctx)) return NULL;
+    return ds->ops.source(ds->ctx, i);
+}
 int64_t cg_dataset_nbytes(const cg_dataset *ds) { return ds ? ds->nbytes : -1; }
 void cg_dataset_set_nbytes(cg_dataset *ds, int64_t nbytes) {
     if (ds) ds->nbytes = nbytes;
@@ -353,7 +357,7 @@ cg_dataset *cg_dataset_from_tensors(cg_tensor *x, cg_tensor *y) {
     c->y = y ? own_plain(y) : NULL;
     cg_dataset *ds = NULL;
     if (c->x && (!y || c->y)) {
-        static const cg_dataset_ops ops = {tensors_len, tensors_get, tensors_get_batch, tensors_free};
+        static const cg_dataset_ops ops = {tensors_len, tensors_get, tensors_get_batch, tensors_free, NULL};
         ds = cg_dataset_new("tensors", &ops, c);
     }
     if (ds)

@@ -163,6 +163,12 @@ static void view_free(void *ctx) {
     free(v);
 }
 
+/* Item k's file (an image folder's), or NULL for a set without names (IDX). */
+static const char *view_source(void *ctx, int64_t k) {
+    const view_ctx *v = ctx;
+    return v->set->names.count ? v->set->names.items[v->index[k]] : NULL;
+}
+
 static int out_channels(const view_ctx *v, int stored) { return v->o.channels ? v->o.channels : stored; }
 
 /* Item k's shape (no batch dim); returns ndim. */
@@ -346,7 +352,7 @@ cg_dataset *cg_image_set_dataset(cg_image_set *set, const int64_t *index, int64_
     v->o = *opts;
     atomic_fetch_add(&set->refcount, 1);
     v->set = set;
-    static const cg_dataset_ops ops = {view_len, view_get, view_get_batch, view_free};
+    static const cg_dataset_ops ops = {view_len, view_get, view_get_batch, view_free, view_source};
     cg_dataset *ds = cg_dataset_new(kind, &ops, v);
     if (!ds) view_free(v);
     else cg_dataset_set_nbytes(ds, set->bytes); /* shared with the other view of a split */

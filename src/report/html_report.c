@@ -170,6 +170,30 @@ cg_status cg_html_compare(cg_html_report *r, const cg_html_compare_row *rows, in
     return st == CG_OK ? put(r, "</table>\n") : st;
 }
 
+cg_status cg_html_table(cg_html_report *r, const char *const *header, int n_cols, const char *const *cells,
+                        int n_rows) {
+    if (!header || n_cols < 1 || n_rows < 0 || (n_rows && !cells))
+        return cg_fail(CG_ERR_VALUE, "html table: %d columns, %d rows", n_cols, n_rows);
+    cg_status st = put(r, "<table class=\"cmp\"><tr>");
+    for (int c = 0; st == CG_OK && c < n_cols; c++) {
+        st = put(r, "<th>");
+        if (st == CG_OK) st = put_esc(r, header[c] ? header[c] : "");
+        if (st == CG_OK) st = put(r, "</th>");
+    }
+    if (st == CG_OK) st = put(r, "</tr>\n");
+    for (int i = 0; st == CG_OK && i < n_rows; i++) {
+        st = put(r, "<tr>");
+        for (int c = 0; st == CG_OK && c < n_cols; c++) {
+            const char *v = cells[(size_t)i * (size_t)n_cols + (size_t)c];
+            st = put(r, "<td>");
+            if (st == CG_OK) st = put_esc(r, v && *v ? v : "\xe2\x80\x94"); /* an em dash */
+            if (st == CG_OK) st = put(r, "</td>");
+        }
+        if (st == CG_OK) st = put(r, "</tr>\n");
+    }
+    return st == CG_OK ? put(r, "</table>\n") : st;
+}
+
 /* sRGB relative luminance of a gray level, as pandas' background_gradient computes it. */
 static double luminance(uint8_t g) {
     double c = g / 255.0;

@@ -51,6 +51,11 @@ typedef struct cg_html_compare_row {
 } cg_html_compare_row;
 cg_status cg_html_compare(cg_html_report *r, const cg_html_compare_row *rows, int n);
 
+/* A plain table: header[0..n_cols) then n_rows rows of cells (row-major,
+ * n_rows * n_cols texts, escaped; NULL or "" shows an em dash). */
+cg_status cg_html_table(cg_html_report *r, const char *const *header, int n_cols, const char *const *cells,
+                        int n_rows);
+
 /* df.style.background_gradient('Greys') of a 2-d tensor (the chapter's
  * im3_t[4:15,4:22]): one cell per value, each column shaded between its own
  * min and max with matplotlib's Greys, white text on dark cells (pandas'

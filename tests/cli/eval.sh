@@ -6,7 +6,10 @@
 #     valid loss that train printed (same model, same valid set, eval mode);
 #   - the confusion matrix holds every valid item once (8) and its diagonal
 #     matches the accuracy;
-#   - the top losses list --k items, the largest loss first;
+#   - the top losses list --k items, the largest loss first, each named by its
+#     file under the data folder (valid/dark/1.png: fastai's dl.items[idx]) whose
+#     class folder is the actual class printed beside it; from IDX files (no
+#     files) by its index in the valid set; --json gives both;
 #   - confusion.png and top_losses.png exist in --out and decode;
 #   - usage errors exit 2.
 # Usage: eval.sh /path/to/cgrad
@@ -47,10 +50,42 @@ total=$(awk '{s += $2 + $3} END {print s}' <<<"$rows")
 diag=$(awk 'NR == 1 {d += $2} NR == 2 {d += $3} END {print d}' <<<"$rows")
 [ "$total" = 8 ] || bad "the confusion matrix sums to $total, not the 8 valid items: $rows"
 awk -v d="$diag" -v a="$acc" 'BEGIN {exit !(d / 8 == a + 0)}' || bad "diagonal $diag / 8 is not accuracy $acc"
-# three top losses, sorted by loss (column 4) descending
-tops=$(sed -n '/^item\t/,/^$/p' <<<"$out" | grep -E '^[0-9]+'$'\t')
-[ "$(wc -l <<<"$tops")" = 3 ] || bad "not 3 top losses: $tops"
+# three top losses, sorted by loss (column 4) descending, named by their files
+grep -qxF "top 3 losses (image: its file under the data folder)" <<<"$out" || bad "no top-losses header naming files"
+tops=$(sed -n '/^image\t/,/^$/p' <<<"$out" | grep -E '^valid/(dark|light)/[1-4]\.png'$'\t')
+[ "$(wc -l <<<"$tops")" = 3 ] || bad "not 3 top losses named valid/CLASS/N.png: $(sed -n '/^image/,$p' <<<"$out")"
 sort -s -t$'\t' -k4,4 -g -r -c <<<"$tops" || bad "top losses not largest first: $tops"
+# the file's class folder is the actual class, and the file is there
+while IFS=$'\t' read -r file pred actual loss prob; do
+    [ "$(basename "$(dirname "$file")")" = "$actual" ] || bad "top loss $file: actual '$actual' is not its folder"
+    [ -f "two/$file" ] || bad "top loss $file: no two/$file"
+done <<<"$tops"
+json=$("$cgrad" eval --model m/model.safetensors --data two --k 3 --out pics --json --quiet 2>&1) || bad "eval --json: $json"
+if command -v /usr/bin/python3 > /dev/null; then
+    /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); text = sys.argv[2].splitlines()
+for t, line in zip(d["top_losses"], text):
+    f = line.split("\t")
+    assert t["path"] == f[0] and "%.4f" % t["loss"] == f[3], (t, f)
+    assert t["path"].split("/")[1] == d["classes"][t["actual"]], t
+    assert t["path"] == "valid/%s/%d.png" % (d["classes"][t["actual"]], t["item"] % 4 + 1), t  # sorted: dark 1-4, light 1-4
+' "$json" "$tops" || bad "eval --json's top losses disagree with the text: $json"
+fi
+
+# IDX files (MNIST's four, 8x8, 4 training and 4 test images each): no files to name,
+# so the top losses are indices into the valid set
+mkdir idx
+idx_images() { printf '\x00\x00\x08\x03\x00\x00\x00\x04\x00\x00\x00\x08\x00\x00\x00\x08'
+               head -c 128 /dev/zero; head -c 128 /dev/zero | tr '\0' '\377'; }
+idx_labels() { printf '\x00\x00\x08\x01\x00\x00\x00\x04\x00\x00\x01\x01'; }
+for t in train t10k; do idx_images > "idx/$t-images-idx3-ubyte"; idx_labels > "idx/$t-labels-idx1-ubyte"; done
+"$cgrad" train --data idx --model linear --epochs 1 --lr 0.01 --bs 4 --seed 1 --out mi --quiet > /dev/null 2>&1 ||
+    bad "train on an IDX folder failed"
+idx_out=$("$cgrad" eval --model mi/model.safetensors --data idx --k 4 --out mpics 2>&1) || bad "eval on IDX: $idx_out"
+grep -qxF "top 4 losses (image: its index in the valid set)" <<<"$idx_out" || bad "IDX eval's header: $idx_out"
+idx_tops=$(sed -n '/^image\t/,/^$/p' <<<"$idx_out" | grep -E '^[0-3]'$'\t' | cut -f1 | sort | tr '\n' ' ')
+[ "$idx_tops" = "0 1 2 3 " ] || bad "IDX eval's top losses are not the indices 0..3: $idx_out"
 for f in confusion.png top_losses.png; do
     [ -s "pics/$f" ] || { bad "pics/$f missing"; continue; }
     "$cgrad" show "pics/$f" --no-color > /dev/null || bad "pics/$f does not decode"

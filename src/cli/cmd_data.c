@@ -19,7 +19,10 @@
 #include "cgrad.h"
 #include "cli/cli_common.h"
 #include "cli/cli_escape.h"
+#include "cli/cli_json.h"
 #include "cli/commands.h"
+
+#define DATA_COMMON (CLI_QUIET | CLI_JSON | CLI_DATA)
 
 static void data_usage(FILE *f) {
     fprintf(f,
@@ -38,8 +41,11 @@ static void data_usage(FILE *f) {
             "                  $CGRAD_MIRROR; \"\" to use the original URLs)\n"
             "  --force         fetch again even if cached (the old copy stays until the new one is good)\n"
             "  --known         list the datasets cgrad knows, cached or not\n"
+            "\n"
+            "--json: get prints {\"name\", \"path\"}, list an array of {\"name\", \"bytes\", \"files\",\n"
+            "\"path\"} (--known: {\"name\", \"cached\", \"description\"}), rm {\"name\", \"removed\"}.\n"
             "\n");
-    cli_common_help(f, CLI_QUIET | CLI_DATA);
+    cli_common_help(f, DATA_COMMON);
 }
 
 /* ---- progress on stderr ------------------------------------------------------------ */
@@ -150,7 +156,7 @@ static int print_progress(const cg_get_progress *p, void *user) {
 
 /* ---- subcommands --------------------------------------------------------------------- */
 
-static int data_get(const char *name, cg_get_options *opt, bool quiet) {
+static int data_get(const char *name, cg_get_options *opt, bool quiet, bool json) {
     printer pr = {.quiet = quiet, .tty = isatty(STDERR_FILENO) != 0, .stage = CG_GET_STAGE_COUNT};
     opt->progress = print_progress; /* also when quiet: it is how Ctrl-C cancels */
     opt->progress_user = &pr;
@@ -162,17 +168,53 @@ static int data_get(const char *name, cg_get_options *opt, bool quiet) {
     sigaction(SIGINT, &old_sa, NULL);
     if (pr.line_open) fputc('\n', stderr);
     if (st != CG_OK) return cli_fail_last();
-    printf("%s\n", cli_esc(path));
+    if (json) {
+        printf("{\"name\": ");
+        cli_json_string(stdout, name);
+        printf(", \"path\": ");
+        cli_json_string(stdout, path);
+        printf("}\n");
+    } else {
+        printf("%s\n", cli_esc(path));
+    }
     return 0;
 }
 
-static int data_list(const cg_get_options *opt, bool known) {
+/* --json of data list: one array. */
+static void list_json(const cg_cached_dataset *cached, int n, bool known) {
+    printf("[");
+    if (known)
+        for (int i = 0; i < cg_dataset_count_known(); i++) {
+            const cg_dataset_info *info = cg_dataset_at(i);
+            bool is_cached = false;
+            for (int j = 0; j < n; j++) is_cached |= !strcmp(cached[j].name, info->name);
+            printf("%s{\"name\": ", i ? ", " : "");
+            cli_json_string(stdout, info->name);
+            printf(", \"cached\": %s, \"description\": ", is_cached ? "true" : "false");
+            cli_json_string(stdout, info->description);
+            printf("}");
+        }
+    else
+        for (int i = 0; i < n; i++) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            cli_json_string(stdout, cached[i].name);
+            printf(", \"bytes\": %" PRIu64 ", \"files\": %" PRIu64 ", \"path\": ", (uint64_t)cached[i].bytes,
+                   (uint64_t)cached[i].files);
+            cli_json_string(stdout, cached[i].path);
+            printf("}");
+        }
+    printf("]\n");
+}
+
+static int data_list(const cg_get_options *opt, bool known, bool json) {
     cg_cached_dataset *cached = NULL;
     int n = 0;
     if (cg_dataset_list_cached(opt, &cached, &n) != CG_OK) return cli_fail_last();
     char home[4096] = "";
     cg_data_home(opt, home, sizeof home);
-    if (known) {
+    if (json) {
+        list_json(cached, n, known);
+    } else if (known) {
         printf("%-14s %-8s %s\n", "name", "cached", "description");
         for (int i = 0; i < cg_dataset_count_known(); i++) {
             const cg_dataset_info *info = cg_dataset_at(i);
@@ -206,7 +248,7 @@ int cmd_data(int argc, char **argv) {
     const char *action = NULL, *name = NULL, *v;
     int i = 0, n_opts = (int)(sizeof data_options / sizeof data_options[0]);
     bool dashes = false;
-    cli_common c = cli_common_init(CLI_QUIET | CLI_DATA, 0);
+    cli_common c = cli_common_init(DATA_COMMON, 0);
     for (int k; (k = cli_parse("data", data_options, n_opts, &c, argc, argv, &i, &dashes, &v, data_usage)) != -2;) {
         switch (k) {
         case CLI_USAGE: return 2;
@@ -225,15 +267,20 @@ int cmd_data(int argc, char **argv) {
     if (!action) return cli_usage_error("data", data_usage, "which action? (get, list or rm)");
     if (!strcmp(action, "list")) {
         if (name) return cli_usage_error("data", data_usage, "list takes no NAME (got '%s')", cli_esc(name));
-        return data_list(&opt, known);
+        return data_list(&opt, known, c.json);
     }
     if (!strcmp(action, "get") || !strcmp(action, "rm")) {
         if (!name) {
             fprintf(stderr, "cgrad: data %s: which dataset? (e.g. mnist_sample)\n", action);
             return 2;
         }
-        if (!strcmp(action, "get")) return data_get(name, &opt, quiet);
+        if (!strcmp(action, "get")) return data_get(name, &opt, quiet, c.json);
         if (cg_dataset_remove(name, &opt) != CG_OK) return cli_fail_last();
+        if (c.json) {
+            printf("{\"name\": ");
+            cli_json_string(stdout, name);
+            printf(", \"removed\": true}\n");
+        }
         return 0;
     }
     return cli_usage_error("data", data_usage, "unknown action '%s'", cli_esc(action));

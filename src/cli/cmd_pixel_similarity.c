@@ -18,10 +18,11 @@
 #include "cgrad.h"
 #include "cli/cli_common.h"
 #include "cli/cli_escape.h"
+#include "cli/cli_json.h"
 #include "cli/cli_number.h"
 #include "cli/commands.h"
 
-#define PIXEL_COMMON (CLI_OUT | CLI_QUIET | CLI_THREADS | CLI_DATA)
+#define PIXEL_COMMON (CLI_OUT | CLI_QUIET | CLI_JSON | CLI_THREADS | CLI_DATA)
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -41,13 +42,16 @@ static void usage(FILE *f) {
             "\n"
             "--out DIR writes the mean images as PNGs, drawn like show_image with cmap 'Greys':\n"
             "DIR/mean3.png, DIR/mean7.png and DIR/a_3.png (--digits 2), DIR/means.png (--digits 10).\n"
+            "--json prints the numbers as one JSON object instead of the chapter's lines (the\n"
+            "folder sizes, the distances, the accuracies and counts; with --digits 10 the L1 and\n"
+            "RMSE accuracies and L1's per digit); it does not take --show.\n"
             "\n");
     cli_common_help(f, PIXEL_COMMON);
 }
 
 typedef struct options {
     int digits;
-    bool show, color, quiet;
+    bool show, color, quiet, json;
     const char *out_dir;
 } options;
 
@@ -100,7 +104,7 @@ static cg_tensor *mnist_distance(cg_tensor *a, cg_tensor *b) {
 static int three_vs_seven(const options *o) {
     char path[4096];
     if (cg_untar_data("mnist_sample", path, sizeof path) != CG_OK) return cli_fail_last();
-    printf("path = untar_data(URLs.MNIST_SAMPLE): %s\n", cli_esc(path));
+    if (!o->json) printf("path = untar_data(URLs.MNIST_SAMPLE): %s\n", cli_esc(path));
 
     cg_strlist threes = {0};
     cg_tensor *stacked_threes = stack_folder(path, "train/3", &threes);
@@ -112,11 +116,13 @@ static int three_vs_seven(const options *o) {
         return cli_fail_last();
     }
     char shape[64];
-    printf("images: train/3 %lld, train/7 %lld, valid/3 %lld, valid/7 %lld; each %lldx%lld\n",
-           (long long)stacked_threes->shape[0], (long long)stacked_sevens->shape[0],
-           (long long)valid_3_tens->shape[0], (long long)valid_7_tens->shape[0],
-           (long long)stacked_threes->shape[1], (long long)stacked_threes->shape[2]);
-    printf("stacked_threes.shape: torch.Size(%s)\n", cg_shape_str(stacked_threes, shape, sizeof shape));
+    if (!o->json) {
+        printf("images: train/3 %lld, train/7 %lld, valid/3 %lld, valid/7 %lld; each %lldx%lld\n",
+               (long long)stacked_threes->shape[0], (long long)stacked_sevens->shape[0],
+               (long long)valid_3_tens->shape[0], (long long)valid_7_tens->shape[0],
+               (long long)stacked_threes->shape[1], (long long)stacked_threes->shape[2]);
+        printf("stacked_threes.shape: torch.Size(%s)\n", cg_shape_str(stacked_threes, shape, sizeof shape));
+    }
 
     cg_tensor *mean3 = cg_mean(stacked_threes, (int[]){0}, 1, false);
     cg_tensor *mean7 = cg_mean(stacked_sevens, (int[]){0}, 1, false);
@@ -125,7 +131,9 @@ static int three_vs_seven(const options *o) {
         cg_strlist_free(&threes);
         return cli_fail_last();
     }
-    printf("a_3 = stacked_threes[1]: %s\n", cli_esc(cg_path_name(threes.items[1])));
+    char a_3_name[512];
+    snprintf(a_3_name, sizeof a_3_name, "%s", cg_path_name(threes.items[1]));
+    if (!o->json) printf("a_3 = stacked_threes[1]: %s\n", cli_esc(a_3_name));
 
     if (o->show) {
         /* im3_t = tensor(Image.open(threes[1])); df = pd.DataFrame(im3_t[4:15,4:22]) */
@@ -143,14 +151,16 @@ static int three_vs_seven(const options *o) {
     cg_strlist_free(&threes);
 
     /* ((a_3 - mean3).abs().mean(), ((a_3 - mean3)**2).mean().sqrt()) */
-    print_tuple("dist_3_abs, dist_3_sqr: ", 2, (cg_tensor *[]){
-        cg_mean(cg_abs(cg_sub(a_3, mean3)), NULL, 0, false),
-        cg_sqrt(cg_mean(cg_pow_s(cg_sub(a_3, mean3), 2), NULL, 0, false))});
-    print_tuple("dist_7_abs, dist_7_sqr: ", 2, (cg_tensor *[]){
-        cg_mean(cg_abs(cg_sub(a_3, mean7)), NULL, 0, false),
-        cg_sqrt(cg_mean(cg_pow_s(cg_sub(a_3, mean7), 2), NULL, 0, false))});
-    print_tuple("F.l1_loss(a_3,mean7), F.mse_loss(a_3,mean7).sqrt(): ", 2, (cg_tensor *[]){
-        cg_l1_loss(a_3, mean7), cg_sqrt(cg_mse_loss(a_3, mean7))});
+    cg_tensor *dist[6] = {cg_mean(cg_abs(cg_sub(a_3, mean3)), NULL, 0, false),
+                          cg_sqrt(cg_mean(cg_pow_s(cg_sub(a_3, mean3), 2), NULL, 0, false)),
+                          cg_mean(cg_abs(cg_sub(a_3, mean7)), NULL, 0, false),
+                          cg_sqrt(cg_mean(cg_pow_s(cg_sub(a_3, mean7), 2), NULL, 0, false)),
+                          cg_l1_loss(a_3, mean7), cg_sqrt(cg_mse_loss(a_3, mean7))};
+    if (!o->json) {
+        print_tuple("dist_3_abs, dist_3_sqr: ", 2, dist);
+        print_tuple("dist_7_abs, dist_7_sqr: ", 2, dist + 2);
+        print_tuple("F.l1_loss(a_3,mean7), F.mse_loss(a_3,mean7).sqrt(): ", 2, dist + 4);
+    }
 
     /* is_3(x) = mnist_distance(x,mean3) < mnist_distance(x,mean7) */
     cg_tensor *is_3_of_3s = cg_lt(mnist_distance(valid_3_tens, mean3), mnist_distance(valid_3_tens, mean7));
@@ -162,10 +172,33 @@ static int three_vs_seven(const options *o) {
     if (!average || cg_item(cg_sum(is_3_of_3s, NULL, 0, false), &right3) != CG_OK ||
         cg_item(cg_sum(is_3_of_7s, NULL, 0, false), &wrong7) != CG_OK)
         return cli_fail_last();
-    print_tuple("accuracy_3s, accuracy_7s, average: ", 3, (cg_tensor *[]){accuracy_3s, accuracy_7s, average});
-    printf("(%.0f of %lld threes and %.0f of %lld sevens right)\n", right3,
-           (long long)valid_3_tens->shape[0], (double)valid_7_tens->shape[0] - wrong7,
-           (long long)valid_7_tens->shape[0]);
+    if (o->json) {
+        /* the same numbers as one object: each tensor's value as a double */
+        double d[6], acc[3];
+        cg_tensor *accs[3] = {accuracy_3s, accuracy_7s, average};
+        for (int k = 0; k < 6; k++)
+            if (cg_item(dist[k], &d[k]) != CG_OK) return cli_fail_last();
+        for (int k = 0; k < 3; k++)
+            if (cg_item(accs[k], &acc[k]) != CG_OK) return cli_fail_last();
+        printf("{\"digits\": 2, \"path\": ");
+        cli_json_string(stdout, path);
+        printf(", \"train3\": %lld, \"train7\": %lld, \"valid3\": %lld, \"valid7\": %lld, \"height\": %lld, "
+               "\"width\": %lld, \"a_3\": ",
+               (long long)stacked_threes->shape[0], (long long)stacked_sevens->shape[0],
+               (long long)valid_3_tens->shape[0], (long long)valid_7_tens->shape[0],
+               (long long)stacked_threes->shape[1], (long long)stacked_threes->shape[2]);
+        cli_json_string(stdout, a_3_name);
+        printf(", \"dist_3_abs\": %.9g, \"dist_3_sqr\": %.9g, \"dist_7_abs\": %.9g, \"dist_7_sqr\": %.9g, "
+               "\"l1_loss_7\": %.9g, \"mse_loss_sqrt_7\": %.9g, \"accuracy_3s\": %.9g, \"accuracy_7s\": %.9g, "
+               "\"average\": %.9g, \"right_3s\": %.0f, \"right_7s\": %.0f}\n",
+               d[0], d[1], d[2], d[3], d[4], d[5], acc[0], acc[1], acc[2], right3,
+               (double)valid_7_tens->shape[0] - wrong7);
+    } else {
+        print_tuple("accuracy_3s, accuracy_7s, average: ", 3, (cg_tensor *[]){accuracy_3s, accuracy_7s, average});
+        printf("(%.0f of %lld threes and %.0f of %lld sevens right)\n", right3,
+               (long long)valid_3_tens->shape[0], (double)valid_7_tens->shape[0] - wrong7,
+               (long long)valid_7_tens->shape[0]);
+    }
 
     if (o->out_dir) {
         if (cg_mkdirs(o->out_dir) != CG_OK || save_picture(o, "mean3.png", mean3, 8) != CG_OK ||
@@ -197,7 +230,7 @@ static cg_tensor *means_strip(cg_tensor *means, int64_t first, int64_t count) {
 static int ten_digits(const options *o) {
     char root[4096];
     if (cg_untar_data("mnist", root, sizeof root) != CG_OK) return cli_fail_last();
-    printf("full MNIST: %s\n", cli_esc(root));
+    if (!o->json) printf("full MNIST: %s\n", cli_esc(root));
     cg_tensor *x_train = cg_div_s(cg_float(read_idx_in(root, "train-images-idx3-ubyte.gz")), 255);
     cg_tensor *y_train = cg_long(read_idx_in(root, "train-labels-idx1-ubyte.gz"));
     cg_tensor *x_test = cg_div_s(cg_float(read_idx_in(root, "t10k-images-idx3-ubyte.gz")), 255);
@@ -205,8 +238,9 @@ static int ten_digits(const options *o) {
     if (!x_train || !y_train || !x_test || !y_test) return cli_fail_last();
     int64_t n_train = x_train->shape[0], n_test = x_test->shape[0];
     int64_t h = x_train->shape[1], w = x_train->shape[2];
-    printf("images: %lld train, %lld test, each %lldx%lld\n", (long long)n_train, (long long)n_test,
-           (long long)h, (long long)w);
+    if (!o->json)
+        printf("images: %lld train, %lld test, each %lldx%lld\n", (long long)n_train, (long long)n_test,
+               (long long)h, (long long)w);
 
     /* means[d] = x_train[y_train==d].mean(0), as onehot [10,N] @ x [N,H*W] / counts [10,1] */
     cg_tensor *onehot = cg_float(cg_eq(cg_unsqueeze(y_train, 0), cg_unsqueeze(cg_arange(CG_INT64, 0, 10, 1), 1)));
@@ -236,14 +270,29 @@ static int ten_digits(const options *o) {
         }
         cg_scope_end();
     }
-    printf("each test image is classified as the digit whose mean training image is nearest\n");
-    printf("distance  accuracy\n");
-    printf("L1        %.4f  (%lld of %lld)\n", (double)right_l1 / (double)n_test, (long long)right_l1, (long long)n_test);
-    printf("RMSE      %.4f  (%lld of %lld)\n", (double)right_rmse / (double)n_test, (long long)right_rmse, (long long)n_test);
-    printf("L1 accuracy per digit:");
-    for (int d = 0; d < 10; d++)
-        printf(" %d:%.4f", d, digit_count[d] ? (double)per_digit[d] / (double)digit_count[d] : 0.0);
-    printf("\n");
+    if (o->json) {
+        printf("{\"digits\": 10, \"path\": ");
+        cli_json_string(stdout, root);
+        printf(", \"train\": %lld, \"test\": %lld, \"height\": %lld, \"width\": %lld, \"accuracy_l1\": %.9g, "
+               "\"right_l1\": %lld, \"accuracy_rmse\": %.9g, \"right_rmse\": %lld, \"accuracy_l1_per_digit\": [",
+               (long long)n_train, (long long)n_test, (long long)h, (long long)w,
+               (double)right_l1 / (double)n_test, (long long)right_l1, (double)right_rmse / (double)n_test,
+               (long long)right_rmse);
+        for (int d = 0; d < 10; d++)
+            printf("%s%.9g", d ? ", " : "", digit_count[d] ? (double)per_digit[d] / (double)digit_count[d] : 0.0);
+        printf("]}\n");
+    } else {
+        printf("each test image is classified as the digit whose mean training image is nearest\n");
+        printf("distance  accuracy\n");
+        printf("L1        %.4f  (%lld of %lld)\n", (double)right_l1 / (double)n_test, (long long)right_l1,
+               (long long)n_test);
+        printf("RMSE      %.4f  (%lld of %lld)\n", (double)right_rmse / (double)n_test, (long long)right_rmse,
+               (long long)n_test);
+        printf("L1 accuracy per digit:");
+        for (int d = 0; d < 10; d++)
+            printf(" %d:%.4f", d, digit_count[d] ? (double)per_digit[d] / (double)digit_count[d] : 0.0);
+        printf("\n");
+    }
 
     /* Five means per row in color (148 columns), two in plain text (2 characters a pixel). */
     int64_t per_row = o->color ? 5 : 2;
@@ -299,8 +348,10 @@ int cmd_pixel_similarity(int argc, char **argv) {
         default: break;
         }
     }
+    if (c.json && o.show)
+        return cli_usage_error(cmd, usage, "--show draws pictures on stdout; --json prints numbers there (pick one)");
     o.out_dir = c.out;
-    o.quiet = c.quiet;
+    o.quiet = c.quiet, o.json = c.json;
     if (cli_common_apply(&c)) return 1;
     cg_scope_begin();
     int rc = o.digits == 10 ? ten_digits(&o) : three_vs_seven(&o);

@@ -18,6 +18,7 @@
 #include "cgrad.h"
 #include "cli/cli_common.h"
 #include "cli/cli_escape.h"
+#include "cli/cli_json.h"
 #include "cli/cli_number.h"
 #include "cli/commands.h"
 
@@ -28,7 +29,7 @@
 #define SHOW_SCALE_MAX 64
 #define SHOW_TABLE_MAX 65536
 #define SHOW_PNG_MAX_PIXELS ((double)(1 << 26))
-#define SHOW_COMMON (CLI_OUT | CLI_QUIET | CLI_SEED | CLI_DATA)
+#define SHOW_COMMON (CLI_OUT | CLI_QUIET | CLI_JSON | CLI_SEED | CLI_DATA)
 #define SHOW_OUT_IMAGE "image.png" /* --out DIR with one image */
 #define SHOW_OUT_BATCH "batch.png" /* --out DIR with --count N > 1: the grid */
 
@@ -45,6 +46,8 @@ static void usage(FILE *f) {
             "\n"
             "--out DIR writes DIR/" SHOW_OUT_IMAGE " (one image) or DIR/" SHOW_OUT_BATCH " (--count N > 1: the\n"
             "grid) instead of drawing in the terminal.  (--png FILE, the older flag, names the PNG.)\n"
+            "--json prints, instead of pictures, one JSON object: the images picked (title, file,\n"
+            "shape), the PNG written (or null), and with --table the pixel values as rows.\n"
             "\n"
             "options:\n"
             "  --index I      first image to show, of an IDX file or a folder, 0..%d (default 0)\n"
@@ -73,7 +76,7 @@ typedef struct show_options {
     int64_t rows[2], cols[2]; /* --table, parsed */
     int channels, scale;
     bool color, index_set; /* index_set: --index given (else a folder root's batch is random) */
-    bool quiet;
+    bool quiet, json;
     uint64_t seed;
 } show_options;
 
@@ -81,6 +84,7 @@ typedef struct show_options {
 typedef struct picked {
     cg_tensor *images;
     cg_strlist titles;
+    cg_strlist files; /* each image's file; empty for an IDX file's images */
 } picked;
 
 static bool ends_with_ci(const char *s, const char *suffix) {
@@ -113,6 +117,7 @@ static cg_status pick_from_files(const show_options *o, const cg_strlist *paths,
         st = cg_strlist_push(&subset, paths->items[i]);
         if (st == CG_OK)
             st = cg_strlist_push(&out->titles, labels ? classes->items[labels[i]] : cg_path_name(paths->items[i]));
+        if (st == CG_OK) st = cg_strlist_push(&out->files, paths->items[i]);
     }
     if (st == CG_OK) {
         out->images = cg_png_read_many(&subset, o->channels);
@@ -171,7 +176,8 @@ static cg_status pick(const show_options *o, picked *out) {
         cg_tensor *img = cg_png_read(o->path, o->channels);
         if (!img) return cg_last_status();
         out->images = cg_unsqueeze(img, 0);
-        return cg_strlist_push(&out->titles, cg_path_name(o->path));
+        cg_status st = cg_strlist_push(&out->files, o->path);
+        return st == CG_OK ? cg_strlist_push(&out->titles, cg_path_name(o->path)) : st;
     }
     return pick_from_idx(o, out);
 }
@@ -220,10 +226,41 @@ static cg_status check_png_size(const cg_tensor *images, int scale) {
     return CG_OK;
 }
 
+/* --json: what was picked (and written), and the --table values, as one object. */
+static void print_json(const show_options *o, const picked *p, const cg_tensor *table) {
+    printf("{\"path\": ");
+    cli_json_string(stdout, o->path);
+    printf(", \"images\": [");
+    for (int64_t i = 0; i < p->images->shape[0]; i++) {
+        printf("%s{\"title\": ", i ? ", " : "");
+        cli_json_string(stdout, p->titles.items[i]);
+        printf(", \"file\": ");
+        cli_json_string(stdout, (size_t)i < p->files.count ? p->files.items[i] : NULL);
+        printf(", \"shape\": [");
+        for (int d = 1; d < p->images->ndim; d++) printf("%s%lld", d > 1 ? ", " : "", (long long)p->images->shape[d]);
+        printf("]}");
+    }
+    printf("], \"png\": ");
+    cli_json_string(stdout, o->png);
+    if (table) {
+        printf(", \"table\": {\"rows\": [%lld, %lld], \"cols\": [%lld, %lld], \"values\": [", (long long)o->rows[0],
+               (long long)o->rows[1], (long long)o->cols[0], (long long)o->cols[1]);
+        for (int64_t r = 0; r < table->shape[0]; r++) {
+            printf("%s[", r ? ", " : "");
+            for (int64_t c = 0; c < table->shape[1]; c++)
+                printf("%s%.9g", c ? ", " : "", cg_get(table, (int64_t[]){r, c}));
+            printf("]");
+        }
+        printf("]}");
+    }
+    printf("}\n");
+}
+
 static int show(const show_options *o) {
     picked p = {0};
     if (pick(o, &p) != CG_OK) {
         cg_strlist_free(&p.titles);
+        cg_strlist_free(&p.files);
         return cli_fail_last();
     }
     int rc = 0;
@@ -238,8 +275,10 @@ static int show(const show_options *o) {
                     cg_shape_str(first, buf, sizeof buf));
             rc = 1;
         } else {
-            char *s = cg_render_pixel_table(cg_slice(cg_slice(first, 0, r[0], r[1], 1), 1, c[0], c[1], 1), o->color);
-            if (!s) rc = cli_fail_last();
+            cg_tensor *view = cg_slice(cg_slice(first, 0, r[0], r[1], 1), 1, c[0], c[1], 1);
+            char *s = o->json || !view ? NULL : cg_render_pixel_table(view, o->color);
+            if (!view || (!o->json && !s)) rc = cli_fail_last();
+            else if (o->json) print_json(o, &p, view);
             else printf("%s", s);
             free(s);
         }
@@ -251,6 +290,9 @@ static int show(const show_options *o) {
                               : cg_show_image_png(cg_select(p.images, 0, 0), o->png, scale);
         if (st != CG_OK) rc = cli_fail_last();
         else if (!o->quiet) fprintf(stderr, "saved %s\n", cli_esc(o->png));
+        if (!rc && o->json) print_json(o, &p, NULL);
+    } else if (o->json) {
+        print_json(o, &p, NULL);
     } else {
         for (int64_t i = 0; i < p.images->shape[0] && rc == 0; i++) {
             char *s = cg_render_image_text(cg_select(p.images, 0, i), o->color);
@@ -260,6 +302,7 @@ static int show(const show_options *o) {
         }
     }
     cg_strlist_free(&p.titles);
+    cg_strlist_free(&p.files);
     return rc;
 }
 
@@ -329,7 +372,7 @@ int cmd_show(int argc, char **argv) {
     if (o.table && parse_table(o.table, o.rows, o.cols, msg, sizeof msg))
         return cli_usage_error("show", usage, "%s", msg);
     o.seed = c.seed;
-    o.quiet = c.quiet;
+    o.quiet = c.quiet, o.json = c.json;
     if (cli_common_apply(&c)) return 1;
     char root[4096];
     int rc = dataset_path(&o.path, root, sizeof root);

@@ -155,6 +155,44 @@ if command -v /usr/bin/python3 > /dev/null; then
     /usr/bin/python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert "%.6f" % d["accuracy"] == sys.argv[2], d; assert sum(map(sum, d["confusion"])) == d["items"]; assert len(d["top_losses"]) == 2' ej.out "$text_acc" \
         || bad "eval --json does not parse or disagrees with the text ($text_acc)"
 fi
+# --json where a command has results: pixel-similarity, show and data list too (one object or
+# array on stdout, nothing else there), their values the text's
+py=/usr/bin/python3; command -v "$py" > /dev/null || py=""
+run psj pixel-similarity --json --quiet
+[ "$rc" = 0 ] && [ "$(lines psj.out)" = 1 ] && [ ! -s psj.err ] \
+    && grep -qE '"train3": 6131, "train7": 6265, "valid3": 1010, "valid7": 1028,' psj.out \
+    && grep -qE '"right_3s": 926, "right_7s": 1013\}$' psj.out && ok "pixel-similarity --json: one object, the chapter's counts" \
+    || bad "pixel-similarity --json: exit $rc: $(cat psj.out psj.err)"
+[ -z "$py" ] || "$py" -c 'import json,sys; d=json.load(open(sys.argv[1]))
+assert abs(d["accuracy_3s"] - 926/1010) < 1e-6 and abs(d["accuracy_7s"] - 1013/1028) < 1e-6, d
+assert abs(d["average"] - 0.9511) < 5e-5 and abs(d["dist_3_abs"] - 0.1114) < 5e-5 and abs(d["dist_7_sqr"] - 0.3021) < 5e-5, d
+assert d["a_3"] == "10000.png" and d["path"].endswith("mnist_sample"), d' psj.out || bad "pixel-similarity --json's values: $(cat psj.out)"
+run psjs pixel-similarity --json --show
+[ "$rc" = 2 ] && [ "$(lines psjs.err)" = 1 ] && [ ! -s psjs.out ] || bad "pixel-similarity --json --show: exit $rc: $(cat psjs.err)"
+run shj show two/train/dark/1.png --table 0:2,0:8 --json
+[ "$rc" = 0 ] && [ "$(lines shj.out)" = 1 ] \
+    && grep -qF '"table": {"rows": [0, 2], "cols": [0, 8], "values": [[0, 0, 0, 0, 40, 40, 40, 40], [0, 0, 0, 0, 40, 40, 40, 40]]}}' shj.out \
+    && grep -qF '"images": [{"title": "1.png", "file": "two/train/dark/1.png", "shape": [8, 8]}], "png": null' shj.out \
+    && ok "show --table --json: the dark PNG's halves, 0 and 40" || bad "show --table --json: exit $rc: $(cat shj.out shj.err)"
+run shb show two --count 4 --json --out shj --quiet
+[ "$rc" = 0 ] && is_png shj/batch.png && grep -qF '"png": "shj/batch.png"' shb.out && [ ! -s shb.err ] \
+    && [ "$(grep -o '"file": "two/train/[a-z]*/[1-6].png"' shb.out | wc -l)" = 4 ] \
+    && ok "show --count 4 --json --out: the four files picked and the PNG" || bad "show --json --out: exit $rc: $(cat shb.out shb.err)"
+run dlj data list --json --home "$tmp/home"
+[ "$rc" = 0 ] && [ "$(cat dlj.out)" = "[]" ] && ok "data list --json on an empty cache: []" || bad "data list --json (empty): $(cat dlj.out dlj.err)"
+if [ -n "${CGRAD_MIRROR:-}" ]; then
+    run dgj data get mnist_sample --json --quiet --home "$tmp/hj"
+    [ "$rc" = 0 ] && [ "$(cat dgj.out)" = "{\"name\": \"mnist_sample\", \"path\": \"$tmp/hj/data/mnist_sample\"}" ] \
+        && ok "data get --json" || bad "data get --json: exit $rc: $(cat dgj.out dgj.err)"
+    run dlj data list --json --home "$tmp/hj"
+    [ "$rc" = 0 ] && grep -qE "^\[\{\"name\": \"mnist_sample\", \"bytes\": [0-9]+, \"files\": 14435, \"path\": \"$tmp/hj/data/mnist_sample\"\}\]$" dlj.out \
+        && ok "data list --json: mnist_sample's 14435 files" || bad "data list --json: $(cat dlj.out dlj.err)"
+    run dkj data list --known --json --home "$tmp/hj"
+    [ "$rc" = 0 ] && grep -qF '{"name": "mnist_sample", "cached": true, ' dkj.out && grep -qF '{"name": "mnist", "cached": false, ' dkj.out \
+        && ok "data list --known --json: cached true/false" || bad "data list --known --json: $(cat dkj.out)"
+    [ -z "$py" ] || "$py" -c 'import json,sys; json.load(open(sys.argv[1])); json.load(open(sys.argv[2]))' dlj.out dkj.out || bad "data list --json does not parse"
+fi
+
 # --out under a file: refused before any training, in one line
 printf x > plain
 run pl "${T[@]}" --out plain/run

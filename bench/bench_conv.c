@@ -7,8 +7,9 @@
  *   maxpool / adaptive pools                    cg_*_pool2d_*
  * Each prints RESULT<TAB>op<TAB>fastest ms[<TAB>GFLOP of work]; the work
  * column lets bench/run.sh print GFLOP/s and the fraction of this machine's
- * measured peak, which is the first row: a 1024^3 cblas_sgemm (OpenBLAS,
- * the best dense float throughput available here; 1024 rather than 2048 so
+ * measured peak, which is the first row: a 1024^3 SGEMM (the faster of
+ * OpenBLAS's cblas_sgemm and oneDNN's dnnl_sgemm, the best dense float
+ * throughput available here; 1024 rather than 2048 so
  * that 0.4 s holds ~40 runs and the fastest is likely undisturbed on a
  * shared machine), printed as `PEAK<TAB>GFLOP/s`.  A conv row's work is
  * the nominal 2*N*OC*OH*OW*(C/groups)*KH*KW, so a kernel that skips taps
@@ -21,7 +22,8 @@
  * fastest, by the wall clock or, with CGRAD_BENCH_CLOCK=cpu, by the
  * process's CPU time (for one-thread runs on a loaded machine; the torch
  * script reads the same variable).  Threads: OMP_NUM_THREADS (run.sh sets
- * it for both sides).
+ * it for both sides).  CGRAD_BENCH_ONLY=text runs only the rows whose name
+ * contains text (to profile one row).
  *
  * `bench_conv --kernels [THREADS]` prints instead the table behind the
  * conv kernel rule (cg_conv2d_kernel_for): every kernel forced on every
@@ -35,6 +37,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include "../src/kernels/nn_kernels.h"
 
@@ -97,7 +100,7 @@ typedef struct job {
 } job;
 
 enum { J_CONV_FWD, J_CONV_BWD_DATA, J_CONV_BWD_WEIGHT, J_BN_FWD, J_BN_BWD, J_MAXPOOL_FWD, J_MAXPOOL_BWD,
-       J_ADAPTIVE_AVG, J_ADAPTIVE_MAX, J_SGEMM };
+       J_ADAPTIVE_AVG, J_ADAPTIVE_MAX, J_SGEMM, J_DNNL_SGEMM };
 
 static char msg[512];
 
@@ -118,6 +121,9 @@ static int run(const job *j) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->sgemm_n, j->sgemm_n, j->sgemm_n, 1.0f, j->a,
                     j->sgemm_n, j->b, j->sgemm_n, 0.0f, j->c, j->sgemm_n);
         return 0;
+    case J_DNNL_SGEMM:
+        return dnnl_sgemm('N', 'N', j->sgemm_n, j->sgemm_n, j->sgemm_n, 1.0f, j->a, j->sgemm_n, j->b, j->sgemm_n,
+                          0.0f, j->c, j->sgemm_n) != dnnl_success;
     }
     return -1;
 }
@@ -245,6 +251,9 @@ static int kernel_table(const conv_shape *shapes, size_t count, int threads) {
 }
 
 static int report(const char *op, const job *j, double gflop) {
+    /* CGRAD_BENCH_ONLY=text: only the rows whose name contains it (for perf) */
+    const char *only = getenv("CGRAD_BENCH_ONLY");
+    if (only && *only && !strstr(op, only)) return 0;
     double ms = time_job(j);
     if (ms < 0) {
         fprintf(stderr, "bench_conv: %s failed: %s\n", op, msg);
@@ -269,12 +278,19 @@ int main(int argc, char **argv) {
     int status = 0;
     char op[128];
 
-    /* The machine's peak, measured now: a 1024^3 SGEMM. */
+    /* The machine's peak, measured now: a 1024^3 SGEMM, OpenBLAS's and
+     * oneDNN's, the faster of the two (OpenBLAS 0.3.21 runs its SSE3 kernels
+     * on CPU models it does not know, cpu_conv_gemm.c). */
     job sg = {.kind = J_SGEMM, .sgemm_n = 1024};
     sg.a = filled(1024 * 1024, 0.1), sg.b = filled(1024 * 1024, 0.2), sg.c = filled(1024 * 1024, 0.3);
     double gemm_gflop = 2.0 * 1024.0 * 1024.0 * 1024.0 / 1e9, gemm_ms = time_job(&sg);
-    printf("PEAK\t%.1f\n", gemm_gflop / (gemm_ms / 1e3));
-    printf("RESULT\tsgemm 1024^3 (peak)\t%.4f\t%.6f\n", gemm_ms, gemm_gflop);
+    sg.kind = J_DNNL_SGEMM;
+    double dnnl_ms = time_job(&sg);
+    double peak_ms = dnnl_ms > 0 && dnnl_ms < gemm_ms ? dnnl_ms : gemm_ms;
+    printf("PEAK\t%.1f\n", gemm_gflop / (peak_ms / 1e3));
+    printf("RESULT\tsgemm 1024^3 (peak)\t%.4f\t%.6f\n", peak_ms, gemm_gflop);
+    printf("NOTE\tpeak: 1024^3 SGEMM %.1f GFLOP/s by OpenBLAS, %.1f by oneDNN\n", gemm_gflop / (gemm_ms / 1e3),
+           gemm_gflop / (dnnl_ms / 1e3));
     free(sg.a), free(sg.b), free(sg.c);
 
     for (size_t i = 0; i < sizeof convs / sizeof *convs; i++) {

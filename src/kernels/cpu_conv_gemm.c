@@ -5,62 +5,74 @@
  * at 10-30% of their large-image speed (the weight backward of 3x3 512->512
  * at 1x1 took 28-55 ms for 0.3 GFLOP).  Two facts make a GEMM better:
  *  - with the batch folded into the rows, the matrices are big (N*OH*OW =
- *    64..1024 rows, C*KH*KW = 576..4608 columns), which is where OpenBLAS
- *    is at its best, unlike per-image im2col (the issue's 29-39 GFLOP/s);
+ *    64..1024 rows, C*KH*KW = 576..4608 columns), where a GEMM library is
+ *    at its best, unlike per-image im2col (the issue's 29-39 GFLOP/s);
  *  - taps that read only padding for every output are dropped from the
  *    columns: a 3x3 pad-1 conv on a 1x1 map has one live tap of nine, so
  *    the work shrinks 9x (its weight gradient on those taps is exactly 0).
- * cpu_conv_dnnl.c times this kernel beside oneDNN's layouts on the first
- * call of a shape and keeps whichever is fastest, so it runs only where it
- * wins.  It needs a workspace (cg_conv2d_gemm_workspace floats).
+ * The rule in cpu_conv_dnnl.c (cg_conv2d_kernel_for) sends it the shapes
+ * where it wins.  It needs a workspace (cg_conv2d_gemm_workspace floats).
+ *
+ * The GEMM is oneDNN's (dnnl_sgemm), not OpenBLAS's: oneDNN picks its
+ * kernels from the cpuid feature flags, OpenBLAS 0.3.21 from the CPU model,
+ * and on a model it does not know (the 2-core Xeon of family 6 model 207,
+ * AVX-512) it falls back to its SSE3 "Prescott" kernels: a one-thread
+ * 1024^3 SGEMM took 66 ms there against dnnl_sgemm's 13.8 (and the weight
+ * backward of 3x3 s2 256->512 at 2x2, 2.95 ms against 1.27).
  *
  * Layout of the workspace: col (N*P, K) then tmp (N*P, OC/groups) then the
  * packed weights (OC/groups, K), with P = OH*OW and K = C/groups * live
  * taps; col row r = (n, i, j) holds that output's input patch, column
  * c*T + t the value under live tap t of input channel c.
  *
- * Same bits on any thread count.  OpenBLAS's threaded SGEMM cuts the sum
- * over k into other blocks than its one-thread SGEMM (measured: the 64x576
- * weight gradient over k = 784 differs in the last bits between the two),
- * and a run may call a kernel on one thread or on all (cg_nn_tuner).  So
- * every product here is cut into `blocks` fixed pieces along m or n (never
- * k: each element of C stays one sum in one order), each piece a
- * one-thread OpenBLAS call, the pieces on however many threads the call
- * has: the bits depend on `blocks` (the process's thread count), never on
- * `threads`. */
+ * Same bits on any thread count.  A threaded SGEMM (OpenBLAS's, measured,
+ * and oneDNN's alike) cuts the sum over k into other blocks than its
+ * one-thread SGEMM (the 64x576 weight gradient over k = 784 differs in the
+ * last bits between the two), and a run may call a kernel on one thread or
+ * on all (cg_nn_tuner).  So every product here is cut into `blocks` fixed
+ * pieces along m or n (never k: each element of C stays one sum in one
+ * order), each piece a one-thread GEMM call, the pieces on however many
+ * threads the call has: the bits depend on `blocks` (the process's thread
+ * count), never on `threads`. */
 #include <omp.h>
+#include <stdatomic.h>
 #include <string.h>
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
 
 /* C (m x n, row-major) = op(A) op(B) in `blocks` pieces along the longer of
- * m and n, on `threads` threads (see above). */
-static void sgemm_pieces(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                         const float *b, int64_t ldb, float *c, int64_t ldc, int blocks, int threads) {
+ * m and n, on `threads` threads (see above).  Each piece is a one-thread
+ * dnnl_sgemm: inside an OpenMP region oneDNN's GEMM runs on the calling
+ * thread alone, and outside one it is told one thread. */
+static int sgemm_pieces(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc, int blocks, int threads) {
     int by_rows = m >= n;
     int64_t len = by_rows ? m : n;
     if (blocks > len) blocks = (int)len;
     if (blocks < 1) blocks = 1;
     int nt = threads < blocks ? threads : blocks, saved = 0;
-    if (nt <= 1) { /* OpenBLAS runs on one thread when OpenMP says one (or inside a parallel region) */
+    atomic_int failed = 0;
+    if (nt <= 1) {
         saved = omp_get_max_threads();
         omp_set_num_threads(1);
     }
+    char tra = ta ? 'T' : 'N', trb = tb ? 'T' : 'N';
     CG_NN_PARALLEL_FOR(nt, for (int p = 0; p < blocks; p++) {
         int64_t lo = len * p / blocks, hi = len * (p + 1) / blocks;
+        dnnl_status_t st;
         if (by_rows)
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)(hi - lo),
-                        (int)n, (int)k, 1.0f, ta ? a + lo : a + lo * lda, (int)lda, b, (int)ldb, 0.0f, c + lo * ldc,
-                        (int)ldc);
+            st = dnnl_sgemm(tra, trb, hi - lo, n, k, 1.0f, ta ? a + lo : a + lo * lda, lda, b, ldb, 0.0f,
+                            c + lo * ldc, ldc);
         else
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
-                        (int)(hi - lo), (int)k, 1.0f, a, (int)lda, tb ? b + lo * ldb : b + lo, (int)ldb, 0.0f, c + lo,
-                        (int)ldc);
+            st = dnnl_sgemm(tra, trb, m, hi - lo, k, 1.0f, a, lda, tb ? b + lo * ldb : b + lo, ldb, 0.0f, c + lo,
+                            ldc);
+        if (st != dnnl_success) atomic_store(&failed, 1);
     });
     if (nt <= 1) omp_set_num_threads(saved);
+    return atomic_load(&failed) ? -1 : 0;
 }
 
 /* Live taps: (a, b) read the input for at least one output (i, j). */
@@ -154,7 +166,8 @@ cg_nn_status cg_conv2d_forward_gemm(const cg_conv2d_desc *d, const float *x, con
         } else {
             im2col(&c, x, threads);
             pack_weights(&c, w);
-            sgemm_pieces(0, 1, c.np, c.og, c.k, c.col, c.k, c.wp, c.k, c.tmp, c.og, blocks, threads);
+            if (sgemm_pieces(0, 1, c.np, c.og, c.k, c.col, c.k, c.wp, c.k, c.tmp, c.og, blocks, threads))
+                return CG_NN_EBACKEND;
         }
         CG_NN_PARALLEL_FOR(threads, for (int64_t n = 0; n < d->n; n++) {
             for (int64_t o = 0; o < c.og; o++) {
@@ -178,7 +191,8 @@ cg_nn_status cg_conv2d_backward_data_gemm(const cg_conv2d_desc *d, const float *
             gather_dy(&c, dy, threads);
             pack_weights(&c, w);
             /* dcol (N*P, K) = dy^T (N*P, og) x wp (og, K) */
-            sgemm_pieces(0, 0, c.np, c.k, c.og, c.tmp, c.og, c.wp, c.k, c.col, c.k, blocks, threads);
+            if (sgemm_pieces(0, 0, c.np, c.k, c.og, c.tmp, c.og, c.wp, c.k, c.col, c.k, blocks, threads))
+                return CG_NN_EBACKEND;
         }
         /* col2im: each (n, channel) plane of dx is written by one thread */
         CG_NN_PARALLEL_FOR(threads, for (int64_t pl = 0; pl < d->n * cc->cg; pl++) {
@@ -210,7 +224,8 @@ cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const floa
         if (c.k > 0) {
             im2col(&c, x, threads);
             /* dwp (og, K) = dy (N*P, og)^T x col (N*P, K) */
-            sgemm_pieces(1, 0, c.og, c.k, c.np, c.tmp, c.og, c.col, c.k, c.wp, c.k, blocks, threads);
+            if (sgemm_pieces(1, 0, c.og, c.k, c.np, c.tmp, c.og, c.col, c.k, c.wp, c.k, blocks, threads))
+                return CG_NN_EBACKEND;
             for (int64_t o = 0; o < c.og; o++)
                 for (int64_t ch = 0; ch < c.cg; ch++)
                     for (int64_t t = 0; t < c.ntaps; t++)

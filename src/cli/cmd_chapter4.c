@@ -19,6 +19,9 @@
  * --full does steps 3 and 8-10 on all ten digits of MNIST too; --quick is the
  * short smoke run CI makes (few epochs, resnet18 on 256 images). */
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +93,21 @@ static double cpu_now(void) { /* user + sys of the whole process, all threads */
            u.ru_stime.tv_usec * 1e-6;
 }
 
+/* Resident memory now and at its peak, in MiB (/proc/self/statm, getrusage). */
+static double rss_now_mib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long size = 0, resident = 0;
+    int got = f ? fscanf(f, "%lld %lld", &size, &resident) : 0;
+    if (f) fclose(f);
+    return got == 2 ? (double)resident * (double)sysconf(_SC_PAGESIZE) / 1048576.0 : 0;
+}
+
+static double rss_peak_mib(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
 static void progress(const run *c, const char *fmt, ...) {
     if (c->quiet) return;
     va_list ap;
@@ -111,13 +129,29 @@ static cg_status step_begin(run *c, const char *title) {
     return cg_html_heading(c->r, 2, h);
 }
 
+/* Gives the memory a finished step freed back to the system: the tensor
+ * pool's cached buffers (kept for reuse by same-sized tensors, which the next
+ * step, another model on other data, mostly does not make) and glibc's free
+ * heap.  Only allocation changes; no number does. */
+static void give_back_memory(void) {
+    cg_pool_trim();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static cg_status step_end(run *c) {
+    give_back_memory();
     double wall = wall_now() - c->wall0, cpu = cpu_now() - c->cpu0;
     c->wall_total += wall, c->cpu_total += cpu;
-    progress(c, "[%d/%d] done: %.1f s wall, %.1f s CPU", c->step, c->n_steps, wall, cpu);
-    char line[160];
-    snprintf(line, sizeof line, "<p class=\"time\">step %d: %.2f s wall, %.2f s CPU (user+sys, all threads)</p>\n",
-             c->step, wall, cpu);
+    double rss = rss_now_mib(), peak = rss_peak_mib();
+    progress(c, "[%d/%d] done: %.1f s wall, %.1f s CPU, %.0f MiB resident (peak so far %.0f MiB)", c->step,
+             c->n_steps, wall, cpu, rss, peak);
+    char line[256];
+    snprintf(line, sizeof line,
+             "<p class=\"time\">step %d: %.2f s wall, %.2f s CPU (user+sys, all threads); %.0f MiB resident after "
+             "it, %.0f MiB at the peak so far</p>\n",
+             c->step, wall, cpu, rss, peak);
     return cg_html_raw(c->r, line);
 }
 
@@ -344,6 +378,7 @@ static cg_status step_pixels(run *c) {
         char *argv[] = {"pixel-similarity", "--digits", "10", "--no-color", "--out", dir};
         printf("\nall ten digits (full MNIST), `cgrad pixel-similarity --digits 10`:\n");
         fflush(stdout);
+        give_back_memory(); /* MNIST_SAMPLE's stacked images, before full MNIST's */
         if (st == CG_OK && cmd_pixel_similarity(6, argv) != 0)
             st = cg_fail(CG_ERR_VALUE, "pixel similarity on ten digits failed (see above)");
         char png[4400];
@@ -707,6 +742,7 @@ static cg_status full_mnist_fit(run *c, const char *model, int epochs, double lr
     a.seed = c->seed, a.threads = c->threads, a.one_cycle = cg_model_takes_images(model);
     printf("\nfull MNIST, %s: %s\n", model, note);
     fflush(stdout);
+    give_back_memory(); /* what the step's MNIST_SAMPLE run freed */
     train_setup s;
     cg_status st = train_setup_build(&a, &s);
     if (st != CG_OK) return st;
@@ -894,6 +930,8 @@ static cg_status step_resnet(run *c) {
         cg_scope_end();
         return st == CG_OK ? step_end(c) : st;
     }
+    /* the chapter's float tensors (46 MB) are done with: steps 6-9 trained on them */
+    cg_mnist_sample_free(&c->data);
     for (int pass = 0; st == CG_OK && pass < (c->full ? 2 : 1); pass++) {
         /* exactly `cgrad train --data mnist_sample --model resnet18 --epochs 1 --lr 0.1 --one-cycle` */
         train_args a;
@@ -915,6 +953,7 @@ static cg_status step_resnet(run *c) {
         const char *const digits[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
         if (st == CG_OK) st = interpretation(c, s.model, s.dls, s.loss, pass ? digits : classes, &s);
         train_setup_free(&s);
+        give_back_memory(); /* MNIST_SAMPLE's resnet18 before full MNIST's */
     }
     return st == CG_OK ? step_end(c) : st;
 }

@@ -217,6 +217,27 @@ static cg_tensor *read_idx_in(const char *root, const char *name) {
     return t;
 }
 
+/* read_idx_in(...).float()/255 made block by block into one float tensor, so
+ * that the uint8 images, their float copy and the quotient are never all in
+ * memory at once (full MNIST's training set: 47 MB + 188 MB, not + 188 more).
+ * Each element is the same float(x)/255 either way.  The caller's scope owns it. */
+static cg_tensor *read_idx_unit_float(const char *root, const char *name) {
+    cg_scope_begin();
+    cg_tensor *u8 = read_idx_in(root, name);
+    cg_tensor *x = u8 ? cg_empty(CG_FLOAT32, u8->ndim, u8->shape) : NULL;
+    const int64_t block = 4096;
+    for (int64_t i = 0; x && i < u8->shape[0]; i += block) {
+        int64_t end = i + block < u8->shape[0] ? i + block : u8->shape[0];
+        cg_scope_begin();
+        cg_status st = cg_copy_(cg_slice(x, 0, i, end, 1), cg_div_s(cg_float(cg_slice(u8, 0, i, end, 1)), 255));
+        cg_scope_end();
+        if (st != CG_OK) x = NULL;
+    }
+    x = cg_keep(x);
+    cg_scope_end();
+    return x;
+}
+
 /* Lays out `count` of the [28,28] means side by side, two blank columns between. */
 static cg_tensor *means_strip(cg_tensor *means, int64_t first, int64_t count) {
     int64_t h = means->shape[1], w = means->shape[2];
@@ -231,22 +252,30 @@ static int ten_digits(const options *o) {
     char root[4096];
     if (cg_untar_data("mnist", root, sizeof root) != CG_OK) return cli_fail_last();
     if (!o->json) printf("full MNIST: %s\n", cli_esc(root));
-    cg_tensor *x_train = cg_div_s(cg_float(read_idx_in(root, "train-images-idx3-ubyte.gz")), 255);
-    cg_tensor *y_train = cg_long(read_idx_in(root, "train-labels-idx1-ubyte.gz"));
-    cg_tensor *x_test = cg_div_s(cg_float(read_idx_in(root, "t10k-images-idx3-ubyte.gz")), 255);
-    cg_tensor *y_test = cg_long(read_idx_in(root, "t10k-labels-idx1-ubyte.gz"));
-    if (!x_train || !y_train || !x_test || !y_test) return cli_fail_last();
-    int64_t n_train = x_train->shape[0], n_test = x_test->shape[0];
-    int64_t h = x_train->shape[1], w = x_train->shape[2];
+    /* The training set's float copy (188 MB) lives only until the means are made. */
+    int64_t n_train = 0, n_test = 0, h = 0, w = 0;
+    cg_scope_begin();
+    cg_tensor *x_train = read_idx_unit_float(root, "train-images-idx3-ubyte.gz");
+    cg_tensor *y_train = x_train ? cg_long(read_idx_in(root, "train-labels-idx1-ubyte.gz")) : NULL;
+    cg_tensor *means = NULL;
+    if (y_train) {
+        n_train = x_train->shape[0], h = x_train->shape[1], w = x_train->shape[2];
+        /* means[d] = x_train[y_train==d].mean(0), as onehot [10,N] @ x [N,H*W] / counts [10,1] */
+        cg_tensor *onehot = cg_float(cg_eq(cg_unsqueeze(y_train, 0), cg_unsqueeze(cg_arange(CG_INT64, 0, 10, 1), 1)));
+        cg_tensor *sums = cg_matmul(onehot, cg_reshape(x_train, CG_SHAPE(n_train, h * w)));
+        means = cg_keep(cg_contiguous(cg_reshape(cg_div(sums, cg_sum(onehot, (int[]){1}, 1, true)), CG_SHAPE(10, h, w))));
+    }
+    cg_scope_end();
+    cg_pool_trim(); /* the pool would keep those 235 MB for same-sized tensors, which come no more */
+    if (!means) return cli_fail_last();
+    cg_tensor *x_test = read_idx_unit_float(root, "t10k-images-idx3-ubyte.gz");
+    cg_pool_trim();
+    cg_tensor *y_test = x_test ? cg_long(read_idx_in(root, "t10k-labels-idx1-ubyte.gz")) : NULL;
+    if (!x_test || !y_test) return cli_fail_last();
+    n_test = x_test->shape[0];
     if (!o->json)
         printf("images: %lld train, %lld test, each %lldx%lld\n", (long long)n_train, (long long)n_test,
                (long long)h, (long long)w);
-
-    /* means[d] = x_train[y_train==d].mean(0), as onehot [10,N] @ x [N,H*W] / counts [10,1] */
-    cg_tensor *onehot = cg_float(cg_eq(cg_unsqueeze(y_train, 0), cg_unsqueeze(cg_arange(CG_INT64, 0, 10, 1), 1)));
-    cg_tensor *sums = cg_matmul(onehot, cg_reshape(x_train, CG_SHAPE(n_train, h * w)));
-    cg_tensor *means = cg_reshape(cg_div(sums, cg_sum(onehot, (int[]){1}, 1, true)), CG_SHAPE(10, h, w));
-    if (!means) return cli_fail_last();
 
     /* Nearest mean for each test image, 1000 at a time: [1000,1,H,W] - [10,H,W]. */
     int64_t right_l1 = 0, right_rmse = 0, per_digit[10] = {0}, digit_count[10] = {0};

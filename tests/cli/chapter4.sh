@@ -47,6 +47,13 @@ expect "simple_net epoch 0" "0      0.350511    0.404969    0.505397"
 expect "lr_find ran its 100 steps" "learn.lr_find(): 100 steps, valley"
 expect "resnet18 confusion matrix" "interp.confusion_matrix() (rows actual, columns predicted; 64 valid images):"
 expect "where the report is" "the report is $tmp/report/index.html"
+# --quick's resnet18 reads the chapter's tensors (no files): its top losses are valid-set indices
+expect "top losses named" "interp.top_losses(9): item (its index in the valid set), predicted/actual, loss, probability"
+tops=$(sed -n '/^interp.top_losses(9)/,/^$/p' <<<"$out" | grep -cE '^  [0-9]+  [37]/[37]  [0-9.]+  [0-9.]+$')
+[ "$tops" = 9 ] && echo "ok: nine top losses printed" || { echo "FAIL: $tops top-loss rows"; fail=1; }
+# each step says its time and memory on stderr (the peak is what README's --full row quotes)
+steps=$(grep -cE '^chapter4: \[([1-9]|10)/10\] done: [0-9.]+ s wall, [0-9.]+ s CPU, [0-9]+ MiB resident \(peak so far [0-9]+ MiB\)$' "$tmp/stderr")
+[ "$steps" = 10 ] && echo "ok: ten step lines with time and memory on stderr" || { echo "FAIL: $steps step lines"; fail=1; }
 
 # the Learner's linear table is exactly `cgrad train`'s for the same call
 train=$("$cgrad" train --data mnist_sample --model linear --epochs 2 --lr 1 --threads 1 2>/dev/null | grep -E '^[01] ')
@@ -57,6 +64,9 @@ else echo "FAIL: the Learner's linear table differs from cgrad train's ($train)"
 # ---- the page, as a file -----------------------------------------------------------------
 page="$tmp/report/index.html"
 if [ ! -s "$page" ]; then echo "FAIL: no $page"; exit 1; fi
+rows=$(grep -o '<table class="cmp"><tr><th>image</th><th>predicted</th><th>actual</th><th>loss</th><th>probability</th></tr>.*' "$page" | head -1)
+[ -n "$rows" ] && [ "$(sed -n '/<th>image<\/th><th>predicted/,/<\/table>/p' "$page" | grep -c '^<tr><td>[0-9]*</td><td>[37]</td><td>[37]</td>')" = 9 ] \
+  && echo "ok: the report's top-losses table, nine rows" || { echo "FAIL: no top-losses table of nine rows in the report"; fail=1; }
 [ "$(ls -A "$tmp/report")" = "index.html" ] && echo "ok: the report folder holds index.html only" ||
   { echo "FAIL: the report folder holds more: $(ls -A "$tmp/report")"; fail=1; }
 n_img=$(grep -o '<img ' "$page" | wc -l)

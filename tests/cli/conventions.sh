@@ -80,6 +80,13 @@ run s1 show two/train/dark/1.png --no-color --index=0
 [ "$rc" = 0 ] && [ -s s1.out ] && ok "show --index=0" || bad "show --index=0: exit $rc $(cat s1.err)"
 run e1 eval --model=m/model.safetensors --data=two --k=2 --out=ev --threads=1
 [ "$rc" = 0 ] && grep -q "^accuracy " e1.out && ok "eval --flag=value" || bad "eval --flag=value: exit $rc $(cat e1.err)"
+run px1 pixel-similarity --digits=2 --json --quiet
+run px2 pixel-similarity --digits 2 --json --quiet
+[ "$rc" = 0 ] && [ -s px1.out ] && cmp -s px1.out px2.out && ok "pixel-similarity --digits=2" || bad "pixel-similarity --digits=2: exit $rc $(cat px1.err)"
+printf x > afile
+run c4 chapter4 --out=afile --quick
+[ "$rc" = 1 ] && [ "$(lines c4.err)" = 1 ] && grep -qF "afile: exists and is not a directory" c4.err && [ ! -s c4.out ] \
+    && ok "chapter4 --out=FILE: the value reached --out (exit 1, one line, nothing run)" || bad "chapter4 --out=afile: exit $rc: $(cat c4.err)"
 run d1 data list --home="$tmp/home"
 [ "$rc" = 0 ] && grep -qF "no datasets cached in $tmp/home/data" d1.out && ok "data list --home=DIR" \
     || bad "data list --home=DIR: exit $rc: $(cat d1.out d1.err)"
@@ -178,6 +185,14 @@ run shb show two --count 4 --json --out shj --quiet
 [ "$rc" = 0 ] && is_png shj/batch.png && grep -qF '"png": "shj/batch.png"' shb.out && [ ! -s shb.err ] \
     && [ "$(grep -o '"file": "two/train/[a-z]*/[1-6].png"' shb.out | wc -l)" = 4 ] \
     && ok "show --count 4 --json --out: the four files picked and the PNG" || bad "show --json --out: exit $rc: $(cat shb.out shb.err)"
+# show_batch: without --index a seeded random, mixed-class batch; the same seed, the same batch
+files_of() { grep -o '"file": "[^"]*"' "$1" | tr '\n' ' '; }
+run sr1 show two --count 4 --json --seed 42; run sr2 show two --count 4 --json --seed 42
+run si show two --count 4 --json --index 0
+[ "$rc" = 0 ] && [ "$(files_of sr1.out)" = "$(files_of sr2.out)" ] && grep -q '/dark/' sr1.out && grep -q '/light/' sr1.out \
+    && [ "$(files_of si.out)" = '"file": "two/train/dark/1.png" "file": "two/train/dark/2.png" "file": "two/train/dark/3.png" "file": "two/train/dark/4.png" ' ] \
+    && ok "show --count 4: a seeded mixed batch ($(files_of sr1.out | tr -d '"' | sed 's/file: //g')); --index 0: the first four in order" \
+    || bad "show's batch: $(files_of sr1.out) / $(files_of sr2.out) / $(files_of si.out)"
 run dlj data list --json --home "$tmp/home"
 [ "$rc" = 0 ] && [ "$(cat dlj.out)" = "[]" ] && ok "data list --json on an empty cache: []" || bad "data list --json (empty): $(cat dlj.out dlj.err)"
 if [ -n "${CGRAD_MIRROR:-}" ]; then

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_dispatch.h"
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
 
@@ -144,6 +145,10 @@ static const conv_case conv_cases[] = {
     /* resnet's deep layers: 3x3 pad 1 on 2x2 and 1x1 maps (taps that read only padding) */
     {"3x3 pad 1 on 1x1", 4, 16, 1, 1, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 stride 2 pad 1 on 2x2", 3, 8, 2, 2, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1},
+    /* thin layers (C*KH*KW <= 16: the direct kernels, cpu_conv_direct.c): the cnn's first layer, and 12
+     * taps with a stride, a padding on one side and an output width of 19 (not a multiple of any vector) */
+    {"thin: 1 channel 3x3 pad 1", 3, 1, 9, 11, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {"thin: 2 channels 2x3, stride (1,2), pad (0,1)", 2, 2, 6, 37, 5, 2, 3, 1, 2, 0, 1, 1, 1, 1},
 };
 
 static void test_conv_fast_matches_reference(void **state) {
@@ -218,8 +223,45 @@ static void test_conv_fast_matches_reference(void **state) {
                 assert_memory_equal(db, db1, (size_t)d.oc * sizeof *db);
             }
         }
-        free(y1), free(dx1), free(dw1), free(db1);
         free(work);
+        /* the direct kernel on its own where it takes the shape, at every CPU
+         * level this machine has, on 1 thread and on 2: close to the
+         * reference, and the same bits on either thread count */
+        if (cg_conv2d_direct_supports(&d)) {
+            work = malloc((size_t)cg_conv2d_direct_workspace(&d, 2) * sizeof *work);
+            assert_non_null(work);
+            cg_cpu_level saved_level = cg_cpu_level_active();
+            cg_conv2d_forward_ref(&d, x, w, b, y_ref);
+            for (int level = 0; level < CG_CPU_LEVELS; level++) {
+                if (!cg_cpu_level_set((cg_cpu_level)level)) continue;
+                for (int threads = 1; threads <= 2; threads++) {
+                    snprintf(what, sizeof what, "%s: direct forward, %s, %d thread(s)", t->name,
+                             cg_cpu_level_name((cg_cpu_level)level), threads);
+                    memset(y, 0xff, (size_t)ny * sizeof *y);
+                    assert_int_equal(cg_conv2d_forward_direct(&d, x, w, b, y, work, threads), CG_NN_OK);
+                    assert_close_f(what, y, y_ref, ny, 1e-4, 1e-3);
+                    snprintf(what, sizeof what, "%s: direct backward weights, %s, %d thread(s)", t->name,
+                             cg_cpu_level_name((cg_cpu_level)level), threads);
+                    memset(dw, 0xff, (size_t)nw * sizeof *dw);
+                    assert_int_equal(cg_conv2d_backward_weights_direct(&d, x, dy, dw, db, work, threads), CG_NN_OK);
+                    assert_close_f(what, dw, dw_ref, nw, 1e-4, 1e-3);
+                    assert_close_f(what, db, db_ref, d.oc, 1e-4, 1e-3);
+                    if (threads == 1) {
+                        memcpy(y1, y, (size_t)ny * sizeof *y);
+                        memcpy(dw1, dw, (size_t)nw * sizeof *dw), memcpy(db1, db, (size_t)d.oc * sizeof *db);
+                    } else {
+                        assert_memory_equal(y, y1, (size_t)ny * sizeof *y);
+                        assert_memory_equal(dw, dw1, (size_t)nw * sizeof *dw);
+                        assert_memory_equal(db, db1, (size_t)d.oc * sizeof *db);
+                    }
+                }
+            }
+            cg_cpu_level_set(saved_level);
+            free(work);
+        } else {
+            assert_int_equal(cg_conv2d_forward_direct(&d, x, w, b, y, NULL, 1), CG_NN_EINVAL);
+        }
+        free(y1), free(dx1), free(dw1), free(db1);
         free(x), free(w), free(b), free(dy), free(y), free(y_ref), free(dx), free(dx_ref);
         free(dw), free(dw_ref), free(db), free(db_ref);
     }
@@ -247,6 +289,7 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
     const conv_case big[] = {
         {"3x3 64->64 at 7x7, batch 16", 16, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1},
         {"1x1 stride 2 64->128 at 7x7, batch 16", 16, 64, 7, 7, 128, 1, 1, 2, 2, 0, 0, 1, 1, 1},
+        {"the cnn's first layer, 1->32 3x3 at 28x28, batch 8", 8, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     };
     size_t n_small = sizeof conv_cases / sizeof *conv_cases, n_big = sizeof big / sizeof *big;
     int saved = omp_get_max_threads();
@@ -299,7 +342,7 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
  * on: resnet18's on 28x28 MNIST and the cnn's, batch 64. */
 static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
     (void)state;
-    enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM };
+    enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM, D = CG_CONV2D_DIRECT };
     const struct {
         int64_t c, oc, h, k, s, p;
         int want[3]; /* fwd, bwd data, bwd weights */
@@ -313,7 +356,7 @@ static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
         {256, 512, 2, 3, 2, 1, {G, G, G}},   /* 1x1 output, 3x3 kernel: the GEMM drops 5 dead taps */
         {256, 512, 2, 1, 2, 0, {B, B, G}},
         {512, 512, 1, 3, 1, 1, {G, G, G}},   /* 1x1 map: 1 live tap of 9 */
-        {1, 32, 28, 3, 1, 1, {P, P, P}},     /* the cnn's first layer: 1 channel, 9 taps */
+        {1, 32, 28, 3, 1, 1, {D, P, D}},     /* the cnn's first layer: 1 channel, 9 taps: direct, data backward plain */
         {32, 64, 28, 3, 2, 1, {B, B, B}},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
@@ -764,6 +807,44 @@ static void test_adaptive_pool_windows_by_hand(void **state) {
     assert_non_null(strstr(msg, "oh = 0"));
 }
 
+/* The fast max pools give the reference's bits where windows tie: values
+ * drawn from {-1, -0, +0, 1} (ReLU outputs tie at 0 all the time), some
+ * -inf windows, and a NaN in some rows (the last NaN wins), on resnet's
+ * stem pool (3x3 s2 p1), an overlapping 2x3 s1 one and adaptive windows. */
+static void test_max_pool_ties_match_reference(void **state) {
+    (void)state;
+    cg_pool2d_desc stem = {.n = 2, .c = 3, .h = 14, .w = 14, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                           .pad_h = 1, .pad_w = 1};
+    cg_pool2d_desc lap = {.n = 2, .c = 3, .h = 9, .w = 11, .kh = 2, .kw = 3, .stride_h = 1, .stride_w = 1,
+                          .pad_h = 1, .pad_w = 1};
+    assert_int_equal(cg_pool2d_desc_init(&stem, NULL, 0), CG_NN_OK);
+    assert_int_equal(cg_pool2d_desc_init(&lap, NULL, 0), CG_NN_OK);
+    cg_pool2d_desc adapt = {.n = 2, .c = 3, .h = 14, .w = 14, .oh = 3, .ow = 5};
+    const float pick[4] = {-1.0f, -0.0f, 0.0f, 1.0f};
+    const cg_pool2d_desc *ds[3] = {&stem, &lap, &adapt};
+    for (int k = 0; k < 3; k++) {
+        const cg_pool2d_desc *d = ds[k];
+        int64_t nx = d->n * d->c * d->h * d->w, ny = d->n * d->c * d->oh * d->ow;
+        float *x = zeros(nx), *y = zeros(ny), *yr = zeros(ny);
+        int64_t *idx = malloc((size_t)ny * sizeof *idx), *idxr = malloc((size_t)ny * sizeof *idxr);
+        assert_true(idx && idxr);
+        uint32_t r = 12345;
+        for (int64_t i = 0; i < nx; i++) {
+            r = r * 1103515245u + 12345u;
+            x[i] = pick[(r >> 16) % 4];
+        }
+        for (int64_t i = 0; i < d->w; i++) x[i] = -INFINITY;          /* plane 0, row 0: -inf */
+        x[d->h * d->w + 3 * d->w + 2] = NAN;                         /* plane 1, row 3: two NaNs */
+        x[d->h * d->w + 3 * d->w + 3] = NAN;
+        x[2 * d->h * d->w + 5] = -NAN;
+        (k == 2 ? cg_adaptive_max_pool2d_forward : cg_max_pool2d_forward)(d, x, y, idx);
+        (k == 2 ? cg_adaptive_max_pool2d_forward_ref : cg_max_pool2d_forward_ref)(d, x, yr, idxr);
+        assert_memory_equal(idx, idxr, (size_t)ny * sizeof *idx);
+        assert_memory_equal(y, yr, (size_t)ny * sizeof *y);
+        free(x), free(y), free(yr), free(idx), free(idxr);
+    }
+}
+
 /* Pool backward kernels against finite differences of their forwards, and
  * the fast forwards against the reference on planes enough for threads. */
 static void test_pool_fast_matches_reference_and_gradients(void **state) {
@@ -961,6 +1042,7 @@ int main(void) {
         cmocka_unit_test(test_batchnorm_backward_matches_finite_differences),
         cmocka_unit_test(test_batchnorm_fast_matches_reference),
         cmocka_unit_test(test_max_pool_by_hand),
+        cmocka_unit_test(test_max_pool_ties_match_reference),
         cmocka_unit_test(test_avg_pool_by_hand),
         cmocka_unit_test(test_adaptive_pool_windows_by_hand),
         cmocka_unit_test(test_pool_fast_matches_reference_and_gradients),

@@ -6,6 +6,7 @@
  * every tap of every (unclipped) window and test it against the input, the
  * definition as written. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,29 +86,82 @@ static inline win adaptive_window(const cg_pool2d_desc *d, int64_t i, int64_t j)
     return r;
 }
 
-/* Max over one plane: PyTorch's loop (start at -inf with the window's first
- * index, take a value if it is larger or NaN, so the last NaN wins), with
- * selects instead of data-dependent branches. */
+/* Max over one plane, PyTorch's answer: its scan (start at -inf with the
+ * window's first index, take a value if it is larger or NaN) keeps the
+ * first position, in row-major order, of the largest value, or the last
+ * NaN.  Run tap by tap, that scan costs ~18 instructions a tap (2.8 ms for
+ * resnet's stem pool 64x14->7 at batch 64, one thread).  So, per output row
+ * i, a column pass first: over the window's rows, cm[q] = the largest value
+ * of column q and cr[q] = the first row holding it (selects over q, which
+ * the compiler vectorises); then each window's answer is the largest cm[q]
+ * over its columns, at the smallest p*W + q among the columns holding it,
+ * which is the scan's first position.  An output row whose window rows hold
+ * a NaN (rare) runs the scan as written.  y is x at the position, so a tie
+ * of -0 and +0 keeps the sign the scan keeps. */
+#define MAX_COLS 1024
+
+static void max_scan(const float *x, int64_t W, win r, float *y, int64_t *idx) {
+    float best = -INFINITY;
+    int64_t at = r.h0 * W + r.w0;
+    for (int64_t p = r.h0; p < r.h1; p++)
+        for (int64_t q = r.w0; q < r.w1; q++) {
+            float v = x[p * W + q];
+            if (v > best || v != v) best = v, at = p * W + q;
+        }
+    *y = x[at];
+    *idx = at;
+}
+
+/* One row into the column pass: cm[q] = max(cm[q], xp[q]), cr[q] = p where
+ * xp[q] is larger.  Written with a mask, not `if`, so it vectorises. */
+static void column_max(float *restrict cm, int32_t *restrict cr, const float *restrict xp, int64_t n, int32_t p) {
+    for (int64_t q = 0; q < n; q++) {
+        float v = xp[q], c = cm[q];
+        int32_t t = -(int32_t)(v > c);
+        cm[q] = v > c ? v : c;
+        cr[q] = (p & t) | (cr[q] & ~t);
+    }
+}
+
+static int any_nan(const float *restrict xp, int64_t n) {
+    int nan = 0;
+    for (int64_t q = 0; q < n; q++) nan |= xp[q] != xp[q];
+    return nan;
+}
+
 static void max_plane(const cg_pool2d_desc *d, int adaptive, const float *x, float *y, int64_t *idx) {
     /* The sizes in locals: idx is int64_t like the descriptor's fields, so
      * without them every store through idx would force d's fields to be
      * reloaded (the compiler cannot rule out aliasing). */
     const int64_t W = d->w, OH = d->oh, OW = d->ow;
-    for (int64_t i = 0; i < OH; i++)
+    float cm[MAX_COLS];
+    int32_t cr[MAX_COLS];
+    for (int64_t i = 0; i < OH; i++) {
+        win rows = adaptive ? adaptive_window(d, i, 0) : fixed_window(d, i, 0);
+        int scan = W > MAX_COLS;
+        if (!scan) {
+            scan = any_nan(x + rows.h0 * W, (rows.h1 - rows.h0) * W);
+            const float *x0 = x + rows.h0 * W;
+            for (int64_t q = 0; q < W; q++) cm[q] = x0[q], cr[q] = (int32_t)rows.h0;
+            for (int64_t p = rows.h0 + 1; p < rows.h1; p++) column_max(cm, cr, x + p * W, W, (int32_t)p);
+        }
         for (int64_t j = 0; j < OW; j++) {
             win r = adaptive ? adaptive_window(d, i, j) : fixed_window(d, i, j);
-            float best = -INFINITY;
-            int64_t at = r.h0 * W + r.w0;
-            for (int64_t p = r.h0; p < r.h1; p++)
-                for (int64_t q = r.w0; q < r.w1; q++) {
-                    float v = x[p * W + q];
-                    int take = (v > best) | (v != v);
-                    best = take ? v : best;
-                    at = take ? p * W + q : at;
-                }
-            y[i * OW + j] = best;
+            if (scan) {
+                max_scan(x, W, r, &y[i * OW + j], &idx[i * OW + j]);
+                continue;
+            }
+            float m = cm[r.w0];
+            for (int64_t q = r.w0 + 1; q < r.w1; q++) m = cm[q] > m ? cm[q] : m;
+            int64_t at = INT64_MAX;
+            for (int64_t q = r.w0; q < r.w1; q++) {
+                int64_t k = (int64_t)cr[q] * W + q;
+                at = cm[q] == m && k < at ? k : at;
+            }
+            y[i * OW + j] = x[at];
             idx[i * OW + j] = at;
         }
+    }
 }
 
 #define PLANES(d) ((d)->n * (d)->c)

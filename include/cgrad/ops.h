@@ -80,7 +80,7 @@ cg_tensor *cg_argmin(cg_tensor *t, int dim, bool keepdim); /* int64 */
 
 /* ---- linear algebra ----------------------------------------------------- */
 /* torch.matmul: 1-d·1-d dot, 2-d·2-d, and batched with broadcast batch dims.
- * Every product goes through cblas_sgemm. */
+ * Every product goes through the backend's GEMM (oneDNN's sgemm on the CPU). */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
 
 /* ---- softmax family (fused, numerically stable: x - max - log(sum(exp))) -- */

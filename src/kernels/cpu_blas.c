@@ -1,6 +1,23 @@
-/* CPU matrix kernel: GEMM through OpenBLAS. */
+/* CPU matrix kernel: GEMM through oneDNN's dnnl_sgemm, or OpenBLAS's
+ * cblas_sgemm/sgemv where CGRAD_GEMM=openblas asks for it.
+ *
+ * Why oneDNN by default: OpenBLAS picks its kernels by CPU model, and
+ * Debian's 0.3.21 does not know newer Xeons (family 6 model 207 here): it
+ * runs its SSE3 "Prescott" kernels on them, 31 GFLOP/s at 1024^3 on one
+ * thread against dnnl_sgemm's 150.  Even with the right kernels forced
+ * (OPENBLAS_CORETYPE=SkylakeX) dnnl_sgemm was as fast or faster on every
+ * shape the chapter meets (one thread, process CPU time, Xeon AVX-512, load 9):
+ *   1024x1024x1024   OpenBLAS 14.8 ms   oneDNN 14.0 ms
+ *   256x30x784       0.165              0.083   (simple_net's first layer)
+ *   64x512x1024      0.589              0.407   (the resnet head)
+ *   12396x784 @ x    1.387 (sgemv)      1.349   (the chapter's linear1)
+ * oneDNN dispatches on the CPU at run time as OpenBLAS does (AVX-512, AVX2). */
 #include <cblas.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels/cpu_kernels.h"
 
@@ -8,21 +25,21 @@
 #define GEMM_SPLIT_MIN_MACS (256LL * 1024)
 #define GEMM_SPLIT_MAX_MACS (64LL * 1024 * 1024)
 
+static bool use_openblas;
+static pthread_once_t choice_once = PTHREAD_ONCE_INIT;
+
+static void choose_gemm(void) {
+    const char *e = getenv("CGRAD_GEMM");
+    use_openblas = e && strcmp(e, "openblas") == 0;
+}
+
+/* Row-major C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C, on the calling
+ * thread's OpenMP team (one thread inside an active parallel region). */
 static void gemm_plain(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                        int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
-                (blasint)ldc);
-}
-
-void cg_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                 int64_t ldc) {
-    if (m == 0 || n == 0) return;
-    if (k == 0) { /* BLAS leaves C untouched when k is 0 only if beta is 1 */
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+    if (!use_openblas) {
+        dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     /* Matrix-vector products (the chapter's train_x@weights is [12396,784]@[784,1])
@@ -39,12 +56,28 @@ void cg_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
                     c, 1);
         return;
     }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
+                (blasint)ldc);
+}
+
+void cg_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc) {
+    if (m == 0 || n == 0) return;
+    if (k == 0) { /* BLAS leaves C untouched when k is 0 only if beta is 1 */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        return;
+    }
+    pthread_once(&choice_once, choose_gemm);
     /* Mid-sized products (simple_net's [256,784]@[784,30] and its weight
      * gradient) ran slower on OpenBLAS's own 2 threads than on one (measured:
      * 0.63 vs 0.35 ms per training step).  Split them ourselves into one
      * block of rows (or columns) per thread: inside an active OpenMP region
-     * OpenBLAS runs single-threaded, so each thread does one plain GEMM.  Each
-     * element of C is computed exactly as in the unsplit call. */
+     * the GEMM runs single-threaded, so each thread does one plain GEMM.  The
+     * split is along m or n, never k, and fixed by the thread count, so the
+     * bits depend on the thread count alone. */
     int threads = omp_get_max_threads();
     int64_t macs = m * n * k;
     if (threads > 1 && !omp_in_parallel() && macs >= GEMM_SPLIT_MIN_MACS && macs <= GEMM_SPLIT_MAX_MACS &&

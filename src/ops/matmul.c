@@ -1,6 +1,6 @@
-/* matmul with torch.matmul's rules; every product is one cblas_sgemm per
+/* matmul with torch.matmul's rules; every product is one backend GEMM per
  * batch entry.  2-d operands that are row-major or transposed views (W.T in
- * a Linear layer) go to BLAS as they are, with the transpose flag set. */
+ * a Linear layer) go to the GEMM as they are, with the transpose flag set. */
 #include <string.h>
 
 #include "autograd/node.h"

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_dispatch.h"
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
 
@@ -144,6 +145,10 @@ static const conv_case conv_cases[] = {
     /* resnet's deep layers: 3x3 pad 1 on 2x2 and 1x1 maps (taps that read only padding) */
     {"3x3 pad 1 on 1x1", 4, 16, 1, 1, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 stride 2 pad 1 on 2x2", 3, 8, 2, 2, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1},
+    /* thin layers (C*KH*KW <= 16: the direct kernels, cpu_conv_direct.c): the cnn's first layer, and 12
+     * taps with a stride, a padding on one side and an output width of 19 (not a multiple of any vector) */
+    {"thin: 1 channel 3x3 pad 1", 3, 1, 9, 11, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {"thin: 2 channels 2x3, stride (1,2), pad (0,1)", 2, 2, 6, 37, 5, 2, 3, 1, 2, 0, 1, 1, 1, 1},
 };
 
 static void test_conv_fast_matches_reference(void **state) {
@@ -218,8 +223,45 @@ static void test_conv_fast_matches_reference(void **state) {
                 assert_memory_equal(db, db1, (size_t)d.oc * sizeof *db);
             }
         }
-        free(y1), free(dx1), free(dw1), free(db1);
         free(work);
+        /* the direct kernel on its own where it takes the shape, at every CPU
+         * level this machine has, on 1 thread and on 2: close to the
+         * reference, and the same bits on either thread count */
+        if (cg_conv2d_direct_supports(&d)) {
+            work = malloc((size_t)cg_conv2d_direct_workspace(&d, 2) * sizeof *work);
+            assert_non_null(work);
+            cg_cpu_level saved_level = cg_cpu_level_active();
+            cg_conv2d_forward_ref(&d, x, w, b, y_ref);
+            for (int level = 0; level < CG_CPU_LEVELS; level++) {
+                if (!cg_cpu_level_set((cg_cpu_level)level)) continue;
+                for (int threads = 1; threads <= 2; threads++) {
+                    snprintf(what, sizeof what, "%s: direct forward, %s, %d thread(s)", t->name,
+                             cg_cpu_level_name((cg_cpu_level)level), threads);
+                    memset(y, 0xff, (size_t)ny * sizeof *y);
+                    assert_int_equal(cg_conv2d_forward_direct(&d, x, w, b, y, work, threads), CG_NN_OK);
+                    assert_close_f(what, y, y_ref, ny, 1e-4, 1e-3);
+                    snprintf(what, sizeof what, "%s: direct backward weights, %s, %d thread(s)", t->name,
+                             cg_cpu_level_name((cg_cpu_level)level), threads);
+                    memset(dw, 0xff, (size_t)nw * sizeof *dw);
+                    assert_int_equal(cg_conv2d_backward_weights_direct(&d, x, dy, dw, db, work, threads), CG_NN_OK);
+                    assert_close_f(what, dw, dw_ref, nw, 1e-4, 1e-3);
+                    assert_close_f(what, db, db_ref, d.oc, 1e-4, 1e-3);
+                    if (threads == 1) {
+                        memcpy(y1, y, (size_t)ny * sizeof *y);
+                        memcpy(dw1, dw, (size_t)nw * sizeof *dw), memcpy(db1, db, (size_t)d.oc * sizeof *db);
+                    } else {
+                        assert_memory_equal(y, y1, (size_t)ny * sizeof *y);
+                        assert_memory_equal(dw, dw1, (size_t)nw * sizeof *dw);
+                        assert_memory_equal(db, db1, (size_t)d.oc * sizeof *db);
+                    }
+                }
+            }
+            cg_cpu_level_set(saved_level);
+            free(work);
+        } else {
+            assert_int_equal(cg_conv2d_forward_direct(&d, x, w, b, y, NULL, 1), CG_NN_EINVAL);
+        }
+        free(y1), free(dx1), free(dw1), free(db1);
         free(x), free(w), free(b), free(dy), free(y), free(y_ref), free(dx), free(dx_ref);
         free(dw), free(dw_ref), free(db), free(db_ref);
     }
@@ -247,6 +289,7 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
     const conv_case big[] = {
         {"3x3 64->64 at 7x7, batch 16", 16, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1},
         {"1x1 stride 2 64->128 at 7x7, batch 16", 16, 64, 7, 7, 128, 1, 1, 2, 2, 0, 0, 1, 1, 1},
+        {"the cnn's first layer, 1->32 3x3 at 28x28, batch 8", 8, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     };
     size_t n_small = sizeof conv_cases / sizeof *conv_cases, n_big = sizeof big / sizeof *big;
     int saved = omp_get_max_threads();
@@ -299,7 +342,7 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
  * on: resnet18's on 28x28 MNIST and the cnn's, batch 64. */
 static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
     (void)state;
-    enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM };
+    enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM, D = CG_CONV2D_DIRECT };
     const struct {
         int64_t c, oc, h, k, s, p;
         int want[3]; /* fwd, bwd data, bwd weights */
@@ -310,10 +353,11 @@ static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
         {128, 128, 4, 3, 1, 1, {B, B, B}},
         {256, 256, 2, 3, 1, 1, {B, B, G}},   /* 2x2 output: the GEMM's weight backward */
         {128, 256, 4, 1, 2, 0, {B, B, B}},   /* 2x2 output of a 1x1 kernel: oneDNN still */
+        {128, 256, 4, 3, 2, 1, {B, G, G}},   /* 2x2 output of a strided 3x3: the GEMM's backward passes */
         {256, 512, 2, 3, 2, 1, {G, G, G}},   /* 1x1 output, 3x3 kernel: the GEMM drops 5 dead taps */
         {256, 512, 2, 1, 2, 0, {B, B, G}},
         {512, 512, 1, 3, 1, 1, {G, G, G}},   /* 1x1 map: 1 live tap of 9 */
-        {1, 32, 28, 3, 1, 1, {P, P, P}},     /* the cnn's first layer: 1 channel, 9 taps */
+        {1, 32, 28, 3, 1, 1, {D, P, D}},     /* the cnn's first layer: 1 channel, 9 taps: direct, data backward plain */
         {32, 64, 28, 3, 2, 1, {B, B, B}},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {

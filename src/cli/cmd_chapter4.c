@@ -563,8 +563,9 @@ static cg_status step_linear(run *c) {
     }
     if (st == CG_OK) printf("for i in range(%d): ... print(validate_epoch(linear1), end=' '):\n%s\n", epochs, line);
     cg_dataloaders_free(dls);
-    cg_release(m.weights);
-    cg_release(m.bias);
+    /* m's two tensors belong to the run's scope (cmd_chapter4 opens one), which
+     * releases them: releasing them here too freed them twice, hidden while the
+     * pool kept every freed header and seen once it gives memory back */
     char v[3][32];
     if (st == CG_OK) {
         py_round4(accs[0], v[0], 32), py_round4(accs[1], v[1], 32), py_round4(accs[n - 1], v[2], 32);

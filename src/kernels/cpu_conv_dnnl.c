@@ -252,6 +252,15 @@ fail:
     return -1;
 }
 
+/* Whether cgrad's own kernel (the GEMM, the direct one) takes this shape
+ * and pass; oneDNN's layouts answer 1 (only building the primitive tells). */
+static int own_kernel_takes(const cg_conv2d_desc *d, int pass, int kernel) {
+    if (kernel == CG_CONV2D_GEMM)
+        return d->kh * d->kw <= CG_CONV2D_GEMM_MAX_TAPS && cg_conv2d_gemm_workspace(d) <= GEMM_MAX_WORKSPACE;
+    if (kernel == CG_CONV2D_DIRECT) return pass != CG_CONV2D_BWD_DATA && cg_conv2d_direct_supports(d);
+    return 1;
+}
+
 /* Builds the primitive of `pass` for descriptor d in `layout`, on the
  * current thread count.  NULL (with msg) when oneDNN refuses. */
 static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int layout, char *msg,
@@ -265,13 +274,13 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
     p->pass = pass, p->bias = bias, p->d = d;
     dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
     dnnl_primitive_attr_t attr = NULL;
-    if (layout == CG_CONV2D_GEMM) {
-        int64_t size = cg_conv2d_gemm_workspace(d);
-        if (d->kh * d->kw > CG_CONV2D_GEMM_MAX_TAPS || size > GEMM_MAX_WORKSPACE) {
+    if (layout == CG_CONV2D_GEMM || layout == CG_CONV2D_DIRECT) {
+        if (!own_kernel_takes(d, pass, layout)) {
             free(p);
             return NULL; /* not a candidate here; oneDNN's layouts remain */
         }
-        p->need = (size_t)size * sizeof(float);
+        /* the direct kernel's workspace depends on the thread count: plan_run sizes it */
+        p->need = layout == CG_CONV2D_GEMM ? (size_t)cg_conv2d_gemm_workspace(d) * sizeof(float) : 0;
         return p;
     }
     DNNL_TRY(dnnl_stream_create(&p->stream, engine, dnnl_stream_default_flags));
@@ -348,11 +357,21 @@ fail:
  * thread count. */
 static int plan_run(conv_plan *p, conv_slot *slot, void *const *ptrs, int blocks, char *msg, size_t msg_size) {
     dnnl_stream_t stream = p->stream;
-    if (slot_reserve(slot, p->need)) {
-        if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for a %zu-byte workspace", p->need);
+    size_t need = p->layout == CG_CONV2D_DIRECT ? (size_t)cg_conv2d_direct_workspace(p->d, blocks) * sizeof(float)
+                                                : p->need;
+    if (slot_reserve(slot, need)) {
+        if (msg && msg_size) snprintf(msg, msg_size, "conv2d: out of memory for a %zu-byte workspace", need);
         return -1;
     }
     char *buf = slot->buf;
+    if (p->layout == CG_CONV2D_DIRECT) { /* its workspace is per thread: sized for all `blocks` of them */
+        int threads = omp_get_max_threads();
+        if (p->pass == CG_CONV2D_FWD)
+            return cg_conv2d_forward_direct(p->d, ptrs[0], ptrs[1], p->bias ? ptrs[2] : NULL, ptrs[p->bias ? 3 : 2],
+                                            slot->buf, threads) ? -1 : 0;
+        return cg_conv2d_backward_weights_direct(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL, slot->buf,
+                                                 threads) ? -1 : 0;
+    }
     if (p->layout == CG_CONV2D_GEMM) {
         int threads = omp_get_max_threads();
         float *work = slot->buf;
@@ -402,6 +421,7 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
     case CG_CONV2D_DNNL_BLOCKED: return "dnnl-blocked";
     case CG_CONV2D_DNNL_NHWC: return "dnnl-nhwc";
     case CG_CONV2D_GEMM: return "gemm";
+    case CG_CONV2D_DIRECT: return "direct";
     default: return "auto";
     }
 }
@@ -414,11 +434,15 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *    takes 1.6-2.7 ms where oneDNN takes 2.2-17.9 (3x3 512->512 at 1x1,
  *    3x3 s2 256->512 at 2x2);  its weight backward also wins on 2x2 outputs
  *    of kernels with several taps (5.4 vs 6.8 ms, 2.3 vs 2.7) and on a 1x1
- *    output of a 1x1 kernel (0.38 vs 0.97);
+ *    output of a 1x1 kernel (0.38 vs 0.97);  since the GEMM is oneDNN's
+ *    (cpu_conv_gemm.c), also the data backward of a strided multi-tap
+ *    kernel onto a 2x2 output (3x3 s2 128->256 at 4x4: 1.52 vs 1.88 ms);
  *  - a first layer with fewer than 16 input channels pads them to oneDNN's
- *    16-channel block: with C*KH*KW < 16 (the cnn's 1->32 3x3) plain NCHW
- *    runs the forward and weight backward faster (1.07 vs 2.19 ms, 1.43 vs
- *    1.86), and the data backward of any C < 16 (the stem 4.8 vs 10.1 ms);
+ *    16-channel block: with C*KH*KW < 16 (the cnn's 1->32 3x3) cgrad's own
+ *    direct kernels (cpu_conv_direct.c) run the forward and the weight
+ *    backward (0.38 and 0.42 ms against oneDNN plain's 0.69 and 1.04; plain
+ *    where groups > 1), and plain NCHW the data backward of any C < 16
+ *    (the stem 4.8 vs 10.1 ms);
  *  - the strided 1x1 downsample at 7x7 runs its data backward faster plain
  *    (0.35 vs 0.87 ms);
  *  - everything else: oneDNN's blocked layout (nChw16c on AVX-512, nChw8c
@@ -432,8 +456,11 @@ cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pa
     int64_t out = d->oh * d->ow, taps = d->kh * d->kw, red = (d->c / d->groups) * taps;
     if (out == 1 && (taps > 1 || pass == CG_CONV2D_BWD_WEIGHTS)) return CG_CONV2D_GEMM;
     if (pass == CG_CONV2D_BWD_WEIGHTS && out <= 4 && taps > 1) return CG_CONV2D_GEMM;
+    if (pass == CG_CONV2D_BWD_DATA && out <= 4 && taps > 1 && (d->stride_h > 1 || d->stride_w > 1))
+        return CG_CONV2D_GEMM;
     if (pass == CG_CONV2D_BWD_DATA && d->c / d->groups < 16) return CG_CONV2D_DNNL_PLAIN;
-    if (pass != CG_CONV2D_BWD_DATA && red < 16) return CG_CONV2D_DNNL_PLAIN;
+    if (pass != CG_CONV2D_BWD_DATA && red < 16)
+        return cg_conv2d_direct_supports(d) ? CG_CONV2D_DIRECT : CG_CONV2D_DNNL_PLAIN;
     if (pass == CG_CONV2D_BWD_DATA && taps == 1 && (d->stride_h > 1 || d->stride_w > 1) && d->h * d->w >= 49)
         return CG_CONV2D_DNNL_PLAIN;
     return CG_CONV2D_DNNL_BLOCKED;
@@ -485,7 +512,7 @@ static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, int ke
  * same kernel. */
 static conv_plan *plan_for(const cg_conv2d_desc *d, int pass, int bias, int kernel, char *msg, size_t msg_size) {
     static const int order[CG_CONV2D_KERNELS] = {CG_CONV2D_DNNL_BLOCKED, CG_CONV2D_DNNL_PLAIN, CG_CONV2D_DNNL_NHWC,
-                                                 CG_CONV2D_GEMM};
+                                                 CG_CONV2D_GEMM, CG_CONV2D_DIRECT};
     conv_plan *p = plan_build(d, pass, bias, kernel, msg, msg_size);
     for (int i = 0; !p && i < CG_CONV2D_KERNELS; i++)
         if (order[i] != kernel) p = plan_build(d, pass, bias, order[i], msg, msg_size);
@@ -571,6 +598,10 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
     if (msg && msg_size) msg[0] = 0;
     int kernel = atomic_load(&forced_kernel);
     if (kernel < 0 || kernel >= CG_CONV2D_KERNELS) kernel = cg_conv2d_kernel_for(d, (cg_conv2d_pass)pass);
+    /* one of cgrad's own kernels forced on a shape it does not take: the
+     * fallback (plan_for's order) is oneDNN, which needs the weight
+     * backward's slices; say so now */
+    if (!own_kernel_takes(d, pass, kernel)) kernel = CG_CONV2D_DNNL_BLOCKED;
     conv_entry *e = entry_get(d, pass, bias, kernel, msg, msg_size);
     if (!e) return CG_NN_ENOMEM;
     conv_arena *ar = arena_take();
@@ -583,7 +614,8 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
     int threads = cg_nn_tuner_pick(&e->tuner, max_threads, &arm);
     cg_nn_status status = CG_NN_OK;
     double t0 = cg_nn_now_ms();
-    if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && max_threads > 1 && d->n > 1) {
+    if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && kernel != CG_CONV2D_DIRECT && max_threads > 1 &&
+        d->n > 1) {
         if (e->nchunks && e->chunk_threads != max_threads) chunks_free(e); /* omp_set_num_threads changed */
         if (!e->nchunks && chunks_build(e, max_threads, msg, msg_size)) status = CG_NN_EBACKEND;
         else if (chunks_run(e, ar, ptrs, threads, msg, msg_size)) status = CG_NN_EBACKEND;

@@ -91,12 +91,13 @@ typedef enum cg_conv2d_kernel {
     CG_CONV2D_DNNL_BLOCKED, /* oneDNN's own layout (format_tag_any: nChw16c on AVX-512), reorders in and out */
     CG_CONV2D_DNNL_NHWC,    /* oneDNN channels-last, reorders in and out */
     CG_CONV2D_GEMM,         /* the batch SGEMM below */
+    CG_CONV2D_DIRECT,       /* cgrad's direct kernels for thin layers below (forward, weight backward) */
     CG_CONV2D_KERNELS
 } cg_conv2d_kernel;
 /* The kernel the rule picks for d and pass on this CPU (by oneDNN's
  * effective ISA). */
 cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass);
-/* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm" ("auto" for CG_CONV2D_AUTO). */
+/* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm", "direct" ("auto" for CG_CONV2D_AUTO). */
 const char *cg_conv2d_kernel_name(cg_conv2d_kernel k);
 /* For benchmarks and tests: every later call runs kernel k (CG_CONV2D_AUTO:
  * the rule again).  Process-wide; not for use while conv calls run. */
@@ -112,7 +113,7 @@ cg_nn_status cg_conv2d_backward_weights(const cg_conv2d_desc *d, const float *x,
  * taps that read only padding dropped (cpu_conv_gemm.c; it wins on small
  * feature maps, where the rule picks it).  These entry points let tests
  * hold it to the reference.  work holds cg_conv2d_gemm_workspace(d) floats.
- * Each SGEMM is cut into `blocks` fixed pieces (one-thread OpenBLAS calls)
+ * Each SGEMM is cut into `blocks` fixed pieces (one-thread dnnl_sgemm calls)
  * run on `threads` OpenMP threads: the result's bits depend on blocks, not
  * on threads.
  * CG_NN_EINVAL for kernels of more than CG_CONV2D_GEMM_MAX_TAPS taps. */
@@ -124,6 +125,22 @@ cg_nn_status cg_conv2d_backward_data_gemm(const cg_conv2d_desc *d, const float *
                                           float *work, int blocks, int threads);
 cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const float *x, const float *dy,
                                              float *dw, float *dbias, float *work, int blocks, int threads);
+
+/* The third: direct kernels for thin layers (cpu_conv_direct.c), where one
+ * output reads at most CG_CONV2D_DIRECT_MAX_TAPS values (C*KH*KW, groups
+ * 1: the cnn's 1->32 3x3 first layer has 9), vectorised at the CPU's level
+ * (cpu_dispatch.h), on cgrad's NCHW buffers as they are.  work holds
+ * cg_conv2d_direct_workspace(d, threads) floats (aligned to 8 bytes); the
+ * bits do not depend on threads.  CG_NN_EINVAL where
+ * cg_conv2d_direct_supports(d) is 0.  (The data backward of these layers
+ * stays with oneDNN's plain kernel.) */
+#define CG_CONV2D_DIRECT_MAX_TAPS 16
+int cg_conv2d_direct_supports(const cg_conv2d_desc *d);
+int64_t cg_conv2d_direct_workspace(const cg_conv2d_desc *d, int threads);
+cg_nn_status cg_conv2d_forward_direct(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
+                                      float *y, float *work, int threads);
+cg_nn_status cg_conv2d_backward_weights_direct(const cg_conv2d_desc *d, const float *x, const float *dy,
+                                               float *dw, float *dbias, float *work, int threads);
 
 /* Frees every cached primitive and buffer (call at shutdown, or to bound
  * memory after many shapes); safe while no conv call is running. */

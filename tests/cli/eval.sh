@@ -60,7 +60,7 @@ while IFS=$'\t' read -r file pred actual loss prob; do
     [ "$(basename "$(dirname "$file")")" = "$actual" ] || bad "top loss $file: actual '$actual' is not its folder"
     [ -f "two/$file" ] || bad "top loss $file: no two/$file"
 done <<<"$tops"
-json=$("$cgrad" eval --model m/model.safetensors --data two --k 3 --out pics --json --quiet 2>&1) || bad "eval --json: $json"
+json=$("$cgrad" eval --model m/model.safetensors --data two --k 3 --out pics --json --quiet 2>json.err) || bad "eval --json: $(cat json.err)"
 if command -v /usr/bin/python3 > /dev/null; then
     /usr/bin/python3 -c '
 import json, sys

@@ -635,20 +635,29 @@ static void test_batchnorm_backward_matches_finite_differences(void **state) {
 static void test_batchnorm_fast_matches_reference(void **state) {
     (void)state;
     /* large enough for the threaded channel path (>= CG_NN_PARALLEL_MIN
-     * elements), and a small map (HW = 4) for the in-order path */
-    const cg_batchnorm_desc shapes[2] = {{.n = 16, .c = 24, .hw = 121, .eps = 1e-5, .momentum = 0.1},
-                                         {.n = 9, .c = 40, .hw = 4, .eps = 1e-5, .momentum = 0.1}};
-    for (int s = 0; s < 2; s++) {
+     * elements), small maps (HW = 4, 9: whole rows of C*HW <= 2048), one
+     * of 4800 values a row (channel by channel) and BatchNorm1d's HW = 1 */
+    const cg_batchnorm_desc shapes[6] = {{.n = 16, .c = 24, .hw = 121, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 9, .c = 40, .hw = 4, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 5, .c = 200, .hw = 9, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 3, .c = 300, .hw = 16, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 7, .c = 300, .hw = 1, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 20, .c = 128, .hw = 16, .eps = 1e-5, .momentum = 0.1}};
+    for (int s = 0; s < 6; s++) {
         const cg_batchnorm_desc d = shapes[s];
         int64_t nx = d.n * d.c * d.hw;
         float *x = sines(nx, 0.013, 0.1, 3), *dy = sines(nx, 0.7, 0.2, 1), *g = sines(d.c, 0.5, 1.0, 1);
         float *b = sines(d.c, 0.3, 0.0, 1);
         float *y = zeros(nx), *y_ref = zeros(nx), *dx = zeros(nx), *dx_ref = zeros(nx);
-        float sm[40], si[40], sm_r[40], si_r[40], rm[40] = {0}, rv[40], rm_r[40] = {0}, rv_r[40];
-        float dg[40], db[40], dg_r[40], db_r[40];
-        for (int c = 0; c < 40; c++) rv[c] = rv_r[c] = 1;
+        float sm[300], si[300], sm_r[300], si_r[300], rm[300] = {0}, rv[300], rm_r[300] = {0}, rv_r[300];
+        float dg[300], db[300], dg_r[300], db_r[300];
+        for (int c = 0; c < 300; c++) rv[c] = rv_r[c] = 1;
+        float *y0 = zeros(nx), *dx0 = zeros(nx), dg0[300], db0[300];
         for (int rep = 0; rep < 3; rep++) { /* the tuner's first calls try both thread counts */
             cg_batchnorm_forward_train(&d, x, g, b, y, sm, si, rm, rv);
+            /* the same bits whichever thread count the tuner took */
+            if (rep == 0) memcpy(y0, y, (size_t)nx * sizeof *y);
+            else assert_memory_equal(y, y0, (size_t)nx * sizeof *y);
             cg_batchnorm_forward_train_ref(&d, x, g, b, y_ref, sm_r, si_r, rm_r, rv_r);
             assert_close_f("bn fast y", y, y_ref, nx, 1e-5, 1);
             assert_close_f("bn fast mean", sm, sm_r, d.c, 1e-5, 1);
@@ -657,13 +666,21 @@ static void test_batchnorm_fast_matches_reference(void **state) {
             assert_close_f("bn fast running_var", rv, rv_r, d.c, 1e-5, 1);
             for (int training = 0; training < 2; training++) {
                 cg_batchnorm_backward(&d, training, dy, x, g, sm, si, dx, dg, db);
+                if (training && rep == 0) {
+                    memcpy(dx0, dx, (size_t)nx * sizeof *dx);
+                    memcpy(dg0, dg, (size_t)d.c * sizeof *dg), memcpy(db0, db, (size_t)d.c * sizeof *db);
+                } else if (training) {
+                    assert_memory_equal(dx, dx0, (size_t)nx * sizeof *dx);
+                    assert_memory_equal(dg, dg0, (size_t)d.c * sizeof *dg);
+                    assert_memory_equal(db, db0, (size_t)d.c * sizeof *db);
+                }
                 cg_batchnorm_backward_ref(&d, training, dy, x, g, sm_r, si_r, dx_ref, dg_r, db_r);
                 assert_close_f("bn fast dx", dx, dx_ref, nx, 1e-4, 1e-3);
                 assert_close_f("bn fast dgamma", dg, dg_r, d.c, 1e-4, 1e-3);
                 assert_close_f("bn fast dbeta", db, db_r, d.c, 1e-4, 1e-3);
             }
         }
-        free(x), free(dy), free(g), free(b), free(y), free(y_ref), free(dx), free(dx_ref);
+        free(x), free(dy), free(g), free(b), free(y), free(y_ref), free(dx), free(dx_ref), free(y0), free(dx0);
     }
 }
 

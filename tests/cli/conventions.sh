@@ -223,6 +223,9 @@ if [ -n "${CGRAD_MIRROR:-}" ]; then
         && ok "train --mirror M --home DIR: the data went to DIR" || bad "train --mirror --home: exit $rc: $(cat h.err)"
     env -u CGRAD_MIRROR -u CGRAD_HOME "$cgrad" show mnist_sample --home "$tmp/h" --mirror "" --count 4 --out sh2 --quiet > /dev/null 2>&1 \
         && is_png sh2/batch.png && ok "show DATASET --home DIR: the cached copy" || bad "show mnist_sample --home: failed"
+    env -u CGRAD_MIRROR -u CGRAD_HOME "$cgrad" pixel-similarity --home "$tmp/h" --mirror "" --json --quiet > hp.out 2> hp.err \
+        && grep -qF "\"path\": \"$tmp/h/data/mnist_sample\"" hp.out && ok "pixel-similarity --home DIR: reads DIR's copy" \
+        || bad "pixel-similarity --home: $(cat hp.out hp.err)"
 else
     echo "skip: no CGRAD_MIRROR to copy from"
 fi

@@ -23,7 +23,8 @@
  * process's CPU time (for one-thread runs on a loaded machine; the torch
  * script reads the same variable).  Threads: OMP_NUM_THREADS (run.sh sets
  * it for both sides).  CGRAD_BENCH_ONLY=text runs only the rows whose name
- * contains text (to profile one row).
+ * contains text (to profile one row); CGRAD_BENCH_KERNEL=gemm (or another
+ * name of cg_conv2d_kernel_name) forces that kernel on every conv row.
  *
  * `bench_conv --kernels [THREADS]` prints instead the table behind the
  * conv kernel rule (cg_conv2d_kernel_for): every kernel forced on every
@@ -277,6 +278,10 @@ int main(int argc, char **argv) {
         return kernel_table(convs, sizeof convs / sizeof *convs, argc > 2 ? atoi(argv[2]) : omp_get_max_threads());
     int status = 0;
     char op[128];
+    /* CGRAD_BENCH_KERNEL=name (cg_conv2d_kernel_name's): force one conv kernel on every row, for profiling */
+    const char *force = getenv("CGRAD_BENCH_KERNEL");
+    for (int k = 0; force && k < CG_CONV2D_KERNELS; k++)
+        if (!strcmp(force, cg_conv2d_kernel_name((cg_conv2d_kernel)k))) cg_conv2d_force_kernel((cg_conv2d_kernel)k);
 
     /* The machine's peak, measured now: a 1024^3 SGEMM, OpenBLAS's and
      * oneDNN's, the faster of the two (OpenBLAS 0.3.21 runs its SSE3 kernels

@@ -55,7 +55,8 @@ void train_args_help(FILE *f) {
             "  --model NAME      linear, linear1 (the chapter's init_params xb@weights+bias),\n"
             "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out, HIDDEN 1..%d)\n"
             "                    on flat rows; on images [C,H,W]: resnet18, resnet34\n"
-            "                    (vision_learner's model, RGB) and cnn (4 conv-BN-ReLU, gray)\n"
+            "                    (vision_learner's model, RGB), cnn (4 conv-BN-ReLU, gray) and\n"
+            "                    cnn-wide (6 conv-BN-ReLU, dropout 0.25, gray)\n"
             "  --loss NAME       mnist_loss, bce, cross_entropy, mse, l1 (default: mnist_loss\n"
             "                    for mnist_sample with the flat models, cross_entropy otherwise)\n"
             "  --opt sgd|adam|basic  fastai's SGD (the chapter's; the flat models' default), Adam\n"
@@ -224,7 +225,7 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     bool vision = cg_model_takes_images(a->model);
     if (!a->opt) a->opt = vision ? "adam" : "sgd";
     if (!a->bs) a->bs = vision ? 64 : 256;
-    if (isnan(a->lr)) a->lr = !strcmp(a->model, "cnn") ? 0.01 : 0.1;
+    if (isnan(a->lr)) a->lr = !strncmp(a->model, "cnn", 3) ? 0.01 : 0.1; /* cnn, cnn-wide */
     if (strcmp(a->opt, "sgd") && strcmp(a->opt, "adam") && strcmp(a->opt, "basic"))
         return cli_usage_error(cmd, usage, "--opt must be sgd, adam or basic, got '%s'", cli_esc(a->opt));
     return cli_common_apply(&a->common) ? 1 : -1;
@@ -334,7 +335,8 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     const char *data = a->data;
     bool vision = cg_model_takes_images(a->model);
     cg_image_folder_options o = cg_image_folder_defaults();
-    o.item = (cg_image_item_options){.channels = vision && strcmp(a->model, "cnn") ? 3 : 1, .to_float = true};
+    o.item = (cg_image_item_options){.channels = vision && strncmp(a->model, "cnn", 3) ? 3 : 1, /* cnn(-wide): gray */
+                                     .to_float = true};
     if (a->size) o.item.resize = (cg_resize_options){.height = a->size, .width = a->size,
                                                      .method = a->resize_method};
     o.train = a->train_dir, o.valid = a->valid_dir;
@@ -449,6 +451,20 @@ cg_status train_setup_build(const train_args *a, train_setup *s) {
         if (st != CG_OK) return st;
         s->train_x = d.train_x, s->train_y = d.train_y;
         s->valid_x = d.valid_x, s->valid_y = d.valid_y;
+        /* the valid rows' files, listed as cg_mnist_sample_load stacked them (for eval's top
+         * losses); kept only if they account for every row */
+        snprintf(s->root, sizeof s->root, "%s", root);
+        const char *const digit_dirs[2] = {"valid/3", "valid/7"};
+        for (int k = 0; k < 2 && st == CG_OK; k++) {
+            char *dir = cg_path_join(root, digit_dirs[k]);
+            cg_strlist files = {0};
+            st = dir ? cg_ls_ext(dir, ".png", &files) : CG_ERR_NOMEM;
+            for (size_t j = 0; st == CG_OK && j < files.count; j++) st = cg_strlist_push(&s->valid_files, files.items[j]);
+            cg_strlist_free(&files);
+            free(dir);
+        }
+        if (st != CG_OK || (int64_t)s->valid_files.count != s->valid_x->shape[0]) cg_strlist_free(&s->valid_files);
+        st = CG_OK;
         s->n_in = 28 * 28;
         st = classes_json(2, (const char *const[]){"7", "3"}, &s->classes); /* label 1 = a three */
         if (st != CG_OK) {
@@ -495,11 +511,15 @@ void train_setup_free(train_setup *s) {
     cg_release(s->valid_x);
     cg_release(s->valid_y);
     free(s->classes);
+    cg_strlist_free(&s->valid_files);
     memset(s, 0, sizeof *s);
 }
 
 const char *train_item_path(const train_setup *s, cg_dataset *ds, int64_t i) {
     const char *p = cg_dataset_item_source(ds, i);
+    if (!p && s->valid_files.count && s->dls && ds == cg_dataloader_dataset(s->dls->valid) && i >= 0 &&
+        (size_t)i < s->valid_files.count)
+        p = s->valid_files.items[i];
     size_t n = strlen(s->root);
     if (!p || !n) return p;
     while (n > 1 && s->root[n - 1] == '/') n--; /* "data/" names the same folder as "data" */

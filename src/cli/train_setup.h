@@ -78,10 +78,13 @@ typedef struct train_setup {
                          * cg_model_set_classes (malloc'd, freed by train_setup_free) */
     char input[64];     /* "gray:28x28" */
     char root[4096];    /* the folder --data was read from (a dataset name's cache folder) */
+    cg_strlist valid_files; /* the chapter's tensors (mnist_sample, flat models): the file of
+                             * each valid row, valid/3's then valid/7's, as they were stacked */
 } train_setup;
 
-/* An item's file relative to the data root (`train/3/10.png`), as fastai's
- * plot_top_losses names items; NULL when the item has no file (IDX data). */
+/* An item's file relative to the data root (`valid/3/10.png`), as fastai's
+ * plot_top_losses names items; NULL when the item has no file (IDX data).
+ * ds is one of s's datasets (the chapter's tensors: the valid one). */
 const char *train_item_path(const train_setup *s, cg_dataset *ds, int64_t i);
 
 /* The metric the Learner will report (and name the plot after), known from

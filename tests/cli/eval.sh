@@ -91,6 +91,30 @@ for f in confusion.png top_losses.png; do
     "$cgrad" show "pics/$f" --no-color > /dev/null || bad "pics/$f does not decode"
 done
 
+# MNIST_SAMPLE with a flat model reads the chapter's tensors (threes then sevens, stacked from
+# the sorted folders): the top losses are still named by their files
+if [ -n "${CGRAD_MIRROR:-}" ]; then
+    "$cgrad" train --data mnist_sample --model linear --epochs 1 --lr 1 --threads 1 --out ms --quiet > /dev/null 2>&1 ||
+        bad "train on mnist_sample failed"
+    "$cgrad" eval --model ms/model.safetensors --data mnist_sample --k 5 --threads 1 --json --quiet > ms.json 2> ms.err ||
+        bad "eval on mnist_sample: $(cat ms.err)"
+    root=$("$cgrad" data get mnist_sample --quiet)
+    if command -v /usr/bin/python3 > /dev/null; then
+        /usr/bin/python3 -c '
+import json, os, sys
+d = json.load(open(sys.argv[1])); root = sys.argv[2]
+assert d["items"] == 2038 and len(d["top_losses"]) == 5, d
+for t in d["top_losses"]:
+    cls = d["classes"][t["actual"]]
+    assert t["path"].startswith("valid/%s/" % cls) and os.path.isfile(os.path.join(root, t["path"])), t
+    # the row of the file: valid/3 sorted first (1010 of them), then valid/7 sorted
+    names = sorted(f for f in os.listdir(os.path.join(root, "valid", cls)) if f.endswith(".png"))
+    row = names.index(os.path.basename(t["path"])) + (0 if cls == "3" else 1010)
+    assert row == t["item"], (t, row)
+' ms.json "$root" || bad "eval on mnist_sample: top losses not named by their files: $(cat ms.json)"
+    fi
+fi
+
 "$cgrad" eval --data two > /dev/null 2>&1; [ $? = 2 ] || bad "eval without --model should exit 2"
 "$cgrad" eval --model m/model.safetensors --data two --k 0 > /dev/null 2>&1; [ $? = 2 ] || bad "--k 0 should exit 2"
 "$cgrad" eval --model missing.safetensors --data two > /dev/null 2>&1; [ $? = 1 ] || bad "a missing model should exit 1"

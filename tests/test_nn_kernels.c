@@ -635,24 +635,25 @@ static void test_batchnorm_backward_matches_finite_differences(void **state) {
 static void test_batchnorm_fast_matches_reference(void **state) {
     (void)state;
     /* large enough for the threaded channel path (>= CG_NN_PARALLEL_MIN
-     * elements), small maps (HW = 4, 9: whole rows of C*HW <= 2048), one
-     * of 4800 values a row (channel by channel) and BatchNorm1d's HW = 1 */
+     * elements), small maps (HW = 4, 9, 16: rows cut in 4 runs of at most
+     * 2048 values), one of 9600 values a row (channel by channel) and
+     * BatchNorm1d's HW = 1 */
     const cg_batchnorm_desc shapes[6] = {{.n = 16, .c = 24, .hw = 121, .eps = 1e-5, .momentum = 0.1},
                                          {.n = 9, .c = 40, .hw = 4, .eps = 1e-5, .momentum = 0.1},
                                          {.n = 5, .c = 200, .hw = 9, .eps = 1e-5, .momentum = 0.1},
-                                         {.n = 3, .c = 300, .hw = 16, .eps = 1e-5, .momentum = 0.1},
-                                         {.n = 7, .c = 300, .hw = 1, .eps = 1e-5, .momentum = 0.1},
-                                         {.n = 20, .c = 128, .hw = 16, .eps = 1e-5, .momentum = 0.1}};
+                                         {.n = 3, .c = 600, .hw = 16, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 7, .c = 600, .hw = 1, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 20, .c = 256, .hw = 16, .eps = 1e-5, .momentum = 0.1}};
     for (int s = 0; s < 6; s++) {
         const cg_batchnorm_desc d = shapes[s];
         int64_t nx = d.n * d.c * d.hw;
         float *x = sines(nx, 0.013, 0.1, 3), *dy = sines(nx, 0.7, 0.2, 1), *g = sines(d.c, 0.5, 1.0, 1);
         float *b = sines(d.c, 0.3, 0.0, 1);
         float *y = zeros(nx), *y_ref = zeros(nx), *dx = zeros(nx), *dx_ref = zeros(nx);
-        float sm[300], si[300], sm_r[300], si_r[300], rm[300] = {0}, rv[300], rm_r[300] = {0}, rv_r[300];
-        float dg[300], db[300], dg_r[300], db_r[300];
-        for (int c = 0; c < 300; c++) rv[c] = rv_r[c] = 1;
-        float *y0 = zeros(nx), *dx0 = zeros(nx), dg0[300], db0[300];
+        float sm[600], si[600], sm_r[600], si_r[600], rm[600] = {0}, rv[600], rm_r[600] = {0}, rv_r[600];
+        float dg[600], db[600], dg_r[600], db_r[600];
+        for (int c = 0; c < 600; c++) rv[c] = rv_r[c] = 1;
+        float *y0 = zeros(nx), *dx0 = zeros(nx), dg0[600], db0[600];
         for (int rep = 0; rep < 3; rep++) { /* the tuner's first calls try both thread counts */
             cg_batchnorm_forward_train(&d, x, g, b, y, sm, si, rm, rv);
             /* the same bits whichever thread count the tuner took */

@@ -205,8 +205,8 @@ static void train_small(const cg_batchnorm_desc *d, const float *x, const float 
     }
 }
 
-/* Small maps, HW in 2..SMALL_HW-1 with C*HW <= ROW_MAX (resnet's 128x4x4 and
- * 256x2x2): one image's C*HW values are one contiguous row, and channel c
+/* Small maps, HW in 2..SMALL_HW-1 with C*HW up to ~ROW_BLOCKS*ROW_MAX
+ * (resnet's 128x4x4 and 256x2x2, the cnn's 256x4x4): one image's C*HW values are one contiguous row, and channel c
  * owns the row's run [c*HW, (c+1)*HW).  train_small/backward_small walk
  * those runs of 4 or 16 values one channel at a time, in loops too short to
  * vectorise (256x2x2 took longer than 128x4x4, half its work), on one
@@ -220,7 +220,8 @@ static void train_small(const cg_batchnorm_desc *d, const float *x, const float 
  * over the row once, so every pass over x is a plain row loop.  The
  * channels are cut into ROW_BLOCKS fixed ranges, the unit of work for the
  * threads; a channel's result does not depend on the cut or the threads.
- * Stack per range: ROW_MAX doubles twice and floats three times. */
+ * Stack per range (its run of a row, at most ROW_MAX values): ROW_MAX
+ * doubles twice and floats three times. */
 #define ROW_MAX 2048
 #define IMG_BLOCK 8
 #define ROW_BLOCKS 4
@@ -324,8 +325,8 @@ static void backward_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, bo
     }
 }
 
-static bool rows_fit(const cg_batchnorm_desc *d) {
-    return d->hw > 1 && d->hw < SMALL_HW && d->c * d->hw <= ROW_MAX;
+static bool rows_fit(const cg_batchnorm_desc *d) { /* each range's run of a row fits the stack arrays */
+    return d->hw > 1 && d->hw < SMALL_HW && (d->c + ROW_BLOCKS - 1) / ROW_BLOCKS * d->hw <= ROW_MAX;
 }
 
 /* range b of ROW_BLOCKS: channels [C*b/ROW_BLOCKS, C*(b+1)/ROW_BLOCKS) */

@@ -3,7 +3,7 @@
  *
  * - cg_model_image_param_shapes (worked out from the topology, nothing built)
  *   equals the state_dict of the model cg_model_create_image builds, names,
- *   dtypes and shapes, for resnet18, resnet34 and cnn, gray and RGB;
+ *   dtypes and shapes, for resnet18, resnet34, cnn and cnn-wide, gray and RGB;
  * - resnet18 (vision_learner's model, 2 classes) and cnn are trained a few
  *   Adam steps on a synthetic batch (so BatchNorm's running statistics and
  *   num_batches_tracked are not their initial values), saved with
@@ -98,6 +98,8 @@ static void test_shapes_without_building(void **state) {
     free(l);
     /* 4 convs + 4 BatchNorms * 5 + Linear weight and bias */
     check_shapes_match("cnn", 1, 10, 26);
+    /* cnn-wide: 6 convs + 6 BatchNorms * 5 + the Linear at 9 (after pool, flatten, dropout) */
+    check_shapes_match("cnn-wide", 1, 10, 38);
     /* a flat model over the flattened image */
     cg_param_shape s[CG_MODEL_MAX_TENSORS];
     int n = 0;
@@ -259,6 +261,29 @@ static void test_cnn_round_trip(void **state) {
     round_trip("cnn", 1, 10, 3, 288 + 18432 + 73728 + 294912 + 960 + 2570, 26);
 }
 
+/* cnn-wide against torch's nn.Sequential twin (tests/support/load_in_torch.py
+ * builds it): 575,594 parameters in 38 state_dict entries, "0.0.weight" ...
+ * "5.1.num_batches_tracked", "9.weight", "9.bias"; its Dropout is off in eval,
+ * so the saved model predicts bit for bit what the trained one does. */
+static void test_cnn_wide_round_trip(void **state) {
+    (void)state;
+    cg_param_shape *l = malloc(CG_MODEL_MAX_TENSORS * sizeof *l);
+    assert_non_null(l);
+    int n = 0;
+    assert_int_equal(cg_model_image_param_shapes("cnn-wide", 1, 28, 28, 10, l, &n), CG_OK);
+    assert_string_equal(l[0].name, "0.0.weight");
+    assert_string_equal(l[12].name, "2.0.weight"); /* conv_bn(64,64,1) */
+    assert_int_equal(l[12].shape[0], 64);
+    assert_int_equal(l[12].shape[1], 64);
+    assert_string_equal(l[35].name, "5.1.num_batches_tracked");
+    assert_string_equal(l[36].name, "9.weight");
+    assert_int_equal(l[36].shape[1], 256);
+    assert_string_equal(l[37].name, "9.bias");
+    free(l);
+    assert_true(cg_model_takes_images("cnn-wide"));
+    round_trip("cnn-wide", 1, 10, 3, 575594, 38);
+}
+
 /* An image file becomes the input the model was trained on. */
 static void test_input_from_image(void **state) {
     (void)state;
@@ -371,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_shapes_without_building),
         cmocka_unit_test(test_resnet18_round_trip),
         cmocka_unit_test(test_cnn_round_trip),
+        cmocka_unit_test(test_cnn_wide_round_trip),
         cmocka_unit_test(test_input_from_image),
         cmocka_unit_test(test_file_checked_against_arch),
     };

@@ -184,6 +184,9 @@ cg_module *cg_vision_model(const char *arch, int64_t in_channels, int64_t n_out)
  * (3x3 convs to 32, 64/2, 128/2, 256/2 channels, BatchNorm2d, ReLU), adaptive
  * average pool, Flatten, Linear(256, n_out). */
 cg_module *cg_nn_mnist_cnn(int64_t in_channels, int64_t n_out);
+/* `--model cnn-wide`: cnn with a stride-1 conv_bn after the 64- and 128-channel
+ * downsamplings (64 at 14x14, 128 at 7x7) and Dropout(0.25) before the Linear. */
+cg_module *cg_nn_mnist_cnn_wide(int64_t in_channels, int64_t n_out);
 
 /* The chapter's linear1 as a module: params "weights" [n_in, n_out] and "bias"
  * [n_out], both init_params(size, std) (randn * std); forward xb@weights + bias. */
@@ -234,13 +237,14 @@ const cg_loss *cg_losses(int *n);
  * and, taking images [C,H,W] (cg_model_create_image):
  *   "resnet18", "resnet34"  cg_vision_model: vision_learner's model
  *   "cnn"                   cg_nn_mnist_cnn
+ *   "cnn-wide"              cg_nn_mnist_cnn_wide
  * Weights are initialised as PyTorch does (default generator). */
 cg_module *cg_model_create(const char *arch, int64_t n_in, int64_t n_out);
 /* The builder that knows the input's shape: images [c,h,w] (c 1..4, h and w
  * 1..CG_MODEL_MAX_SIDE).  The flat architectures get n_in = c*h*w (their input
  * is the flattened image); the image ones keep [N,c,h,w]. */
 cg_module *cg_model_create_image(const char *arch, int64_t c, int64_t h, int64_t w, int64_t n_out);
-/* Whether arch takes images [N,C,H,W] (resnet18, resnet34, cnn) rather than rows. */
+/* Whether arch takes images [N,C,H,W] (resnet18, resnet34, cnn, cnn-wide) rather than rows. */
 bool cg_model_takes_images(const char *arch);
 
 /* Bounds on what an architecture name may ask for (a model file's metadata is

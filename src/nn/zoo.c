@@ -19,9 +19,13 @@
 #define SIMPLE_NET_HIDDEN 30 /* the chapter's nn.Linear(28*28,30) */
 
 /* The architecture's layers, parsed from its name: kind and hidden width. */
-typedef enum arch_kind { ARCH_LINEAR, ARCH_LINEAR1, ARCH_MLP, ARCH_RESNET18, ARCH_RESNET34, ARCH_CNN } arch_kind;
+typedef enum arch_kind {
+    ARCH_LINEAR, ARCH_LINEAR1, ARCH_MLP, ARCH_RESNET18, ARCH_RESNET34, ARCH_CNN, ARCH_CNN_WIDE
+} arch_kind;
 
-static bool image_kind(arch_kind k) { return k == ARCH_RESNET18 || k == ARCH_RESNET34 || k == ARCH_CNN; }
+static bool image_kind(arch_kind k) {
+    return k == ARCH_RESNET18 || k == ARCH_RESNET34 || k == ARCH_CNN || k == ARCH_CNN_WIDE;
+}
 
 /* Parses and bounds arch, n_in and n_out (CG_ERR_VALUE naming the culprit). */
 static cg_status parse_arch(const char *arch, int64_t n_in, int64_t n_out, arch_kind *kind,
@@ -56,10 +60,11 @@ static cg_status parse_arch(const char *arch, int64_t n_in, int64_t n_out, arch_
     } else if (!strcmp(arch, "resnet18")) *kind = ARCH_RESNET18;
     else if (!strcmp(arch, "resnet34")) *kind = ARCH_RESNET34;
     else if (!strcmp(arch, "cnn")) *kind = ARCH_CNN;
+    else if (!strcmp(arch, "cnn-wide")) *kind = ARCH_CNN_WIDE;
     else {
         return cg_fail(CG_ERR_VALUE,
                        "unknown model architecture '%s' (known: linear, linear1, simple_net, mlp, mlp:<hidden>, "
-                       "resnet18, resnet34, cnn)",
+                       "resnet18, resnet34, cnn, cnn-wide)",
                        arch);
     }
     return CG_OK;
@@ -151,7 +156,8 @@ cg_module *cg_model_create(const char *arch, int64_t n_in, int64_t n_out) {
 /* ---- image architectures --------------------------------------------------- */
 
 bool cg_model_takes_images(const char *arch) {
-    return arch && (!strcmp(arch, "resnet18") || !strcmp(arch, "resnet34") || !strcmp(arch, "cnn"));
+    return arch && (!strcmp(arch, "resnet18") || !strcmp(arch, "resnet34") || !strcmp(arch, "cnn") ||
+                    !strcmp(arch, "cnn-wide"));
 }
 
 /* The builders' own bound on the class count (resnet.c, cnn.c). */
@@ -228,11 +234,15 @@ static void resnet_shapes(int depth, int64_t c, int64_t n_out, cg_param_shape *o
 }
 
 /* cnn.c: four conv_bn Sequentials (conv 3x3 without bias, BatchNorm2d, ReLU)
- * at 0..3, then pool, flatten and Linear(256, n_out) at 6. */
-static void cnn_shapes(int64_t c, int64_t n_out, cg_param_shape *out, int *n) {
-    static const int64_t widths[4] = {32, 64, 128, 256};
+ * at 0..3, then pool, flatten and Linear(256, n_out) at 6; cnn-wide's six
+ * (32, 64, 64, 128, 128, 256) at 0..5, then pool, flatten, dropout and the
+ * Linear at 9. */
+static void cnn_shapes(bool wide, int64_t c, int64_t n_out, cg_param_shape *out, int *n) {
+    static const int64_t narrow[4] = {32, 64, 128, 256}, wider[6] = {32, 64, 64, 128, 128, 256};
+    const int64_t *widths = wide ? wider : narrow;
+    int blocks = wide ? 6 : 4;
     int64_t ci = c;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < blocks; i++) {
         char p[CG_MODEL_MAX_NAME];
         snprintf(p, sizeof p, "%d.0.", i);
         add_conv(out, n, p, widths[i], ci, 3);
@@ -240,8 +250,8 @@ static void cnn_shapes(int64_t c, int64_t n_out, cg_param_shape *out, int *n) {
         add_bn(out, n, p, widths[i]);
         ci = widths[i];
     }
-    add_shape(out, n, "6.weight", 2, n_out, 256, 0, 0);
-    add_shape(out, n, "6.bias", 1, n_out, 0, 0, 0);
+    add_shape(out, n, wide ? "9.weight" : "6.weight", 2, n_out, 256, 0, 0);
+    add_shape(out, n, wide ? "9.bias" : "6.bias", 1, n_out, 0, 0, 0);
 }
 
 cg_status cg_model_image_param_shapes(const char *arch, int64_t c, int64_t h, int64_t w, int64_t n_out,
@@ -256,7 +266,7 @@ cg_status cg_model_image_param_shapes(const char *arch, int64_t c, int64_t h, in
     int64_t hidden;
     st = parse_arch(arch, c, n_out, &kind, &hidden); /* the name; the sizes were bounded above */
     if (st) return st;
-    if (kind == ARCH_CNN) cnn_shapes(c, n_out, out, n);
+    if (kind == ARCH_CNN || kind == ARCH_CNN_WIDE) cnn_shapes(kind == ARCH_CNN_WIDE, c, n_out, out, n);
     else resnet_shapes(kind == ARCH_RESNET18 ? 18 : 34, c, n_out, out, n);
     return check_total(arch, c, n_out, out, n);
 }
@@ -275,5 +285,6 @@ cg_module *cg_model_create_image(const char *arch, int64_t c, int64_t h, int64_t
     if (st) return NULL;
     if (!cg_model_takes_images(arch)) return cg_model_create(arch, c * h * w, n_out);
     if (!strcmp(arch, "cnn")) return cg_nn_mnist_cnn(c, n_out);
+    if (!strcmp(arch, "cnn-wide")) return cg_nn_mnist_cnn_wide(c, n_out);
     return cg_vision_model(arch, c, n_out);
 }

@@ -1,6 +1,6 @@
 """Loads a cgrad model file (`cgrad train --save`) or checkpoint (`--checkpoint
 DIR`) into PyTorch: the architecture named in the file is rebuilt with torch
-(linear, simple_net, mlp:N as nn.Sequential; cnn as bench's twin; resnet18/34
+(linear, simple_net, mlp:N as nn.Sequential; cnn as bench's twin, cnn-wide alike; resnet18/34
 as torchvision's body plus fastai's create_head, as vision_learner builds it),
 and load_state_dict(strict=True) must take the file's tensors as they are:
 PyTorch's state_dict names, BatchNorm buffers, int64 num_batches_tracked.
@@ -57,6 +57,12 @@ def build(arch, n_in, n_out, channels):
             return nn.Sequential(nn.Conv2d(ci, co, 3, stride=s, padding=1, bias=False), nn.BatchNorm2d(co), nn.ReLU())
         return nn.Sequential(conv_bn(channels, 32, 1), conv_bn(32, 64, 2), conv_bn(64, 128, 2), conv_bn(128, 256, 2),
                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, n_out))
+    if arch == "cnn-wide":
+        def conv_bn(ci, co, s):
+            return nn.Sequential(nn.Conv2d(ci, co, 3, stride=s, padding=1, bias=False), nn.BatchNorm2d(co), nn.ReLU())
+        return nn.Sequential(conv_bn(channels, 32, 1), conv_bn(32, 64, 2), conv_bn(64, 64, 1), conv_bn(64, 128, 2),
+                             conv_bn(128, 128, 1), conv_bn(128, 256, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.Dropout(0.25), nn.Linear(256, n_out))
     if arch in ("resnet18", "resnet34"):
         resnet = getattr(torchvision.models, arch)()
         body = nn.Sequential(*list(resnet.children())[:-2])

@@ -47,8 +47,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "  --epochs N        epochs, 1..%d (default 1)\n"
             "  --lr X            learning rate, any number > 0 (default 0.1, 0.01 for cnn and\n"
-            "                    cnn-wide); with\n"
-            "                    --one-cycle, lr_max\n"
+            "                    cnn-wide); with --one-cycle, lr_max\n"
             "  --one-cycle       fit_one_cycle: cosine warm-up to lr over 25%% of the steps,\n"
             "                    then down to lr/1e5; momentum 0.95 -> 0.85 -> 0.95\n"
             "  --distributed     data-parallel over MPI (implied under mpirun): --bs is the global\n"

@@ -138,6 +138,10 @@ cg_status cg_model_parse_input(const char *spec, int *channels, int64_t *h, int6
  * Missing "input" means gray, flattened to [1, n_in].  An image of another size
  * is CG_ERR_SHAPE naming the file and both sizes. */
 cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path);
+/* The same for an image already in memory (an IDX file's [H,W], a decoded
+ * file): uint8 [H,W] or [C,H,W]; a gray image is copied to the three planes of
+ * an RGB model.  name is used in messages. */
+cg_tensor *cg_model_input_from_image(const cg_metadata *md, const cg_tensor *image, const char *name);
 
 typedef struct cg_prediction {
     int64_t label;      /* the predicted class index */

@@ -36,6 +36,25 @@ cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path) 
         return NULL;
     }
     const char *spec = cg_metadata_get(md, "input");
+    int channels = 1;
+    int64_t h = 0, w = 0;
+    if (spec && cg_model_parse_input(spec, &channels, &h, &w)) return NULL;
+    cg_scope_begin();
+    /* PILImage.create: gray [H,W] or RGB [3,H,W], PNG or JPEG by content */
+    cg_tensor *img = cg_image_read(png_path, channels == 1 ? 1 : 3);
+    cg_tensor *x = img ? cg_model_input_from_image(md, img, png_path) : NULL;
+    if (x) cg_keep(x);
+    cg_scope_end();
+    return x;
+}
+
+cg_tensor *cg_model_input_from_image(const cg_metadata *md, const cg_tensor *image, const char *png_path) {
+    if (!image || image->dtype != CG_UINT8 || image->ndim < 2 || image->ndim > 3) {
+        cg_fail(CG_ERR_VALUE, "predict: %s: want a uint8 image [H,W] or [C,H,W]", png_path ? png_path : "image");
+        return NULL;
+    }
+    if (!png_path) png_path = "image";
+    const char *spec = cg_metadata_get(md, "input");
     const char *n_in_s = cg_metadata_get(md, "n_in");
     long long n_in = n_in_s ? strtoll(n_in_s, NULL, 10) : 0;
     bool image_model = cg_model_takes_images(cg_metadata_get(md, "arch"));
@@ -45,8 +64,20 @@ cg_tensor *cg_model_input_from_png(const cg_metadata *md, const char *png_path) 
     cg_resize_options resize;
     if (resize_of(md, &resize)) return NULL;
     cg_scope_begin();
-    /* PILImage.create: gray [H,W] or RGB [3,H,W], PNG or JPEG by content */
-    cg_tensor *img = cg_image_read(png_path, channels == 1 ? 1 : 3);
+    /* the channels the model takes: a gray plane copied to RGB's three (PIL's
+     * convert('RGB')), one plane as [H,W] for gray */
+    int64_t ih0 = image->shape[image->ndim - 2], iw0 = image->shape[image->ndim - 1];
+    int64_t ic0 = image->ndim == 3 ? image->shape[0] : 1;
+    cg_tensor *img = (cg_tensor *)image;
+    if (channels == 3 && ic0 == 1)
+        img = cg_contiguous(cg_expand(cg_reshape(img, CG_SHAPE(1, ih0, iw0)), CG_SHAPE(3, ih0, iw0)));
+    else if (channels == 1 && image->ndim == 3 && ic0 == 1)
+        img = cg_reshape(img, CG_SHAPE(ih0, iw0));
+    else if (ic0 != (channels == 1 ? 1 : 3)) {
+        cg_fail(CG_ERR_SHAPE, "%s: the image has %lld channels, the model takes %d", png_path, (long long)ic0,
+                channels);
+        img = NULL;
+    }
     /* the validation set's Resize: the centre box */
     if (img && resize.height) img = cg_image_resize_item(img, &resize, 0.5, 0.5);
     cg_tensor *x = NULL;

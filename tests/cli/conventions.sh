@@ -154,6 +154,23 @@ if command -v /usr/bin/python3 > /dev/null; then
     /usr/bin/python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert abs(sum(d["probs"].values())-1) < 1e-6' pj.out \
         || bad "predict --json does not parse, or its probabilities do not sum to 1"
 fi
+# predict on a folder: every image under it, sorted, each as predicted on its own; on an IDX
+# file: each image, as the same pixels predicted from a PNG (dark: 0 | 40 halves, light:
+# 255 over 215), named FILE[i]
+run pf predict --model m/model.safetensors --probs two/valid
+(cd two/valid && ls */*.png) | sed 's|^|two/valid/|' > pf.list
+run pe predict --model m/model.safetensors --probs $(cat pf.list)
+[ "$rc" = 0 ] && [ "$(lines pf.out)" = 12 ] && cmp -s pf.out pe.out && [ "$(cut -f3 pf.out)" = "$(cat pf.list)" ] \
+    && ok "predict FOLDER: its 12 images, sorted, as predicted one by one" || bad "predict FOLDER: exit $rc: $(cat pf.out pf.err)"
+{ printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x08\x00\x00\x00\x08'
+  for r in 1 2 3 4 5 6 7 8; do printf '\x00\x00\x00\x00\x28\x28\x28\x28'; done
+  head -c 32 /dev/zero | tr '\0' '\377'; head -c 32 /dev/zero | tr '\0' '\327'; } > two.idx
+run pi predict --model m/model.safetensors --probs two.idx
+run pp predict --model m/model.safetensors --probs two/valid/dark/1.png two/valid/light/1.png
+[ "$rc" = 0 ] && [ "$(cut -f1,2,4 pi.out)" = "$(cut -f1,2,4 pp.out)" ] && [ "$(cut -f3 pi.out | tr '\n' ' ')" = "two.idx[0] two.idx[1] " ] \
+    && ok "predict IDX: each image named FILE[i], as its PNG twin predicts" || bad "predict IDX: $(cat pi.out pi.err) vs $(cat pp.out)"
+run pij predict --model m/model.safetensors --json two.idx
+[ "$rc" = 0 ] && grep -qE '^\{"path": "two.idx", "item": 1, "class": "light", ' pij.out || bad "predict --json IDX: $(cat pij.out)"
 run ej eval --model m/model.safetensors --data two --k 2 --out ev --json --quiet
 [ "$rc" = 0 ] && [ "$(lines ej.out)" = 1 ] && [ ! -s ej.err ] && grep -q '^{"model": "m/model.safetensors", "data": "two", "items": 12, ' ej.out \
     && ok "eval --json: one object" || bad "eval --json: exit $rc: $(cat ej.out ej.err)"

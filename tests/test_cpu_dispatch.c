@@ -137,6 +137,35 @@ static void test_binary_levels(void **state) {
     }
 }
 
+/* fastai's Adam block at every level: the baseline's scalar loop's bits,
+ * weight decay on, two steps so the averages are nonzero going in. */
+static void test_adam_levels(void **state) {
+    (void)state;
+    static float g[N], p0[N], want_p[N], want_a[N], want_s[N], got_p[N], got_a[N], got_s[N];
+    inputs(g, -3, 3);
+    inputs(p0, -1, 1);
+    const cg_adam_coef c = {.f = 0.999f, .m = 0.9f, .dm = 0.1f, .s = 0.99f, .ds = 0.01f, .a = -1e-3f,
+                            .debias2 = 0.0199f, .eps = 1e-5f};
+    for (int l = CG_CPU_BASELINE; l < CG_CPU_LEVELS; l++) {
+        if (!cg_cpu_level_supported((cg_cpu_level)l)) continue;
+        float *pp = l == CG_CPU_BASELINE ? want_p : got_p, *aa = l == CG_CPU_BASELINE ? want_a : got_a;
+        float *ss = l == CG_CPU_BASELINE ? want_s : got_s;
+        memcpy(pp, p0, sizeof p0);
+        memset(aa, 0, sizeof want_a), memset(ss, 0, sizeof want_s);
+        for (int step = 0; step < 2; step++) table((cg_cpu_level)l)->adam(pp, g, aa, ss, N, &c);
+        if (l == CG_CPU_BASELINE) continue;
+        const char *name = cg_cpu_level_name((cg_cpu_level)l);
+        assert_ulps("adam p", name, got_p, want_p, 0);
+        assert_ulps("adam grad_avg", name, got_a, want_a, 0);
+        assert_ulps("adam sqr_avg", name, got_s, want_s, 0);
+    }
+    /* by hand, one element, one step from zero averages: avg = 0.1*2 = 0.2,
+     * sqr = 0.01*2*2 = 0.04, p = 1*0.999 - 1e-3 * 0.2/(sqrt(0.04/0.0199) + 1e-5) */
+    float p = 1, gg = 2, av = 0, sq = 0;
+    cg_cpu_vec_baseline.adam(&p, &gg, &av, &sq, 1, &c);
+    assert_float_equal(p, 0.999 - 1e-3 * 0.2 / (sqrt(0.04 / 0.0199) + 1e-5), 1e-6);
+}
+
 static void test_sums_levels(void **state) {
     (void)state;
     enum { ROWS = 37 };
@@ -204,6 +233,7 @@ int main(void) {
         cmocka_unit_test(test_unary_levels),
         cmocka_unit_test(test_binary_levels),
         cmocka_unit_test(test_sums_levels),
+        cmocka_unit_test(test_adam_levels),
         cmocka_unit_test(test_ops_at_each_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,11 @@
 
 typedef enum cg_cpu_level { CG_CPU_BASELINE, CG_CPU_AVX2, CG_CPU_AVX512, CG_CPU_LEVELS } cg_cpu_level;
 
+/* Adam's per-step constants, in float (cpu_optim.c computes them once per parameter). */
+typedef struct cg_adam_coef {
+    float f, m, dm, s, ds, a, debias2, eps;
+} cg_adam_coef;
+
 /* The loops one level provides.  All operands contiguous. */
 typedef struct cg_cpu_vec {
     /* o[i] = op(x[i]) for the float32 unary ops (p0, p1 as in cg_cpu_unary) */
@@ -40,6 +45,10 @@ typedef struct cg_cpu_vec {
     void (*accumulate)(double *acc, const float *const *x, int nrows, int64_t n);
     /* the sum of x[0..n) in double */
     double (*sum)(const float *x, int64_t n);
+    /* One block of fastai's Adam (cpu_optim.c): per i, p = p*f, then
+     * avg = avg*m + dm*g, sqr = sqr*s + (ds*g)*g, p += a*(avg/(sqrt(sqr/debias2)+eps)),
+     * each operation rounded in float in that order, so every level gives the same bits. */
+    void (*adam)(float *p, const float *g, float *avg, float *sqr, int64_t n, const cg_adam_coef *c);
 } cg_cpu_vec;
 
 extern const cg_cpu_vec cg_cpu_vec_baseline, cg_cpu_vec_avx2, cg_cpu_vec_avx512;

@@ -5,6 +5,7 @@
  * results match PyTorch/fastai bit for bit (tests/test_optim.c). */
 #include <math.h>
 
+#include "kernels/cpu_dispatch.h"
 #include "kernels/cpu_kernels.h"
 #include "kernels/cpu_nn_threads.h"
 
@@ -46,25 +47,10 @@ void cg_cpu_sgd_update(float *p, const float *g, float *grad_avg, int64_t n, con
 /* One block of Adam: weight_decay (when decay != 1: p *= decay, as its own
  * pass would, element by element) then average_grad(dampening=True),
  * average_sqr_grad, step_stat, adam_step.  Same float operations in the same
- * order as the two-pass form, so the result is bit for bit the same. */
-/* Built with -fno-math-errno (CMakeLists.txt): sqrtf of a value >= 0 never
- * sets errno, and without it the loop vectorises (vsqrtps is correctly
- * rounded, like sqrtss). */
-static void adam_block(float *restrict p, const float *restrict g, float *restrict avg, float *restrict sqr,
-                       int64_t n, float f, float m, float dm, float s, float ds, float a, float debias2,
-                       float eps) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        float pi = p[i] * f;
-        float gi = g[i];
-        float av = avg[i] * m + dm * gi;
-        float sq = sqr[i] * s + ds * gi * gi;
-        avg[i] = av;
-        sqr[i] = sq;
-        p[i] = pi + a * (av / (sqrtf(sq / debias2) + eps));
-    }
-}
-
+ * order as the two-pass form, so the result is bit for bit the same.  The
+ * loop is cg_cpu_vec's adam (cpu_vec_impl.h), compiled per CPU level; the
+ * baseline's is the plain scalar loop, and every level gives its bits
+ * (test_cpu_dispatch). */
 /* Memory-bound (7 floats moved per parameter: 330 MB a step for resnet18's
  * 11.7M), so it is vectorised and, for big tensors, split into blocks over
  * the threads the tuner picks (cpu_nn_threads.h). */
@@ -78,8 +64,11 @@ void cg_cpu_adam_update(float *p, const float *g, float *avg, float *sqr, int64_
     float debias2 = (float)(1.0 - pow(h->sqr_mom, (double)h->step));
     float a = (float)(-h->lr / debias1), eps = (float)h->eps;
     int64_t blocks = (n + ADAM_BLOCK - 1) / ADAM_BLOCK;
+    /* the blocks run the dispatched vector loop (cpu_dispatch.h), same bits as adam_block */
+    const cg_cpu_vec *vec = cg_cpu_vec_active();
+    const cg_adam_coef c = {f, m, dm, s, ds, a, debias2, eps};
     CG_NN_TUNED_FOR(CG_NN_TUNE_OPTIM, n, for (int64_t b = 0; b < blocks; b++) {
         int64_t i0 = b * ADAM_BLOCK, len = n - i0 < ADAM_BLOCK ? n - i0 : ADAM_BLOCK;
-        adam_block(p + i0, g + i0, avg + i0, sqr + i0, len, f, m, dm, s, ds, a, debias2, eps);
+        vec->adam(p + i0, g + i0, avg + i0, sqr + i0, len, &c);
     });
 }

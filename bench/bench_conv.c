@@ -23,7 +23,8 @@
  * process's CPU time (for one-thread runs on a loaded machine; the torch
  * script reads the same variable).  Threads: OMP_NUM_THREADS (run.sh sets
  * it for both sides).  CGRAD_BENCH_ONLY=text runs only the rows whose name
- * contains text (to profile one row); CGRAD_BENCH_KERNEL=gemm (or another
+ * contains text (to profile one row; with --kernels, the shapes whose name
+ * contains it); CGRAD_BENCH_KERNEL=gemm (or another
  * name of cg_conv2d_kernel_name) forces that kernel on every conv row.
  *
  * `bench_conv --kernels [THREADS]` prints instead the table behind the
@@ -198,8 +199,10 @@ static float *conv_out(const job *j, int64_t *n) {
 static int kernel_table(const conv_shape *shapes, size_t count, int threads) {
     const char *pass[3] = {"fwd", "bwd data", "bwd weight"};
     printf("op\tkernel\tcpu ms (1 thread)\twall ms (%d threads)\tsame bits on 1 and %d threads\trule\n", threads, threads);
+    const char *only = getenv("CGRAD_BENCH_ONLY");
     for (size_t i = 0; i < count; i++) {
         const conv_shape *s = &shapes[i];
+        if (only && *only && !strstr(s->name, only)) continue;
         job j = {.cd = {.n = N, .c = s->c, .h = s->h, .w = s->h, .oc = s->oc, .kh = s->k, .kw = s->k,
                         .stride_h = s->s, .stride_w = s->s, .pad_h = s->p, .pad_w = s->p, .dil_h = 1, .dil_w = 1,
                         .groups = 1}};

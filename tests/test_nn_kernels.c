@@ -342,15 +342,17 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
  * on: resnet18's on 28x28 MNIST and the cnn's, batch 64. */
 static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
     (void)state;
-    enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM, D = CG_CONV2D_DIRECT };
+    enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM, D = CG_CONV2D_DIRECT,
+           W = CG_CONV2D_DNNL_WINOGRAD };
     const struct {
         int64_t c, oc, h, k, s, p;
         int want[3]; /* fwd, bwd data, bwd weights */
     } rows[] = {
         {3, 64, 28, 7, 2, 3, {B, P, B}},     /* stem: 3 channels, the data backward plain */
-        {64, 64, 7, 3, 1, 1, {B, B, B}},     /* the blocked layout wherever the map is 4x4 or more */
+        {64, 64, 7, 3, 1, 1, {W, W, W}},     /* 3x3 stride 1 onto 4x4 or more: winograd */
         {64, 128, 7, 1, 2, 0, {B, P, B}},    /* the strided 1x1 downsample's data backward at 7x7 */
-        {128, 128, 4, 3, 1, 1, {B, B, B}},
+        {128, 128, 4, 3, 1, 1, {W, W, W}},
+        {64, 128, 7, 3, 2, 1, {B, B, B}},    /* strided: the blocked layout wherever the map is 4x4 or more */
         {256, 256, 2, 3, 1, 1, {B, B, G}},   /* 2x2 output: the GEMM's weight backward */
         {128, 256, 4, 1, 2, 0, {B, B, B}},   /* 2x2 output of a 1x1 kernel: oneDNN still */
         {128, 256, 4, 3, 2, 1, {B, G, G}},   /* 2x2 output of a strided 3x3: the GEMM's backward passes */

@@ -305,7 +305,10 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
                                           layout == CG_CONV2D_DNNL_PLAIN ? wtag : dnnl_format_tag_any));
 
     dnnl_convolution_desc_t cd;
-    DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
+    /* the winograd kernel is the blocked layout with oneDNN's winograd algorithm (F(4x4, 3x3) on AVX-512;
+     * oneDNN refuses it elsewhere, and plan_for falls back to blocked) */
+    dnnl_alg_kind_t alg = layout == CG_CONV2D_DNNL_WINOGRAD ? dnnl_convolution_winograd : dnnl_convolution_direct;
+    DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, alg,
                                                         &ix, &iw, bias && pass == CG_CONV2D_FWD ? &ub : NULL, &iy,
                                                         strides, dil, pad, pad));
     DNNL_TRY(dnnl_primitive_desc_create(&fwd_pd, &cd, attr, engine, NULL));
@@ -318,7 +321,7 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
             plan_add_arg(p, pd, DNNL_ARG_DST, 1, &uy, attr, msg, msg_size))
             goto fail;
     } else if (pass == CG_CONV2D_BWD_DATA) {
-        DNNL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &ix, &iw, &iy,
+        DNNL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&cd, alg, &ix, &iw, &iy,
                                                                   strides, dil, pad, pad));
         DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, engine, fwd_pd));
         if (plan_add_arg(p, pd, DNNL_ARG_DIFF_DST, 0, &uy, attr, msg, msg_size) ||
@@ -326,7 +329,7 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
             plan_add_arg(p, pd, DNNL_ARG_DIFF_SRC, 1, &ux, attr, msg, msg_size))
             goto fail;
     } else {
-        DNNL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &ix, &iw,
+        DNNL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(&cd, alg, &ix, &iw,
                                                                      bias ? &ub : NULL, &iy, strides, dil,
                                                                      pad, pad));
         DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, engine, fwd_pd));
@@ -422,6 +425,7 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
     case CG_CONV2D_DNNL_NHWC: return "dnnl-nhwc";
     case CG_CONV2D_GEMM: return "gemm";
     case CG_CONV2D_DIRECT: return "direct";
+    case CG_CONV2D_DNNL_WINOGRAD: return "dnnl-winograd";
     default: return "auto";
     }
 }
@@ -445,6 +449,12 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *    (the stem 4.8 vs 10.1 ms);
  *  - the strided 1x1 downsample at 7x7 runs its data backward faster plain
  *    (0.35 vs 0.87 ms);
+ *  - a 3x3 stride-1 conv onto a map of 4x4 or more: the blocked layout
+ *    with oneDNN's winograd algorithm (F(4x4, 3x3), AVX-512 only; oneDNN
+ *    refuses it elsewhere and the blocked direct kernel runs): 3x3 64->64
+ *    at 7x7 1.26 / 1.28 / 1.54 ms -> 1.03 / 1.07 / 1.11 (fwd / data /
+ *    weights), 3x3 128->128 at 4x4 1.74 / 1.39 / 2.08 -> 1.24 / 1.25 /
+ *    1.20; on 2x2 and 1x1 maps it is 2-10x slower;
  *  - everything else: oneDNN's blocked layout (nChw16c on AVX-512, nChw8c
  *    on AVX2), 1.5-3x faster than plain on every other row even with the
  *    reorders from and to cgrad's NCHW.  NHWC came within 10% on some rows
@@ -463,6 +473,9 @@ cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pa
         return cg_conv2d_direct_supports(d) ? CG_CONV2D_DIRECT : CG_CONV2D_DNNL_PLAIN;
     if (pass == CG_CONV2D_BWD_DATA && taps == 1 && (d->stride_h > 1 || d->stride_w > 1) && d->h * d->w >= 49)
         return CG_CONV2D_DNNL_PLAIN;
+    if (d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 &&
+        d->groups == 1 && out >= 16)
+        return CG_CONV2D_DNNL_WINOGRAD;
     return CG_CONV2D_DNNL_BLOCKED;
 }
 
@@ -512,7 +525,7 @@ static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, int ke
  * same kernel. */
 static conv_plan *plan_for(const cg_conv2d_desc *d, int pass, int bias, int kernel, char *msg, size_t msg_size) {
     static const int order[CG_CONV2D_KERNELS] = {CG_CONV2D_DNNL_BLOCKED, CG_CONV2D_DNNL_PLAIN, CG_CONV2D_DNNL_NHWC,
-                                                 CG_CONV2D_GEMM, CG_CONV2D_DIRECT};
+                                                 CG_CONV2D_GEMM, CG_CONV2D_DIRECT, CG_CONV2D_DNNL_WINOGRAD};
     conv_plan *p = plan_build(d, pass, bias, kernel, msg, msg_size);
     for (int i = 0; !p && i < CG_CONV2D_KERNELS; i++)
         if (order[i] != kernel) p = plan_build(d, pass, bias, order[i], msg, msg_size);

@@ -92,12 +92,13 @@ typedef enum cg_conv2d_kernel {
     CG_CONV2D_DNNL_NHWC,    /* oneDNN channels-last, reorders in and out */
     CG_CONV2D_GEMM,         /* the batch SGEMM below */
     CG_CONV2D_DIRECT,       /* cgrad's direct kernels for thin layers below (forward, weight backward) */
+    CG_CONV2D_DNNL_WINOGRAD, /* the blocked layout with oneDNN's winograd algorithm (3x3, stride 1, AVX-512) */
     CG_CONV2D_KERNELS
 } cg_conv2d_kernel;
 /* The kernel the rule picks for d and pass on this CPU (by oneDNN's
  * effective ISA). */
 cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass);
-/* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm", "direct" ("auto" for CG_CONV2D_AUTO). */
+/* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm", "direct", "dnnl-winograd" ("auto" for CG_CONV2D_AUTO). */
 const char *cg_conv2d_kernel_name(cg_conv2d_kernel k);
 /* For benchmarks and tests: every later call runs kernel k (CG_CONV2D_AUTO:
  * the rule again).  Process-wide; not for use while conv calls run. */

@@ -151,9 +151,25 @@ static cg_status topo_sort(cg_node *root, node_list *order) {
     return st == CG_OK ? CG_OK : cg_fail(st, "backward: out of memory sorting the graph");
 }
 
-/* Adds gradient g (input's shape) into the leaf's .grad. */
-static cg_status accumulate_leaf(cg_tensor *leaf, cg_tensor *g) {
+/* Whether t is a plain contiguous float32 buffer of its own that only the
+ * caller's one reference reaches: no other header, view, node or .grad.  The
+ * tape may then keep it as a .grad or sum into it. */
+static bool sole_buffer(const cg_tensor *t) {
+    return t->refcount == 1 && t->dtype == CG_FLOAT32 && cg_is_contiguous(t) && t->offset == 0 &&
+           t->storage->nbytes == (size_t)cg_numel(t) * sizeof(float) &&
+           atomic_load(&t->storage->refcount) == 1 && !t->grad_fn && !t->grad;
+}
+
+/* Adds gradient g (input's shape) into the leaf's .grad.  A first gradient
+ * that a rule made in this pass and nobody else holds (refcount 1: the rule's
+ * scope) becomes the .grad itself instead of being copied, as PyTorch does. */
+static cg_status accumulate_leaf(cg_tensor *leaf, cg_tensor *g, bool made_here) {
     if (!leaf->grad) {
+        if (made_here && sole_buffer(g) && cg_same_shape(g, leaf) &&
+            g->storage->device == leaf->storage->device) {
+            leaf->grad = cg_retain(g); /* the scope's reference dies at scope end */
+            return CG_OK;
+        }
         cg_tensor *owned = cg_tensor_new(CG_FLOAT32, leaf->ndim, leaf->shape);
         if (!owned) return cg_last_status();
         cg_k_copy(owned, g);
@@ -172,7 +188,7 @@ static cg_status pass_on(cg_node *n, int k, cg_tensor *gk) {
                    ? cg_last_status()
                    : cg_fail(CG_ERR_GRAD, "backward: %s gave no gradient for its input %d",
                              cg_grad_fn_name(n->out), k);
-    if (!in->grad_fn) return accumulate_leaf(in, gk);
+    if (!in->grad_fn) return accumulate_leaf(in, gk, true);
     cg_tensor *sum = gk, *pending = in->grad_fn->pending;
     if (pending) { /* pending + gk: both have the input's shape (the rules' contract) */
         if (!cg_same_shape(pending, gk)) {
@@ -181,7 +197,9 @@ static cg_status pass_on(cg_node *n, int k, cg_tensor *gk) {
                            cg_grad_fn_name(n->out), k, cg_shape_str(gk, s1, sizeof s1),
                            cg_shape_str(pending, s2, sizeof s2));
         }
-        sum = cg_tensor_new(CG_FLOAT32, gk->ndim, gk->shape);
+        /* into gk's own buffer when this rule made it and nobody else holds it */
+        if (!(sole_buffer(gk) && gk->storage->device == pending->storage->device))
+            sum = cg_tensor_new(CG_FLOAT32, gk->ndim, gk->shape);
         if (!sum) return cg_last_status();
         cg_k_binary(CG_B_ADD, sum, pending, gk, 0, 0);
     }
@@ -216,7 +234,7 @@ cg_status cg_backward(cg_tensor *root, cg_tensor *grad) {
     if (!g0) st = cg_last_status();
     node_list order = {0};
     if (st == CG_OK && !root->grad_fn) {
-        st = accumulate_leaf(root, g0);
+        st = accumulate_leaf(root, g0, false);
     } else if (st == CG_OK && (st = topo_sort(root->grad_fn, &order)) == CG_OK) {
         root->grad_fn->pending = cg_retain(g0);
         for (size_t i = order.n; i-- > 0;) {

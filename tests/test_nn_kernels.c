@@ -829,9 +829,10 @@ static void test_adaptive_pool_windows_by_hand(void **state) {
 }
 
 /* The fast max pools give the reference's bits where windows tie: values
- * drawn from {-1, -0, +0, 1} (ReLU outputs tie at 0 all the time), some
- * -inf windows, and a NaN in some rows (the last NaN wins), on resnet's
- * stem pool (3x3 s2 p1), an overlapping 2x3 s1 one and adaptive windows. */
+ * drawn from {-1, -0, +0, 1} (ReLU outputs tie at 0 all the time), windows
+ * of -inf only (beside the padding), and a NaN in some rows (the last NaN
+ * wins), on resnet's stem pool (3x3 s2 p1, also at odd sizes), an
+ * overlapping 2x3 s1 one and adaptive windows. */
 static void test_max_pool_ties_match_reference(void **state) {
     (void)state;
     cg_pool2d_desc stem = {.n = 2, .c = 3, .h = 14, .w = 14, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
@@ -840,10 +841,13 @@ static void test_max_pool_ties_match_reference(void **state) {
                           .pad_h = 1, .pad_w = 1};
     assert_int_equal(cg_pool2d_desc_init(&stem, NULL, 0), CG_NN_OK);
     assert_int_equal(cg_pool2d_desc_init(&lap, NULL, 0), CG_NN_OK);
+    cg_pool2d_desc odd = {.n = 2, .c = 3, .h = 13, .w = 11, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                          .pad_h = 1, .pad_w = 1}; /* the stem's plane-at-once path, odd sizes */
+    assert_int_equal(cg_pool2d_desc_init(&odd, NULL, 0), CG_NN_OK);
     cg_pool2d_desc adapt = {.n = 2, .c = 3, .h = 14, .w = 14, .oh = 3, .ow = 5};
     const float pick[4] = {-1.0f, -0.0f, 0.0f, 1.0f};
-    const cg_pool2d_desc *ds[3] = {&stem, &lap, &adapt};
-    for (int k = 0; k < 3; k++) {
+    const cg_pool2d_desc *ds[4] = {&stem, &lap, &odd, &adapt};
+    for (int k = 0; k < 4; k++) {
         const cg_pool2d_desc *d = ds[k];
         int64_t nx = d->n * d->c * d->h * d->w, ny = d->n * d->c * d->oh * d->ow;
         float *x = zeros(nx), *y = zeros(ny), *yr = zeros(ny);
@@ -854,12 +858,12 @@ static void test_max_pool_ties_match_reference(void **state) {
             r = r * 1103515245u + 12345u;
             x[i] = pick[(r >> 16) % 4];
         }
-        for (int64_t i = 0; i < d->w; i++) x[i] = -INFINITY;          /* plane 0, row 0: -inf */
+        for (int64_t i = 0; i < 2 * d->w; i++) x[i] = -INFINITY; /* plane 0, rows 0-1: windows of -inf only */
         x[d->h * d->w + 3 * d->w + 2] = NAN;                         /* plane 1, row 3: two NaNs */
         x[d->h * d->w + 3 * d->w + 3] = NAN;
         x[2 * d->h * d->w + 5] = -NAN;
-        (k == 2 ? cg_adaptive_max_pool2d_forward : cg_max_pool2d_forward)(d, x, y, idx);
-        (k == 2 ? cg_adaptive_max_pool2d_forward_ref : cg_max_pool2d_forward_ref)(d, x, yr, idxr);
+        (k == 3 ? cg_adaptive_max_pool2d_forward : cg_max_pool2d_forward)(d, x, y, idx);
+        (k == 3 ? cg_adaptive_max_pool2d_forward_ref : cg_max_pool2d_forward_ref)(d, x, yr, idxr);
         assert_memory_equal(idx, idxr, (size_t)ny * sizeof *idx);
         assert_memory_equal(y, yr, (size_t)ny * sizeof *y);
         free(x), free(y), free(yr), free(idx), free(idxr);

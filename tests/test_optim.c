@@ -68,10 +68,20 @@ static void test_sgd_without_momentum_is_basic_optim(void **state) {
         cg_optimizer_zero_grad(sgd);
         assert_memory_equal(cg_data_f32(a), cg_data_f32(b), 4 * sizeof(float)); /* bit for bit */
     }
-    /* fastai's SGD zero_grad zeroes the grad (BasicOptim sets it to None). */
+    /* Both let the grad go (SGD: fastai's zero_grad as set_to_none) ... */
+    assert_null(a->grad);
+    assert_null(b->grad);
+    /* ... and a step that no backward preceded steps SGD on zeros, as fastai's
+     * zeroed grad does (BasicOptim, whose grad is None, skips the parameter). */
+    float before[4];
+    memcpy(before, cg_data_f32(a), sizeof before);
+    assert_int_equal(cg_optimizer_step(basic), CG_OK);
+    assert_int_equal(cg_optimizer_step(sgd), CG_OK);
     assert_null(a->grad);
     assert_non_null(b->grad);
     assert_true(cg_data_f32(b->grad)[0] == 0.0f && cg_data_f32(b->grad)[3] == 0.0f);
+    assert_memory_equal(cg_data_f32(a), before, sizeof before);
+    assert_memory_equal(cg_data_f32(b), before, sizeof before); /* lr * 0, no wd */
     cg_optimizer_free(basic);
     cg_optimizer_free(sgd);
     cg_release(a);

@@ -108,7 +108,10 @@ void cg_optimizer_no_wd_on_1d(cg_optimizer *opt);
 
 /* One update of every parameter that has a gradient (under no-grad; flat loops). */
 cg_status cg_optimizer_step(cg_optimizer *opt);
-/* BasicOptim: p.grad = None.  SGD/Adam: p.grad.zero_() (fastai), same effect. */
+/* BasicOptim: p.grad = None.  SGD/Adam: fastai's p.grad.zero_() as PyTorch 2's
+ * set_to_none: p.grad is NULL afterwards, and a step before any backward reaches
+ * p again steps it on zeros, as fastai does (the next backward's gradient
+ * becomes the grad, with no zero fill and no second buffer). */
 void cg_optimizer_zero_grad(cg_optimizer *opt);
 /* Forgets the averages and step counts (a fresh start, as after create_opt). */
 void cg_optimizer_reset_state(cg_optimizer *opt);

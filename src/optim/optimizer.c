@@ -21,6 +21,7 @@
 typedef struct group_state {
     int64_t *offset;  /* [n_params]: start of each parameter's slice */
     int64_t *step;    /* [n_params]: fastai's step_stat, per parameter */
+    bool *released;   /* [n_params]: zero_grad let this grad go (see cg_optimizer_zero_grad) */
     int64_t total;    /* sum of numel */
     float *grad_avg;  /* [total], NULL for BasicOptim/plain SGD */
     float *sqr_avg;   /* [total], Adam only */
@@ -58,6 +59,7 @@ static void group_free(cg_param_group *g, group_state *s) {
     if (s) {
         free(s->offset);
         free(s->step);
+        free(s->released);
         free(s->grad_avg);
         free(s->sqr_avg);
         free(s);
@@ -108,7 +110,7 @@ cg_status cg_optimizer_add_group(cg_optimizer *opt, cg_tensor *const *params, in
     size_t m = (size_t)(n > 0 ? n : 1);
     if (!g || !s || !groups || !states || !(g->params = calloc(m, sizeof *g->params)) ||
         !(g->do_wd = calloc(m, sizeof *g->do_wd)) || !(s->offset = calloc(m, sizeof *s->offset)) ||
-        !(s->step = calloc(m, sizeof *s->step))) {
+        !(s->step = calloc(m, sizeof *s->step)) || !(s->released = calloc(m, sizeof *s->released))) {
         group_free(g, s);
         return cg_fail(CG_ERR_NOMEM, "optimizer: out of memory adding a group of %d parameters", n);
     }
@@ -221,6 +223,17 @@ void cg_optimizer_no_wd_on_1d(cg_optimizer *opt) {
             if (opt->groups[i]->params[j]->ndim <= 1) opt->groups[i]->do_wd[j] = false;
 }
 
+/* fastai's zeroed grad, made again for a parameter whose grad zero_grad let
+ * go and that no backward has reached since: fastai still steps it (a zero
+ * gradient: the weight decay and the averages' decay). */
+static cg_status zero_grad_back(cg_tensor *p) {
+    cg_scope_begin();
+    cg_tensor *z = cg_zeros(CG_FLOAT32, p->ndim, p->shape);
+    if (z) p->grad = cg_retain(z); /* p owns it once the scope ends */
+    cg_scope_end();
+    return z ? CG_OK : cg_last_status();
+}
+
 cg_status cg_optimizer_step(cg_optimizer *opt) {
     if (!opt) return cg_fail(CG_ERR_VALUE, "optimizer: NULL optimizer");
     for (int gi = 0; gi < opt->n_groups; gi++) {
@@ -230,6 +243,7 @@ cg_status cg_optimizer_step(cg_optimizer *opt) {
         if (st) return st;
         for (int i = 0; i < g->n_params; i++) {
             cg_tensor *p = g->params[i];
+            if (!p->grad && s->released[i] && (st = zero_grad_back(p)) != CG_OK) return st;
             if (!p->grad) continue; /* fastai: all_params(with_grad=True) */
             int64_t n = cg_numel(p);
             if (cg_numel(p->grad) != n || p->grad->dtype != CG_FLOAT32)
@@ -272,15 +286,21 @@ cg_status cg_optimizer_step(cg_optimizer *opt) {
     return CG_OK;
 }
 
+/* BasicOptim: p.grad = None, as the chapter's.  SGD and Adam: fastai's
+ * p.grad.zero_(), kept as PyTorch 2's zero_grad(set_to_none=True): the grad is
+ * let go and marked `released`, so the next backward's gradient becomes the
+ * grad itself (no zero fill, no 0 + g, no second buffer of every weight's
+ * size), and a step treats a released grad that no backward has reached as
+ * the zero tensor fastai would hold (zero_grad_back).  The updates are fastai's
+ * bit for bit; only a gradient's zero can differ in sign (fastai's 0 + -0 is
+ * +0), which no stepper carries into a weight unless the weight is itself -0. */
 void cg_optimizer_zero_grad(cg_optimizer *opt) {
     if (!opt) return;
     for (int gi = 0; gi < opt->n_groups; gi++)
         for (int i = 0; i < opt->groups[gi]->n_params; i++) {
             cg_tensor *p = opt->groups[gi]->params[i];
-            if (opt->kind == CG_OPTIM_BASIC)
-                cg_clear_grad(p); /* the chapter's BasicOptim: p.grad = None */
-            else
-                cg_zero_grad(p);  /* fastai: p.grad.zero_() */
+            if (opt->kind != CG_OPTIM_BASIC && p->grad) opt->states[gi]->released[i] = true;
+            cg_clear_grad(p);
         }
 }
 

@@ -26,9 +26,9 @@
 
 static void data_usage(FILE *f) {
     fprintf(f,
-            "usage: cgrad data get NAME|URL [--force] [--quiet]\n"
-            "       cgrad data list [--known]\n"
-            "       cgrad data rm NAME|URL\n"
+            "usage: cgrad data get NAME|URL [--force] [--quiet] [--json]\n"
+            "       cgrad data list [--known] [--json]\n"
+            "       cgrad data rm NAME|URL [--json]\n"
             "\n"
             "Gets a dataset into the cache like fastai's untar_data, and prints its folder.\n"
             "Known names: mnist_sample, mnist, mnist_png (`cgrad data list --known`).\n"

@@ -26,7 +26,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cgrad pixel-similarity [--digits 2|10] [--show] [--out DIR] [--no-color|--color]\n"
+            "usage: cgrad pixel-similarity [--digits 2|10] [--show|--json] [--out DIR] [--no-color|--color]\n"
             "\n"
             "Classifies digits by their distance to the mean image of each class, the first\n"
             "try of fastbook chapter 4.  Data comes through the dataset cache (`cgrad data`).\n"

@@ -131,6 +131,15 @@ if grep -q 'data-status="fail"' <<<"$check" && grep -q 'img beside' <<<"$check" 
    grep -q 'img im3.png' <<<"$check"; then echo "ok: a broken page fails the check (${check##*>})"
 else echo "FAIL: a broken page passed or said the wrong thing: ${check:-no verdict}"; fail=1; fi
 
+# ---- --quiet: no progress on stderr (under LeakSanitizer its report of the suppressions it used
+# would be there: turned off), the same book on stdout and the same numbers --------------------------
+LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0" \
+  "$cgrad" chapter4 --quick --quiet --threads 1 --out "$tmp/quiet" >"$tmp/qout" 2>"$tmp/qerr"; rc=$?
+strip() { grep -vE 'the report is|s wall, .* s CPU' "$1" | sed -E 's/[0-9]{2}:[0-9]{2}$//'; }
+if [ $rc -eq 0 ] && [ ! -s "$tmp/qerr" ] && [ -s "$tmp/quiet/index.html" ] && [ "$(strip "$tmp/qout")" = "$(strip "$tmp/stdout")" ]; then
+  echo "ok: --quiet: stderr empty, stdout the same book"
+else echo "FAIL: --quiet: exit $rc, stderr: $(head -3 "$tmp/qerr"), stdout differs: $(diff <(strip "$tmp/stdout") <(strip "$tmp/qout") | head -5)"; fail=1; fi
+
 # ---- usage errors -------------------------------------------------------------------------------
 "$cgrad" chapter4 --bogus >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] && echo "ok: an unknown option exits 2" || { echo "FAIL: --bogus exited $rc"; fail=1; }

@@ -158,6 +158,41 @@ static void test_buckets(void **st) {
     cg_module_release(m);
 }
 
+/* A parameter one rank's backward did not reach (its grad released, as
+ * zero_grad leaves it) still gets the average: rank 0's bias grads are 1,
+ * rank 1 has none, so both ranks end with 0.5; the weights' 1 and 2 give 1.5. */
+static void test_a_grad_one_rank_lacks(void **st) {
+    (void)st;
+    if (!cg_dist_active()) skip();
+    int r = cg_dist_rank();
+    cg_manual_seed(3);
+    cg_module *m = cg_nn_linear(4, 2, true);
+    cg_scope_begin();
+    cg_tensor *out = cg_module_forward(m, cg_ones(CG_FLOAT32, CG_SHAPE(1, 4)));
+    assert_int_equal(cg_backward(cg_mul_s(cg_sum(out, NULL, 0, false), (double)(r + 1)), NULL), CG_OK);
+    cg_scope_end();
+    cg_named_tensors ps;
+    assert_int_equal(cg_module_named_parameters(m, &ps), CG_OK);
+    assert_int_equal(ps.n, 2);
+    assert_string_equal(ps.names[1], "bias");
+    if (r == 1) {
+        cg_release(ps.tensors[1]->grad);
+        ps.tensors[1]->grad = NULL;
+    }
+    cg_dist_buckets b;
+    assert_int_equal(cg_dist_buckets_init(&b, 1.0), CG_OK);
+    assert_int_equal(cg_dist_average_gradients(&b, m, NULL), CG_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_non_null(ps.tensors[i]->grad);
+        const float *g = cg_data(ps.tensors[i]->grad);
+        for (int64_t k = 0; k < cg_numel(ps.tensors[i]); k++)
+            assert_true(fabsf(g[k] - (i == 0 ? 1.5f : 0.5f)) < 1e-6f);
+    }
+    cg_named_tensors_free(&ps);
+    cg_dist_buckets_free(&b);
+    cg_module_release(m);
+}
+
 /* Rank r fills a BatchNorm1d(3)'s weight with r+1 and its running_mean with
  * 10(r+1), running_var 20(r+1), num_batches_tracked 7(r+1): after
  * cg_dist_broadcast_buffers the buffers are rank 0's (10, 20, 7) everywhere and
@@ -219,6 +254,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_two_ranks_do_the_work_of_one),
             cmocka_unit_test(test_buckets),
+            cmocka_unit_test(test_a_grad_one_rank_lacks),
             cmocka_unit_test(test_broadcast_buffers),
         };
         rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,7 @@ BatchNorm over the items and the first 60 test images): if the logits are
 ordinary there, the eval statistics are the cause, not the data or a kernel.
 
     /work/venv-torch2/bin/python tests/support/bn_outliers.py MODEL.safetensors MNIST_IDX_DIR [ITEM ...]
-Not a test (needs torch)."""
+Without items: the test set's four largest eval-mode losses.  Not a test (needs torch)."""
 import gzip
 import os
 import sys
@@ -26,7 +26,7 @@ from load_in_torch import build, read_safetensors  # noqa: E402
 
 def main():
     path, data = sys.argv[1], sys.argv[2]
-    items = [int(a) for a in sys.argv[3:]] or [6330, 6423, 6357, 6340]
+    items = [int(a) for a in sys.argv[3:]]
     sd, meta = read_safetensors(path)
     arch, n_in, n_out = meta["arch"], int(meta["n_in"]), int(meta["n_out"])
     channels = 3 if meta.get("input", "gray").startswith("rgb") else 1
@@ -35,6 +35,15 @@ def main():
     x = np.frombuffer(gzip.open(os.path.join(data, "t10k-images-idx3-ubyte.gz")).read(), np.uint8, offset=16)
     y = np.frombuffer(gzip.open(os.path.join(data, "t10k-labels-idx1-ubyte.gz")).read(), np.uint8, offset=8)
     x = torch.from_numpy(x.reshape(-1, 1, 28, 28).astype(np.float32) / 255).expand(-1, channels, -1, -1)
+    if not sys.argv[3:]:  # the four largest eval-mode losses of the whole test set
+        model.eval()
+        with torch.no_grad():
+            losses = torch.cat([nn.functional.cross_entropy(model(x[i:i + 500]), torch.from_numpy(y[i:i + 500].astype(np.int64)),
+                                                            reduction="none") for i in range(0, len(x), 500)])
+        top = losses.topk(4)
+        items = top.indices.tolist()
+        print(f"test set: mean loss {losses.mean().item():.6g}; largest {[round(v, 4) for v in top.values.tolist()]} "
+              f"at items {items}")
     xb = x[items]
     stats = []
 

@@ -153,6 +153,45 @@ static void backward_errors(void **s) {
     cg_scope_end();
 }
 
+/* cg_backward_once: cg_backward's gradients, with the graph's intermediates
+ * freed by the pass (only the graph held them); a second backward through
+ * it fails and changes no gradient, and the root keeps its value. */
+static size_t graph_memory_after(bool once, float grads[3]) {
+    cg_tensor *x = cg_requires_grad_(cg_from_floats(CG_SHAPE(3), (float[]){1, 2, 3}), true);
+    cg_scope_begin();
+    cg_scope_begin();
+    cg_tensor *y = cg_keep(cg_sum(cg_add(cg_mul(x, x), cg_mul_s(x, 3)), NULL, 0, false));
+    cg_scope_end(); /* the intermediates: held by the graph alone */
+    assert_int_equal(once ? cg_backward_once(y, NULL) : cg_backward(y, NULL), CG_OK);
+    size_t mem = cg_mem_in_use();
+    double v;
+    assert_int_equal(cg_item(y, &v), CG_OK);
+    assert_float_equal(v, 1 + 4 + 9 + 3 + 6 + 9, 0);
+    for (int i = 0; i < 3; i++) grads[i] = (float)at(x->grad, i);
+    if (once) {
+        assert_int_equal(cg_backward(y, NULL), CG_ERR_GRAD);
+        assert_non_null(strstr(cg_last_error(), "already freed"));
+        assert_int_equal(cg_backward_once(y, NULL), CG_ERR_GRAD);
+        assert_float_equal(at(x->grad, 0), grads[0], 0); /* untouched */
+    }
+    cg_scope_end();
+    cg_release(x);
+    return mem;
+}
+
+static void backward_once_frees_the_graph(void **s) {
+    (void)s;
+    size_t before = cg_mem_in_use();
+    float keep[3], once[3];
+    size_t kept = graph_memory_after(false, keep), freed = graph_memory_after(true, once);
+    assert_true(freed < kept); /* x*x, 3x and their sum went with the pass */
+    for (int i = 0; i < 3; i++) {
+        assert_float_equal(keep[i], 2 * (i + 1) + 3, 0); /* 2x + 3 */
+        assert_float_equal(once[i], keep[i], 0);
+    }
+    assert_int_equal(cg_mem_in_use(), before);
+}
+
 /* The chapter's training-step shape: thousands of steps in scopes, flat memory. */
 static void training_loop_memory_is_flat(void **s) {
     (void)s;
@@ -212,6 +251,7 @@ int main(void) {
         cmocka_unit_test(detach_cuts_the_graph),
         cmocka_unit_test(backward_with_explicit_gradient),
         cmocka_unit_test(backward_errors),
+        cmocka_unit_test(backward_once_frees_the_graph),
         cmocka_unit_test(training_loop_memory_is_flat),
         cmocka_unit_test(deep_scopes_release_everything),
     };

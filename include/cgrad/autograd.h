@@ -10,7 +10,7 @@
  * Gradients ACCUMULATE into .grad across backward calls until zeroed
  * (cg_zero_grad), exactly as the chapter's calc_grad demonstrates.
  * backward() does not free the graph: it dies with the tensors (see the
- * ownership notes in tensor.h). */
+ * ownership notes in tensor.h); cg_backward_once frees it as it goes. */
 #ifndef CGRAD_AUTOGRAD_H
 #define CGRAD_AUTOGRAD_H
 
@@ -25,6 +25,12 @@ cg_tensor *cg_requires_grad_(cg_tensor *t, bool flag);
 /* loss.backward(): root must hold one element unless grad (same shape as root)
  * is given.  Leaves' .grad accumulate.  CG_ERR_GRAD with a message on misuse. */
 cg_status cg_backward(cg_tensor *root, cg_tensor *grad);
+/* loss.backward() as PyTorch runs it by default (retain_graph=False): the same
+ * gradients, but each node lets its inputs and saved tensors go once its rule
+ * has run, so an activation is freed as soon as the backward is past it, not
+ * when the tensors die.  A later backward through that graph fails
+ * (CG_ERR_GRAD); the tensors still held keep their values. */
+cg_status cg_backward_once(cg_tensor *root, cg_tensor *grad);
 /* p.grad.zero_() when p has a grad; otherwise nothing. */
 void cg_zero_grad(cg_tensor *t);
 /* p.grad = None */

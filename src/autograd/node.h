@@ -26,6 +26,7 @@ struct cg_node {
     const char *alias;  /* PyTorch's name when it differs from the op's (TransposeBackward0) */
     cg_tensor *pending; /* gradient being accumulated during a backward pass */
     unsigned mark;      /* visit mark of the current backward pass */
+    bool consumed;      /* cg_backward_once ran its rule and let its inputs and saved tensors go */
 };
 
 /* Records `op` producing `out` from inputs when grad mode is on and some input

@@ -208,7 +208,53 @@ static cg_status pass_on(cg_node *n, int k, cg_tensor *gk) {
     return CG_OK;
 }
 
-cg_status cg_backward(cg_tensor *root, cg_tensor *grad) {
+/* Runs node n's rule on its pending gradient (if any reached it) and passes
+ * the gradients on to its inputs. */
+static cg_status run_node(cg_node *n) {
+    cg_tensor *g = n->pending;
+    n->pending = NULL;
+    if (!g) return CG_OK;
+    cg_status st = CG_OK;
+    cg_tensor *gin_inline[CG_NODE_INLINE_INPUTS] = {0};
+    cg_tensor **gin = n->n_in <= CG_NODE_INLINE_INPUTS ? gin_inline : calloc((size_t)n->n_in, sizeof *gin);
+    if (!gin) {
+        cg_release(g);
+        return cg_fail(CG_ERR_NOMEM, "backward: out of memory");
+    }
+    cg_scope_begin(); /* this node's temporaries die once passed on */
+    cg_backward_rules[n->op](n, g, gin);
+    for (int k = 0; k < n->n_in && st == CG_OK; k++)
+        if (n->in[k]->requires_grad) st = pass_on(n, k, gin[k]);
+    cg_scope_end();
+    if (gin != gin_inline) free(gin);
+    cg_release(g);
+    return st;
+}
+
+/* cg_backward_once: node n has run; its inputs and saved tensors go, so an
+ * activation dies as soon as its last holder's rule ran (PyTorch frees the
+ * saved tensors the same way when retain_graph is false). */
+static void consume(cg_node *n) {
+    for (int k = 0; k < n->n_in; k++) cg_release(n->in[k]);
+    if (n->in != n->in_inline) free(n->in);
+    n->in = n->in_inline;
+    n->n_in = 0;
+    for (int k = 0; k < n->n_saved; k++) cg_release(n->saved[k]);
+    n->n_saved = 0;
+    n->consumed = true;
+}
+
+static cg_status check_not_consumed(const node_list *order) {
+    for (size_t i = 0; i < order->n; i++)
+        if (order->items[i]->consumed)
+            return cg_fail(CG_ERR_GRAD,
+                           "backward: the graph through %s was already freed by cg_backward_once "
+                           "(use cg_backward to backward through it again)",
+                           cg_grad_fn_name(order->items[i]->out));
+    return CG_OK;
+}
+
+static cg_status backward_run(cg_tensor *root, cg_tensor *grad, bool keep_graph) {
     if (!root) return cg_fail(CG_ERR_VALUE, "backward: NULL tensor");
     if (!root->requires_grad)
         return cg_fail(CG_ERR_GRAD,
@@ -235,38 +281,37 @@ cg_status cg_backward(cg_tensor *root, cg_tensor *grad) {
     node_list order = {0};
     if (st == CG_OK && !root->grad_fn) {
         st = accumulate_leaf(root, g0, false);
-    } else if (st == CG_OK && (st = topo_sort(root->grad_fn, &order)) == CG_OK) {
+    } else if (st == CG_OK && (st = topo_sort(root->grad_fn, &order)) == CG_OK &&
+               (st = check_not_consumed(&order)) == CG_OK) {
         root->grad_fn->pending = cg_retain(g0);
-        for (size_t i = order.n; i-- > 0;) {
+        /* once: the engine holds every node's output until that node has
+         * run (the node dies with it), since its consumers let go of it */
+        for (size_t i = 0; !keep_graph && i < order.n; i++) cg_retain(order.items[i]->out);
+        size_t i = order.n;
+        while (i-- > 0) {
             cg_node *n = order.items[i];
-            cg_tensor *g = n->pending;
-            n->pending = NULL;
-            if (!g) continue;
-            cg_tensor *gin_inline[CG_NODE_INLINE_INPUTS] = {0};
-            cg_tensor **gin = n->n_in <= CG_NODE_INLINE_INPUTS ? gin_inline
-                                                                : calloc((size_t)n->n_in, sizeof *gin);
-            if (!gin) {
-                cg_release(g);
-                st = cg_fail(CG_ERR_NOMEM, "backward: out of memory");
-                break;
+            st = run_node(n);
+            if (!keep_graph) {
+                consume(n);
+                cg_release(n->out); /* n may be freed here */
             }
-            cg_scope_begin(); /* this node's temporaries die once passed on */
-            cg_backward_rules[n->op](n, g, gin);
-            for (int k = 0; k < n->n_in && st == CG_OK; k++)
-                if (n->in[k]->requires_grad) st = pass_on(n, k, gin[k]);
-            cg_scope_end();
-            if (gin != gin_inline) free(gin);
-            cg_release(g);
             if (st != CG_OK) break;
         }
-        /* On failure, drop the sums still waiting so a later backward starts clean. */
-        for (size_t i = 0; st != CG_OK && i < order.n; i++) {
-            cg_release(order.items[i]->pending);
-            order.items[i]->pending = NULL;
+        /* On failure, drop the sums still waiting so a later backward starts
+         * clean: every node when the graph stays, else those not yet run
+         * (below i), which the engine still holds. */
+        size_t left = keep_graph ? order.n : i;
+        for (size_t j = 0; st != CG_OK && j < left; j++) {
+            cg_release(order.items[j]->pending);
+            order.items[j]->pending = NULL;
         }
+        for (size_t j = 0; st != CG_OK && !keep_graph && j < left; j++) cg_release(order.items[j]->out);
     }
     free(order.items);
     cg_no_grad_end();
     cg_scope_end();
     return st;
 }
+
+cg_status cg_backward(cg_tensor *root, cg_tensor *grad) { return backward_run(root, grad, true); }
+cg_status cg_backward_once(cg_tensor *root, cg_tensor *grad) { return backward_run(root, grad, false); }

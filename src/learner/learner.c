@@ -85,8 +85,11 @@ static cg_cb_result with_events(cg_learner *learn, stage_body body, cg_event bef
 
 /* ---- one batch ---------------------------------------------------------- */
 
+/* The graph is freed as the backward goes (PyTorch's default): an
+ * activation's memory comes back once the backward is past it, so the
+ * gradients made later reuse it instead of adding to the peak. */
 static cg_cb_result do_backward(cg_learner *learn) {
-    return cg_backward(learn->loss, NULL) == CG_OK ? CG_CB_OK : CG_CB_ERROR;
+    return cg_backward_once(learn->loss, NULL) == CG_OK ? CG_CB_OK : CG_CB_ERROR;
 }
 
 static cg_cb_result do_step(cg_learner *learn) {

@@ -192,6 +192,32 @@ static void backward_once_frees_the_graph(void **s) {
     assert_int_equal(cg_mem_in_use(), before);
 }
 
+/* cg_relu_over: relu written over a buffer only the caller holds, with
+ * cg_relu's values and gradient (the mask reads the overwritten input);
+ * a tensor held elsewhere too gets a buffer of its own. */
+static void relu_over_reuses_a_sole_buffer(void **s) {
+    (void)s;
+    cg_scope_begin();
+    cg_tensor *x = cg_requires_grad_(cg_from_floats(CG_SHAPE(4), (float[]){-1, 0, 2, -3}), true);
+    cg_tensor *t = cg_mul_s(x, 2); /* non-leaf, held by this scope alone */
+    cg_tensor *y = cg_relu_over(t);
+    assert_ptr_equal(y->storage, t->storage);
+    assert_string_equal(cg_grad_fn_name(y), "ReluBackward0");
+    assert_int_equal(cg_backward(cg_sum(cg_mul(y, cg_from_floats(CG_SHAPE(4), (float[]){1, 2, 3, 4})), NULL, 0, false), NULL), CG_OK);
+    const float want_y[4] = {0, 0, 4, 0}, want_g[4] = {0, 0, 6, 0}; /* 2 * w * (2x > 0) */
+    for (int i = 0; i < 4; i++) {
+        assert_float_equal(at(y, i), want_y[i], 0);
+        assert_float_equal(at(x->grad, i), want_g[i], 0);
+    }
+    cg_tensor *u = cg_retain(cg_mul_s(x, 2)); /* held twice: not overwritten */
+    cg_tensor *v = cg_relu_over(u);
+    assert_ptr_not_equal(v->storage, u->storage);
+    assert_float_equal(at(u, 0), -2, 0);
+    cg_release(u);
+    assert_ptr_not_equal(cg_relu_over(x)->storage, x->storage); /* a leaf needing a grad */
+    cg_scope_end();
+}
+
 /* The chapter's training-step shape: thousands of steps in scopes, flat memory. */
 static void training_loop_memory_is_flat(void **s) {
     (void)s;
@@ -252,6 +278,7 @@ int main(void) {
         cmocka_unit_test(backward_with_explicit_gradient),
         cmocka_unit_test(backward_errors),
         cmocka_unit_test(backward_once_frees_the_graph),
+        cmocka_unit_test(relu_over_reuses_a_sole_buffer),
         cmocka_unit_test(training_loop_memory_is_flat),
         cmocka_unit_test(deep_scopes_release_everything),
     };

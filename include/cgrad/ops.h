@@ -46,6 +46,11 @@ cg_tensor *cg_exp(cg_tensor *t);
 cg_tensor *cg_log(cg_tensor *t);
 cg_tensor *cg_sigmoid(cg_tensor *t);
 cg_tensor *cg_relu(cg_tensor *t);
+/* cg_relu for a caller that never reads t again and whose t came from an op
+ * whose backward does not read its output (batch_norm, add, conv2d): the
+ * result is written over t's buffer when only the caller holds t, so the
+ * pair keeps one activation, not two (torchvision's ReLU(inplace=True)). */
+cg_tensor *cg_relu_over(cg_tensor *t);
 cg_tensor *cg_tanh(cg_tensor *t);
 cg_tensor *cg_pow_s(cg_tensor *t, double exponent); /* t**2 */
 /* clamp(t, lo, hi); pass -INFINITY / INFINITY to leave a side open. */

@@ -31,14 +31,19 @@
 #include "cgrad/ops.h"
 #include "cgrad/random.h"
 
+/* The child is nn.ReLU itself (not a module put in its place). */
+static bool is_relu(const cg_module *c) { return c && c->vt && !strcmp(c->vt->type_name, "ReLU"); }
+
 /* ---- BasicBlock -------------------------------------------------------- */
 /* children: conv1, bn1, relu, conv2, bn2[, downsample] */
 static cg_tensor *block_forward(cg_module *m, cg_tensor *x) {
     cg_scope_begin();
     cg_tensor *y = x;
-    for (int i = 0; i < 5 && y; i++) y = cg_module_forward(m->children[i], y);
+    /* relu over bn1's and the sum's buffers (neither rule reads its output):
+     * one activation each instead of two */
+    for (int i = 0; i < 5 && y; i++) y = is_relu(m->children[i]) ? cg_relu_over(y) : cg_module_forward(m->children[i], y);
     cg_tensor *identity = m->n_children > 5 ? cg_module_forward(m->children[5], x) : x;
-    y = y && identity ? cg_relu(cg_add(y, identity)) : NULL;
+    y = y && identity ? cg_relu_over(cg_add(y, identity)) : NULL;
     if (y) cg_keep(y);
     cg_scope_end();
     return y;
@@ -83,7 +88,8 @@ static cg_tensor *resnet_forward(cg_module *m, cg_tensor *x) {
     cg_tensor *y = x;
     for (int i = 0; i < m->n_children && y; i++) {
         if (!strcmp(m->child_names[i], "fc")) y = cg_flatten(y, 1, -1);
-        if (y) y = cg_module_forward(m->children[i], y);
+        if (y) /* the stem's relu over bn1's buffer, as in the blocks */
+            y = is_relu(m->children[i]) ? cg_relu_over(y) : cg_module_forward(m->children[i], y);
     }
     if (y) cg_keep(y);
     cg_scope_end();

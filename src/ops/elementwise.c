@@ -150,6 +150,23 @@ cg_tensor *cg_exp(cg_tensor *t) { return unary(CG_U_EXP, CG_OP_EXP, t, 0, 0); }
 cg_tensor *cg_log(cg_tensor *t) { return unary(CG_U_LOG, CG_OP_LOG, t, 0, 0); }
 cg_tensor *cg_sigmoid(cg_tensor *t) { return unary(CG_U_SIGMOID, CG_OP_SIGMOID, t, 0, 0); }
 cg_tensor *cg_relu(cg_tensor *t) { return unary(CG_U_RELU, CG_OP_RELU, t, 0, 0); }
+
+/* relu(t) written over t's buffer: a second header on t's storage, no new
+ * buffer.  Only when t is a plain float32 buffer of its own that nobody
+ * else holds (refcount 1, the caller's scope) and not a leaf that needs a
+ * gradient; otherwise cg_relu.  The node keeps t as its input, whose values
+ * are now relu(t): the rule's mask (t > 0) is relu(t) > 0, the same bits. */
+cg_tensor *cg_relu_over(cg_tensor *t) {
+    CG_CHECK_NULL(t);
+    if (t->refcount != 1 || t->dtype != CG_FLOAT32 || !cg_is_contiguous(t) || t->offset != 0 ||
+        atomic_load(&t->storage->refcount) != 1 || t->grad || (t->requires_grad && !t->grad_fn))
+        return cg_relu(t);
+    cg_tensor *out = cg_tensor_view_of(t, t->ndim, t->shape, t->strides, 0);
+    if (!out) return NULL;
+    cg_k_unary(CG_U_RELU, out, t, 0, 0);
+    cg_record(CG_OP_RELU, out, 1, &t);
+    return out;
+}
 cg_tensor *cg_tanh(cg_tensor *t) { return unary(CG_U_TANH, CG_OP_TANH, t, 0, 0); }
 cg_tensor *cg_pow_s(cg_tensor *t, double e) { return unary(CG_U_POW, CG_OP_POW, t, e, 0); }
 cg_tensor *cg_clamp(cg_tensor *t, double lo, double hi) {

@@ -218,6 +218,29 @@ static void relu_over_reuses_a_sole_buffer(void **s) {
     cg_scope_end();
 }
 
+/* cg_add_over: the sum over a's buffer, cg_add's values and gradients. */
+static void add_over_reuses_a_sole_buffer(void **s) {
+    (void)s;
+    cg_scope_begin();
+    cg_tensor *x = cg_requires_grad_(cg_from_floats(CG_SHAPE(3), (float[]){1, -2, 3}), true);
+    cg_tensor *b = cg_requires_grad_(cg_from_floats(CG_SHAPE(3), (float[]){10, 20, 30}), true);
+    cg_tensor *a = cg_mul_s(x, 2);
+    cg_tensor *y = cg_add_over(a, b);
+    assert_ptr_equal(y->storage, a->storage);
+    assert_string_equal(cg_grad_fn_name(y), "AddBackward0");
+    assert_int_equal(cg_backward(cg_sum(cg_mul(y, y), NULL, 0, false), NULL), CG_OK);
+    const float want[3] = {12, 16, 36}; /* 2x + b */
+    for (int i = 0; i < 3; i++) {
+        assert_float_equal(at(y, i), want[i], 0);
+        assert_float_equal(at(b->grad, i), 2 * want[i], 0);
+        assert_float_equal(at(x->grad, i), 4 * want[i], 0);
+    }
+    cg_tensor *r = cg_from_floats(CG_SHAPE(1), (float[]){5});
+    assert_ptr_not_equal(cg_add_over(cg_mul_s(x, 2), r)->storage, x->storage); /* broadcast: cg_add */
+    assert_float_equal(at(cg_add_over(cg_mul_s(x, 2), r), 1), 1, 0);
+    cg_scope_end();
+}
+
 /* The chapter's training-step shape: thousands of steps in scopes, flat memory. */
 static void training_loop_memory_is_flat(void **s) {
     (void)s;
@@ -279,6 +302,7 @@ int main(void) {
         cmocka_unit_test(backward_errors),
         cmocka_unit_test(backward_once_frees_the_graph),
         cmocka_unit_test(relu_over_reuses_a_sole_buffer),
+        cmocka_unit_test(add_over_reuses_a_sole_buffer),
         cmocka_unit_test(training_loop_memory_is_flat),
         cmocka_unit_test(deep_scopes_release_everything),
     };

@@ -51,6 +51,9 @@ cg_tensor *cg_relu(cg_tensor *t);
  * result is written over t's buffer when only the caller holds t, so the
  * pair keeps one activation, not two (torchvision's ReLU(inplace=True)). */
 cg_tensor *cg_relu_over(cg_tensor *t);
+/* cg_add(a, b) written over a's buffer on the same terms (a's producer's
+ * rule does not read its output; b of a's shape). */
+cg_tensor *cg_add_over(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_tanh(cg_tensor *t);
 cg_tensor *cg_pow_s(cg_tensor *t, double exponent); /* t**2 */
 /* clamp(t, lo, hi); pass -INFINITY / INFINITY to leave a side open. */

@@ -43,7 +43,7 @@ static cg_tensor *block_forward(cg_module *m, cg_tensor *x) {
      * one activation each instead of two */
     for (int i = 0; i < 5 && y; i++) y = is_relu(m->children[i]) ? cg_relu_over(y) : cg_module_forward(m->children[i], y);
     cg_tensor *identity = m->n_children > 5 ? cg_module_forward(m->children[5], x) : x;
-    y = y && identity ? cg_relu_over(cg_add(y, identity)) : NULL;
+    y = y && identity ? cg_relu_over(cg_add_over(y, identity)) : NULL; /* over bn2's buffer */
     if (y) cg_keep(y);
     cg_scope_end();
     return y;

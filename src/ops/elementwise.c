@@ -156,17 +156,32 @@ cg_tensor *cg_relu(cg_tensor *t) { return unary(CG_U_RELU, CG_OP_RELU, t, 0, 0);
  * else holds (refcount 1, the caller's scope) and not a leaf that needs a
  * gradient; otherwise cg_relu.  The node keeps t as its input, whose values
  * are now relu(t): the rule's mask (t > 0) is relu(t) > 0, the same bits. */
+static bool overwritable(const cg_tensor *t) {
+    return t->refcount == 1 && t->dtype == CG_FLOAT32 && cg_is_contiguous(t) && t->offset == 0 &&
+           atomic_load(&t->storage->refcount) == 1 && !t->grad && !(t->requires_grad && !t->grad_fn);
+}
+
 cg_tensor *cg_relu_over(cg_tensor *t) {
     CG_CHECK_NULL(t);
-    if (t->refcount != 1 || t->dtype != CG_FLOAT32 || !cg_is_contiguous(t) || t->offset != 0 ||
-        atomic_load(&t->storage->refcount) != 1 || t->grad || (t->requires_grad && !t->grad_fn))
-        return cg_relu(t);
+    if (!overwritable(t)) return cg_relu(t);
     cg_tensor *out = cg_tensor_view_of(t, t->ndim, t->shape, t->strides, 0);
     if (!out) return NULL;
     cg_k_unary(CG_U_RELU, out, t, 0, 0);
     cg_record(CG_OP_RELU, out, 1, &t);
     return out;
 }
+/* a + b written over a's buffer, on cg_relu_over's terms for a (b of a's
+ * shape, float32; otherwise cg_add).  Add's rule reads neither input. */
+cg_tensor *cg_add_over(cg_tensor *a, cg_tensor *b) {
+    CG_CHECK_NULL(a, b);
+    if (!overwritable(a) || b->dtype != CG_FLOAT32 || !cg_same_shape(a, b)) return cg_add(a, b);
+    cg_tensor *out = cg_tensor_view_of(a, a->ndim, a->shape, a->strides, 0);
+    if (!out) return NULL;
+    cg_k_binary(CG_B_ADD, out, a, b, 0, 0);
+    cg_record(CG_OP_ADD, out, 2, (cg_tensor *[]){a, b});
+    return out;
+}
+
 cg_tensor *cg_tanh(cg_tensor *t) { return unary(CG_U_TANH, CG_OP_TANH, t, 0, 0); }
 cg_tensor *cg_pow_s(cg_tensor *t, double e) { return unary(CG_U_POW, CG_OP_POW, t, e, 0); }
 cg_tensor *cg_clamp(cg_tensor *t, double lo, double hi) {

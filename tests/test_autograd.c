@@ -62,6 +62,20 @@ static void gradients_accumulate_until_zeroed(void **s) {
     assert_float_equal(at(w->grad, 0), 0, 0);
     cg_clear_grad(w);
     assert_null(w->grad);
+    /* cg_ensure_grad: a zero grad of w's shape where there is none, and an
+     * existing grad left as it is (the next backward adds into it) */
+    assert_int_equal(cg_ensure_grad(w), CG_OK);
+    assert_non_null(w->grad);
+    assert_int_equal(cg_numel(w->grad), 2);
+    assert_float_equal(at(w->grad, 0), 0, 0);
+    assert_float_equal(at(w->grad, 1), 0, 0);
+    cg_scope_begin();
+    assert_int_equal(cg_backward(cg_sum(cg_mul(w, x), NULL, 0, false), NULL), CG_OK);
+    cg_scope_end();
+    assert_int_equal(cg_ensure_grad(w), CG_OK);
+    assert_float_equal(at(w->grad, 0), 3, 0);
+    assert_float_equal(at(w->grad, 1), 5, 0);
+    assert_int_equal(cg_ensure_grad(NULL), CG_ERR_VALUE);
     cg_release(w);
     cg_release(x);
 }

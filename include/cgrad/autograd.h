@@ -35,6 +35,9 @@ cg_status cg_backward_once(cg_tensor *root, cg_tensor *grad);
 void cg_zero_grad(cg_tensor *t);
 /* p.grad = None */
 void cg_clear_grad(cg_tensor *t);
+/* Gives t a float32 zero .grad of its shape when it has none (fastai's zeroed
+ * grad for a parameter no backward reached); CG_OK if it already has one. */
+cg_status cg_ensure_grad(cg_tensor *t);
 
 /* with torch.no_grad(): ... — nestable, per thread. */
 void cg_no_grad_begin(void);

@@ -65,6 +65,16 @@ void cg_zero_grad(cg_tensor *t) {
     if (t && t->grad) cg_k_fill(t->grad, 0);
 }
 
+cg_status cg_ensure_grad(cg_tensor *t) {
+    if (!t) return cg_fail(CG_ERR_VALUE, "ensure_grad: NULL tensor");
+    if (t->grad) return CG_OK;
+    cg_scope_begin();
+    cg_tensor *z = cg_zeros(CG_FLOAT32, t->ndim, t->shape);
+    if (z) t->grad = cg_retain(z); /* t owns it once the scope ends */
+    cg_scope_end();
+    return z ? CG_OK : cg_last_status();
+}
+
 void cg_clear_grad(cg_tensor *t) {
     if (!t) return;
     cg_release(t->grad);
@@ -155,9 +165,8 @@ static cg_status topo_sort(cg_node *root, node_list *order) {
  * caller's one reference reaches: no other header, view, node or .grad.  The
  * tape may then keep it as a .grad or sum into it. */
 static bool sole_buffer(const cg_tensor *t) {
-    return t->refcount == 1 && t->dtype == CG_FLOAT32 && cg_is_contiguous(t) && t->offset == 0 &&
-           t->storage->nbytes == (size_t)cg_numel(t) * sizeof(float) &&
-           atomic_load(&t->storage->refcount) == 1 && !t->grad_fn && !t->grad;
+    return cg_sole_float_buffer(t) && t->storage->nbytes == (size_t)cg_numel(t) * sizeof(float) &&
+           !t->grad_fn && !t->grad;
 }
 
 /* Adds gradient g (input's shape) into the leaf's .grad.  A first gradient

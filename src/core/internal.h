@@ -65,6 +65,15 @@ cg_tensor *cg_sum_to_shape(cg_tensor *g, int ndim, const int64_t *shape);
 /* t converted to dtype dt (t retained when it already is). */
 cg_tensor *cg_cast_raw(cg_tensor *t, cg_dtype dt);
 
+/* Whether t is a contiguous float32 tensor from element 0 of a storage that
+ * only the caller's one reference reaches (no other header or view), so its
+ * buffer may be written over or kept as it is (autograd's .grad stealing,
+ * cg_relu_over).  Callers add their own autograd conditions. */
+static inline bool cg_sole_float_buffer(const cg_tensor *t) {
+    return t->refcount == 1 && t->dtype == CG_FLOAT32 && t->offset == 0 && cg_is_contiguous(t) &&
+           atomic_load(&t->storage->refcount) == 1;
+}
+
 /* Internal scope helpers for ops: begin, then end keeping one result. */
 static inline cg_tensor *cg_scope_return(cg_tensor *result) {
     cg_keep(result);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgrad/autograd.h"
 #include "cgrad/tensor.h"
 
 #ifdef CGRAD_HAVE_MPI
@@ -220,13 +221,7 @@ cg_status cg_dist_average_gradients(cg_dist_buckets *b, const cg_module *m, doub
         /* zero_grad releases the grads (set_to_none); a trainable parameter
          * this rank's backward did not reach still receives the other ranks'
          * share, so it gets a zero grad to unpack the average into. */
-        if (!p->grad && p->requires_grad) {
-            cg_scope_begin();
-            cg_tensor *z = cg_zeros(CG_FLOAT32, p->ndim, p->shape);
-            if (z) p->grad = cg_retain(z); /* p owns it once the scope ends */
-            cg_scope_end();
-            if (!z) st = cg_last_status();
-        }
+        if (p->requires_grad) st = cg_ensure_grad(p);
         cg_tensor *g = p->grad;
         if (g && (g->dtype != CG_FLOAT32 || !cg_is_contiguous(g) || cg_numel(g) != cg_numel(p)))
             st = cg_fail(CG_ERR_VALUE, "dist: the grad of %s is not a contiguous float32 tensor of its shape",

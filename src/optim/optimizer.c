@@ -223,17 +223,6 @@ void cg_optimizer_no_wd_on_1d(cg_optimizer *opt) {
             if (opt->groups[i]->params[j]->ndim <= 1) opt->groups[i]->do_wd[j] = false;
 }
 
-/* fastai's zeroed grad, made again for a parameter whose grad zero_grad let
- * go and that no backward has reached since: fastai still steps it (a zero
- * gradient: the weight decay and the averages' decay). */
-static cg_status zero_grad_back(cg_tensor *p) {
-    cg_scope_begin();
-    cg_tensor *z = cg_zeros(CG_FLOAT32, p->ndim, p->shape);
-    if (z) p->grad = cg_retain(z); /* p owns it once the scope ends */
-    cg_scope_end();
-    return z ? CG_OK : cg_last_status();
-}
-
 cg_status cg_optimizer_step(cg_optimizer *opt) {
     if (!opt) return cg_fail(CG_ERR_VALUE, "optimizer: NULL optimizer");
     for (int gi = 0; gi < opt->n_groups; gi++) {
@@ -243,7 +232,9 @@ cg_status cg_optimizer_step(cg_optimizer *opt) {
         if (st) return st;
         for (int i = 0; i < g->n_params; i++) {
             cg_tensor *p = g->params[i];
-            if (!p->grad && s->released[i] && (st = zero_grad_back(p)) != CG_OK) return st;
+            /* a grad zero_grad let go that no backward reached since: fastai
+             * still steps it on zeros (the weight decay, the averages' decay) */
+            if (!p->grad && s->released[i] && (st = cg_ensure_grad(p)) != CG_OK) return st;
             if (!p->grad) continue; /* fastai: all_params(with_grad=True) */
             int64_t n = cg_numel(p);
             if (cg_numel(p->grad) != n || p->grad->dtype != CG_FLOAT32)
@@ -291,7 +282,7 @@ cg_status cg_optimizer_step(cg_optimizer *opt) {
  * let go and marked `released`, so the next backward's gradient becomes the
  * grad itself (no zero fill, no 0 + g, no second buffer of every weight's
  * size), and a step treats a released grad that no backward has reached as
- * the zero tensor fastai would hold (zero_grad_back).  The updates are fastai's
+ * the zero tensor fastai would hold (cg_ensure_grad).  The updates are fastai's
  * bit for bit; only a gradient's zero can differ in sign (fastai's 0 + -0 is
  * +0), which no stepper carries into a weight unless the weight is itself -0. */
 void cg_optimizer_zero_grad(cg_optimizer *opt) {

@@ -3,14 +3,10 @@
  *
  * Why oneDNN by default: OpenBLAS picks its kernels by CPU model, and
  * Debian's 0.3.21 does not know newer Xeons (family 6 model 207 here): it
- * runs its SSE3 "Prescott" kernels on them, 31 GFLOP/s at 1024^3 on one
- * thread against dnnl_sgemm's 150.  Even with the right kernels forced
- * (OPENBLAS_CORETYPE=SkylakeX) dnnl_sgemm was as fast or faster on every
- * shape the chapter meets (one thread, process CPU time, Xeon AVX-512, load 9):
- *   1024x1024x1024   OpenBLAS 14.8 ms   oneDNN 14.0 ms
- *   256x30x784       0.165              0.083   (simple_net's first layer)
- *   64x512x1024      0.589              0.407   (the resnet head)
- *   12396x784 @ x    1.387 (sgemv)      1.349   (the chapter's linear1)
+ * runs its SSE3 "Prescott" kernels on them.  bench_core's matmul rows, one
+ * thread (README, "Which GEMM"): 1024^3 16.7 ms on oneDNN, 142 on OpenBLAS,
+ * 19.7 with OpenBLAS's SkylakeX kernels forced; simple_net's
+ * [256,784]@[784,30] 0.099 / 0.549 / 0.158 ms.
  * oneDNN dispatches on the CPU at run time as OpenBLAS does (AVX-512, AVX2). */
 #include <cblas.h>
 #include <omp.h>

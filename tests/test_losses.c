@@ -1,5 +1,6 @@
 /* test_losses.c — mnist_loss as the chapter defines it, the named loss table,
- * values and gradients against PyTorch, and finite-difference checks. */
+ * values and gradients against PyTorch, fastai's LabelSmoothingCrossEntropy,
+ * and finite-difference checks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -77,15 +78,63 @@ static void test_losses_match_pytorch(void **state) {
     cg_scope_end();
 }
 
+/* fastai's LabelSmoothingCrossEntropy against PyTorch 1.13's
+ * F.cross_entropy(z, t, label_smoothing=eps) (the same function), on
+ * z = [[1,2,0.5],[-1,0,3]], t = [1,2]. */
+static void test_label_smoothing_matches_pytorch(void **state) {
+    (void)state;
+    cg_scope_begin();
+    const float zv[6] = {1, 2, 0.5f, -1, 0, 3};
+    cg_tensor *t = cg_from_data(CG_INT64, CG_SHAPE(2), (int64_t[]){1, 2});
+    /* the table's entry, eps 0.1 (fastai's default), target [N,1] flattened */
+    const cg_loss *ls = cg_loss_by_name("label_smoothing");
+    assert_non_null(ls);
+    assert_string_equal(ls->name, "label_smoothing");
+    cg_tensor *z = cg_requires_grad_(cg_from_floats(CG_SHAPE(2, 3), zv), true);
+    cg_tensor *l = ls->fn(z, cg_from_data(CG_INT64, CG_SHAPE(2, 1), (int64_t[]){1, 2}));
+    assert_int_equal(l->ndim, 0);
+    assert_float_equal(item(l), 0.4234597086906433, 1e-6);
+    assert_int_equal(cg_backward(l, NULL), CG_OK);
+    const float g1[6] = {0.09894527494907379f, -0.15240082144737244f, 0.053455524146556854f,
+                         -0.008092756383121014f, 0.006639644503593445f, 0.001453101634979248f};
+    for (int i = 0; i < 6; i++) assert_float_equal(cg_data_f32(z->grad)[i], g1[i], 1e-6);
+    /* by hand: d/dz = (softmax(z) - (1-eps) onehot(t) - eps/C) / N */
+    cg_tensor *p = cg_contiguous(cg_softmax(cg_from_floats(CG_SHAPE(2, 3), zv), -1));
+    for (int i = 0; i < 6; i++) {
+        double target = (i % 3 == (i < 3 ? 1 : 2) ? 0.9 : 0.0) + 0.1 / 3;
+        assert_float_equal(cg_data_f32(z->grad)[i], (cg_data_f32(p)[i] - target) / 2, 1e-6);
+    }
+    /* eps 0.3 */
+    z = cg_requires_grad_(cg_from_floats(CG_SHAPE(2, 3), zv), true);
+    l = cg_label_smoothing_cross_entropy(z, t, 0.3);
+    assert_float_equal(item(l), 0.740126371383667, 1e-6);
+    assert_int_equal(cg_backward(l, NULL), CG_OK);
+    const float g3[6] = {0.06561194360256195f, -0.08573415875434875f, 0.020122189074754715f,
+                         -0.04142608866095543f, -0.026693688705563545f, 0.06811976432800293f};
+    for (int i = 0; i < 6; i++) assert_float_equal(cg_data_f32(z->grad)[i], g3[i], 1e-6);
+    /* eps 0 is plain cross-entropy (F.cross_entropy's 0.265126348 above) */
+    assert_float_equal(item(cg_label_smoothing_cross_entropy(z, t, 0.0)), 0.265126348, 1e-6);
+    /* bad eps and shapes are refused, naming the value */
+    assert_null(cg_label_smoothing_cross_entropy(z, t, -0.1));
+    assert_int_equal(cg_last_status(), CG_ERR_VALUE);
+    assert_non_null(strstr(cg_last_error(), "-0.1"));
+    assert_null(cg_label_smoothing_cross_entropy(z, t, 1.5));
+    assert_int_equal(cg_last_status(), CG_ERR_VALUE);
+    assert_null(cg_label_smoothing_cross_entropy(cg_from_floats(CG_SHAPE(3), zv), t, 0.1));
+    assert_int_equal(cg_last_status(), CG_ERR_SHAPE);
+    assert_null(ls->fn(z, cg_from_data(CG_INT64, CG_SHAPE(2), (int64_t[]){1, 3}))); /* class 3 of 3 */
+    cg_scope_end();
+}
+
 /* d loss / d pred by central differences for every loss in the table. */
 static void test_loss_gradients_by_finite_differences(void **state) {
     (void)state;
     int n;
     const cg_loss *losses = cg_losses(&n);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 6);
     cg_manual_seed(5);
     for (int k = 0; k < n; k++) {
-        bool ce = !strcmp(losses[k].name, "cross_entropy");
+        bool ce = !strcmp(losses[k].name, "cross_entropy") || !strcmp(losses[k].name, "label_smoothing");
         cg_scope_begin();
         cg_tensor *x = cg_requires_grad_(cg_randn(NULL, CG_SHAPE(6, ce ? 4 : 1)), true);
         cg_tensor *y = ce ? cg_from_data(CG_INT64, CG_SHAPE(6), (int64_t[]){0, 3, 1, 2, 3, 0})
@@ -117,6 +166,8 @@ static void test_activations_and_unknown_name(void **state) {
     cg_tensor *x = cg_from_floats(CG_SHAPE(1, 2), (float[]){0, 0});
     cg_tensor *p = cg_contiguous(cg_loss_by_name("cross_entropy")->activation(x));
     assert_float_equal(cg_data_f32(p)[1], 0.5, 1e-7); /* softmax */
+    p = cg_contiguous(cg_loss_by_name("label_smoothing")->activation(x));
+    assert_float_equal(cg_data_f32(p)[1], 0.5, 1e-7); /* softmax */
     p = cg_contiguous(cg_loss_by_name("mnist_loss")->activation(x));
     assert_float_equal(cg_data_f32(p)[0], 0.5, 1e-7); /* sigmoid */
     assert_null(cg_loss_by_name("mse")->activation);
@@ -131,6 +182,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mnist_loss_chapter_examples),
         cmocka_unit_test(test_losses_match_pytorch),
+        cmocka_unit_test(test_label_smoothing_matches_pytorch),
         cmocka_unit_test(test_loss_gradients_by_finite_differences),
         cmocka_unit_test(test_activations_and_unknown_name),
     };

@@ -212,16 +212,23 @@ cg_tensor *cg_mnist_loss(cg_tensor *pred, cg_tensor *target);
 cg_tensor *cg_bce_loss(cg_tensor *pred, cg_tensor *target);
 /* F.cross_entropy(pred [N,C], target [N] int64); a target [N,1] is flattened first. */
 cg_tensor *cg_cross_entropy_loss(cg_tensor *pred, cg_tensor *target);
+/* fastai's LabelSmoothingCrossEntropy(eps): eps/C * -sum_c(log_softmax(pred))
+ * averaged over the rows + (1-eps) * F.cross_entropy(pred, target), which is
+ * F.cross_entropy(pred, target, label_smoothing=eps); pred [N,C], target [N]
+ * or [N,1] class indices, 0 <= eps <= 1.  "label_smoothing" in the table below
+ * is it with fastai's default eps, CG_LABEL_SMOOTHING_EPS. */
+#define CG_LABEL_SMOOTHING_EPS 0.1
+cg_tensor *cg_label_smoothing_cross_entropy(cg_tensor *pred, cg_tensor *target, double eps);
 /* "mse" and "l1" in the table below are F.mse_loss / F.l1_loss (ops.h) with
  * the target cast to float32. */
 
 /* A loss by name, for the Learner and the CLI (fastai's loss_func).
  * activation is fastai's loss_func.activation: what turns the model's output
  * into probabilities (sigmoid for mnist_loss/bce, softmax(-1) for
- * cross_entropy, NULL = identity for mse/l1). */
+ * cross_entropy and label_smoothing, NULL = identity for mse/l1). */
 typedef cg_tensor *(*cg_loss_fn)(cg_tensor *pred, cg_tensor *target);
 typedef struct cg_loss {
-    const char *name;                       /* "mnist_loss", "cross_entropy", "bce", "mse", "l1" */
+    const char *name;                       /* "mnist_loss", "cross_entropy", "label_smoothing", "bce", "mse", "l1" */
     cg_loss_fn fn;
     cg_tensor *(*activation)(cg_tensor *pred);
 } cg_loss;

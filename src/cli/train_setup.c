@@ -52,13 +52,18 @@ void train_args_help(FILE *f) {
             "  --strict          an empty class folder is an error (default: a warning)\n"
             "  --augment         fastai's aug_transforms on the training set, flips left out:\n"
             "                    rotation up to 10 degrees and zoom 1-1.1, each with p 0.75\n"
+            "  --max-translate X with --augment, also a shift of each training image uniform in\n"
+            "                    +-X per axis, in grid units (2 = the image's side: 0.2 moves a\n"
+            "                    28x28 digit up to 2.7 pixels), 0..2 (default 0, fastai's)\n"
             "  --model NAME      linear, linear1 (the chapter's init_params xb@weights+bias),\n"
             "                    simple_net, mlp, mlp:HIDDEN (784-HIDDEN-ReLU-out, HIDDEN 1..%d)\n"
             "                    on flat rows; on images [C,H,W]: resnet18, resnet34\n"
             "                    (vision_learner's model, RGB), cnn (4 conv-BN-ReLU, gray) and\n"
             "                    cnn-wide (6 conv-BN-ReLU, dropout 0.25, gray)\n"
-            "  --loss NAME       mnist_loss, bce, cross_entropy, mse, l1 (default: mnist_loss\n"
-            "                    for mnist_sample with the flat models, cross_entropy otherwise)\n"
+            "  --loss NAME       mnist_loss, bce, cross_entropy, label_smoothing, mse, l1\n"
+            "                    (default: mnist_loss for mnist_sample with the flat models,\n"
+            "                    cross_entropy otherwise); label_smoothing is fastai's\n"
+            "                    LabelSmoothingCrossEntropy(eps=0.1)\n"
             "  --opt sgd|adam|basic  fastai's SGD (the chapter's; the flat models' default), Adam\n"
             "                    (vision_learner's; resnet18/34 and cnn's default), or the\n"
             "                    chapter's BasicOptim (p -= lr*grad; grads set to None)\n"
@@ -78,6 +83,7 @@ enum {
     OPT_ONE_CYCLE, OPT_SHUFFLE, OPT_NO_SHUFFLE, OPT_DATA, OPT_MODEL, OPT_OPT,
     OPT_LOSS, OPT_SAVE, OPT_CSV, OPT_PLOT, OPT_EPOCHS, OPT_LR, OPT_WD, OPT_BS,
     OPT_SIZE, OPT_RESIZE_METHOD, OPT_VALID_PCT, OPT_TRAIN, OPT_VALID, OPT_STRICT, OPT_AUGMENT,
+    OPT_MAX_TRANSLATE,
     OPT_CHECKPOINT, OPT_CHECKPOINTS, OPT_RESUME,
     OPT_COUNT
 };
@@ -94,6 +100,7 @@ static const cli_option train_options[OPT_COUNT] = {
     [OPT_VALID_PCT] = {"--valid-pct", true}, [OPT_TRAIN] = {"--train", true},
     [OPT_VALID] = {"--valid", true},    [OPT_STRICT] = {"--strict", false},
     [OPT_AUGMENT] = {"--augment", false},
+    [OPT_MAX_TRANSLATE] = {"--max-translate", true},
     [OPT_CHECKPOINT] = {"--checkpoint", true}, [OPT_CHECKPOINTS] = {"--checkpoints", false},
     [OPT_RESUME] = {"--resume", true},
 };
@@ -201,6 +208,10 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
         case OPT_VALID: a->valid_dir = v; break;
         case OPT_STRICT: a->strict = true; break;
         case OPT_AUGMENT: a->augment = true; break;
+        case OPT_MAX_TRANSLATE:
+            bad = cli_parse_double("--max-translate", v, 0, 2, false, &a->max_translate, msg, sizeof msg);
+            a->max_translate_set = true;
+            break;
         default: break;
         }
         if (bad) return cli_usage_error(cmd, usage, "%s", msg);
@@ -208,6 +219,8 @@ int train_args_parse(int argc, char **argv, train_args *a, bool for_lr_find,
     a->json = a->common.json;
     a->seed = a->common.seed;
     a->threads = a->common.threads;
+    if (a->max_translate_set && !a->augment)
+        return cli_usage_error(cmd, usage, "--max-translate shifts the --augment transforms: give --augment too");
     if (a->checkpoints && !a->common.out)
         return cli_usage_error(cmd, usage, "--checkpoints writes into --out DIR: give --out DIR too");
     if (a->common.out) {
@@ -344,6 +357,7 @@ static cg_status load_split_pair(const train_args *a, train_setup *s, int64_t *n
     o.seeded = true, o.seed = a->seed;
     o.strict = a->strict;
     cg_augment_options augment = cg_augment_defaults(); /* its seed comes from o.seed */
+    augment.max_translate = a->max_translate;
     if (a->augment) o.augment = &augment;
     cg_status st = CG_OK;
     if (!strcmp(data, "mnist") || !strcmp(data, "mnist_png") || !strcmp(data, "mnist_sample")) {

@@ -45,6 +45,9 @@ typedef struct train_args {
     const char *train_dir, *valid_dir; /* --train NAME, --valid NAME; NULL: the data's own */
     bool strict;               /* --strict: an empty class folder is an error */
     bool augment;              /* --augment: fastai's aug_transforms (no flips) on train */
+    double max_translate;      /* --max-translate X: with --augment, a shift uniform in +-X per axis
+                                  (normalised units, cg_augment_options.max_translate); 0: none */
+    bool max_translate_set;    /* --max-translate was given (it needs --augment) */
 } train_args;
 
 /* The files of `cgrad train --out DIR` and `cgrad lr-find --out DIR`. */

@@ -352,15 +352,16 @@ static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
         {64, 64, 7, 3, 1, 1, {W, W, W}},     /* 3x3 stride 1 onto 4x4 or more: winograd */
         {64, 128, 7, 1, 2, 0, {B, P, B}},    /* the strided 1x1 downsample's data backward at 7x7 */
         {128, 128, 4, 3, 1, 1, {W, W, W}},
-        {64, 128, 7, 3, 2, 1, {B, B, B}},    /* strided: the blocked layout wherever the map is 4x4 or more */
-        {256, 256, 2, 3, 1, 1, {B, B, G}},   /* 2x2 output: the GEMM's weight backward */
+        {64, 128, 7, 3, 2, 1, {B, G, G}},    /* strided 3x3 onto 4x4: blocked forward, the GEMM's backward passes */
+        {256, 256, 2, 3, 1, 1, {G, G, G}},   /* 2x2 output of a 3x3: the GEMM, which multiplies no padding */
         {128, 256, 4, 1, 2, 0, {B, B, B}},   /* 2x2 output of a 1x1 kernel: oneDNN still */
-        {128, 256, 4, 3, 2, 1, {B, G, G}},   /* 2x2 output of a strided 3x3: the GEMM's backward passes */
+        {128, 256, 4, 3, 2, 1, {G, G, G}},   /* 2x2 output of a strided 3x3: the GEMM */
         {256, 512, 2, 3, 2, 1, {G, G, G}},   /* 1x1 output, 3x3 kernel: the GEMM drops 5 dead taps */
-        {256, 512, 2, 1, 2, 0, {B, B, G}},
+        {256, 512, 2, 1, 2, 0, {G, G, G}},   /* 1x1 output: the GEMM */
         {512, 512, 1, 3, 1, 1, {G, G, G}},   /* 1x1 map: 1 live tap of 9 */
         {1, 32, 28, 3, 1, 1, {D, P, D}},     /* the cnn's first layer: 1 channel, 9 taps: direct, data backward plain */
         {32, 64, 28, 3, 2, 1, {B, B, B}},
+        {128, 256, 7, 3, 2, 1, {B, G, G}},   /* the cnn's last: strided 3x3 onto 4x4 */
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         cg_conv2d_desc d = conv_desc(64, rows[i].c, rows[i].h, rows[i].h, rows[i].oc, rows[i].k, rows[i].k,

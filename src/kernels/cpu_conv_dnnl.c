@@ -433,14 +433,24 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
 /* The rule, from the table bench_conv --kernels prints (docs/DESIGN.md has
  * the numbers: one-thread CPU time, fastest of 21 calls over 3 runs, on the
  * 2-core Xeon with AVX-512; every row at batch 64).  In words:
- *  - a 1x1 output map (resnet's last stage on 28x28 images) wastes most of
- *    a direct kernel on padding: the batch GEMM, which drops the dead taps,
- *    takes 1.6-2.7 ms where oneDNN takes 2.2-17.9 (3x3 512->512 at 1x1,
- *    3x3 s2 256->512 at 2x2);  its weight backward also wins on 2x2 outputs
- *    of kernels with several taps (5.4 vs 6.8 ms, 2.3 vs 2.7) and on a 1x1
- *    output of a 1x1 kernel (0.38 vs 0.97);  since the GEMM is oneDNN's
- *    (cpu_conv_gemm.c), also the data backward of a strided multi-tap
- *    kernel onto a 2x2 output (3x3 s2 128->256 at 4x4: 1.52 vs 1.88 ms);
+ *  - output maps of 2x2 and 1x1 (resnet's last two stages on 28x28
+ *    images) go to the batch GEMM (cpu_conv_gemm.c), every pass, when the
+ *    kernel has several taps or the map is 1x1: it multiplies no padding
+ *    (one GEMM per class of outputs that read the same taps) where
+ *    oneDNN's direct kernels are at 10-30% of their large-map speed.  One
+ *    thread, CPU ms, fwd / data / weights, GEMM against the rule before:
+ *    3x3 256->256 at 2x2 1.44 / 1.24 / 1.44 vs 2.27 / 1.84 / 3.41 (blocked,
+ *    blocked, the all-taps GEMM), 3x3 s2 128->256 at 4x4 1.06 / 0.92 / 1.13
+ *    vs 1.16 / 1.52 / 1.68, 3x3 s2 256->512 at 2x2 0.94 / 1.08 / 1.02 vs
+ *    1.22 / 1.53 / 1.19, 3x3 512->512 at 1x1 0.65 / 0.59 / 0.74 vs 0.83 /
+ *    0.97 / 1.09, 1x1 s2 256->512 at 2x2 0.20 / 0.19 / 0.20 vs 0.31 / 0.32 /
+ *    0.32;  a 1x1 kernel onto 2x2 stays blocked (GEMM within 10%, slower on
+ *    2 threads);
+ *  - the backward passes of a strided multi-tap kernel onto a map of up to
+ *    4x4 also go to the GEMM: 3x3 s2 64->128 at 7x7 data / weights 1.00 /
+ *    0.96 vs 1.21 / 1.12 (blocked), the cnn's 3x3 s2 128->256 at 7x7 3.77 /
+ *    3.91 vs 4.85 / 5.35; their forward stays blocked (0.78 vs the GEMM's
+ *    1.16);
  *  - a first layer with fewer than 16 input channels pads them to oneDNN's
  *    16-channel block: with C*KH*KW < 16 (the cnn's 1->32 3x3) cgrad's own
  *    direct kernels (cpu_conv_direct.c) run the forward and the weight
@@ -464,10 +474,9 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  * the rule is the same there until bench_conv --kernels says otherwise. */
 cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass) {
     int64_t out = d->oh * d->ow, taps = d->kh * d->kw, red = (d->c / d->groups) * taps;
-    if (out == 1 && (taps > 1 || pass == CG_CONV2D_BWD_WEIGHTS)) return CG_CONV2D_GEMM;
-    if (pass == CG_CONV2D_BWD_WEIGHTS && out <= 4 && taps > 1) return CG_CONV2D_GEMM;
-    if (pass == CG_CONV2D_BWD_DATA && out <= 4 && taps > 1 && (d->stride_h > 1 || d->stride_w > 1))
-        return CG_CONV2D_GEMM;
+    int strided = d->stride_h > 1 || d->stride_w > 1;
+    if (out == 1 || (out <= 4 && taps > 1)) return CG_CONV2D_GEMM;
+    if (pass != CG_CONV2D_FWD && out <= 16 && taps > 1 && strided) return CG_CONV2D_GEMM;
     if (pass == CG_CONV2D_BWD_DATA && d->c / d->groups < 16) return CG_CONV2D_DNNL_PLAIN;
     if (pass != CG_CONV2D_BWD_DATA && red < 16)
         return cg_conv2d_direct_supports(d) ? CG_CONV2D_DIRECT : CG_CONV2D_DNNL_PLAIN;

@@ -114,7 +114,7 @@ static int run(const job *j) {
     case J_BN_FWD:
         cg_batchnorm_forward_train(&j->bd, j->a, j->d, j->e, j->b, j->f, j->g, j->f + 512, j->g + 512);
         return 0;
-    case J_BN_BWD: cg_batchnorm_backward(&j->bd, true, j->c, j->a, j->d, j->f, j->g, j->b, j->e, j->e + 512); return 0;
+    case J_BN_BWD: cg_batchnorm_backward(&j->bd, true, j->c, j->a, NULL, j->d, j->f, j->g, j->b, j->e, j->e + 512); return 0;
     case J_MAXPOOL_FWD: cg_max_pool2d_forward(&j->pd, j->a, j->b, j->idx); return 0;
     case J_MAXPOOL_BWD: cg_max_pool2d_backward(&j->pd, j->b, j->idx, j->a); return 0;
     case J_ADAPTIVE_AVG: cg_adaptive_avg_pool2d_forward(&j->pd, j->a, j->b); return 0;

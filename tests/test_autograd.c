@@ -232,6 +232,43 @@ static void relu_over_reuses_a_sole_buffer(void **s) {
     cg_scope_end();
 }
 
+/* cg_batch_norm_relu: relu(batch_norm(x)) as one op, the same bits as the
+ * two ops for the output, the running statistics and every gradient; its
+ * rule reads its output (the mask), so cg_relu_over / cg_add_over leave that
+ * buffer alone. */
+static void batch_norm_relu_is_relu_of_batch_norm(void **s) {
+    (void)s;
+    cg_scope_begin();
+    float xs[24], ws[24];
+    for (int i = 0; i < 24; i++) xs[i] = (float)sin(0.7 * i + 0.2), ws[i] = (float)cos(0.3 * i);
+    cg_tensor *out[2], *grads[2][3], *running[2][2];
+    for (int fused = 0; fused < 2; fused++) {
+        cg_tensor *x = cg_requires_grad_(cg_from_floats(CG_SHAPE(2, 3, 2, 2), xs), true);
+        cg_tensor *g = cg_requires_grad_(cg_from_floats(CG_SHAPE(3), (float[]){0.5f, 1.5f, -1}), true);
+        cg_tensor *b = cg_requires_grad_(cg_from_floats(CG_SHAPE(3), (float[]){0.1f, -0.2f, 0.3f}), true);
+        cg_tensor *rm = cg_zeros(CG_FLOAT32, CG_SHAPE(3)), *rv = cg_ones(CG_FLOAT32, CG_SHAPE(3));
+        cg_tensor *y = fused ? cg_batch_norm_relu(cg_mul_s(x, 2), rm, rv, g, b, true, 0.1, 1e-5)
+                             : cg_relu(cg_batch_norm(cg_mul_s(x, 2), rm, rv, g, b, true, 0.1, 1e-5));
+        assert_non_null(y);
+        if (fused) { /* held by this scope alone, but its rule reads it */
+            assert_ptr_not_equal(cg_relu_over(y)->storage, y->storage);
+            assert_ptr_not_equal(cg_add_over(y, y)->storage, y->storage);
+        }
+        cg_tensor *w = cg_from_floats(CG_SHAPE(2, 3, 2, 2), ws);
+        assert_int_equal(cg_backward(cg_sum(cg_mul(y, w), NULL, 0, false), NULL), CG_OK);
+        out[fused] = y, grads[fused][0] = x->grad, grads[fused][1] = g->grad, grads[fused][2] = b->grad;
+        running[fused][0] = rm, running[fused][1] = rv;
+    }
+    int zeros = 0;
+    for (int i = 0; i < 24; i++) zeros += at(out[1], i) == 0;
+    assert_true(zeros > 4 && zeros < 20); /* both sides of the ReLU */
+    assert_memory_equal(cg_data(out[0]), cg_data(out[1]), 24 * sizeof(float));
+    assert_memory_equal(cg_data(grads[0][0]), cg_data(grads[1][0]), 24 * sizeof(float));
+    for (int k = 1; k < 3; k++) assert_memory_equal(cg_data(grads[0][k]), cg_data(grads[1][k]), 3 * sizeof(float));
+    for (int k = 0; k < 2; k++) assert_memory_equal(cg_data(running[0][k]), cg_data(running[1][k]), 3 * sizeof(float));
+    cg_scope_end();
+}
+
 /* cg_add_over: the sum over a's buffer, cg_add's values and gradients. */
 static void add_over_reuses_a_sole_buffer(void **s) {
     (void)s;
@@ -316,6 +353,7 @@ int main(void) {
         cmocka_unit_test(backward_errors),
         cmocka_unit_test(backward_once_frees_the_graph),
         cmocka_unit_test(relu_over_reuses_a_sole_buffer),
+        cmocka_unit_test(batch_norm_relu_is_relu_of_batch_norm),
         cmocka_unit_test(add_over_reuses_a_sole_buffer),
         cmocka_unit_test(training_loop_memory_is_flat),
         cmocka_unit_test(deep_scopes_release_everything),

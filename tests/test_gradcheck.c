@@ -310,6 +310,11 @@ static cg_tensor *f_bn_plain(cg_tensor **x) { return cg_batch_norm(x[0], NULL, N
 static cg_tensor *f_bn_t(cg_tensor **x) { /* [C,N] given, transposed to a strided [N,C] */
     return cg_batch_norm(cg_t(x[0]), NULL, NULL, x[1], x[2], true, 0.1, 1e-5);
 }
+static cg_tensor *f_bn_relu(cg_tensor **x) { /* BatchNorm then ReLU as one op */
+    cg_tensor *rm = cg_zeros(CG_FLOAT32, CG_SHAPE(x[0]->shape[1]));
+    cg_tensor *rv = cg_ones(CG_FLOAT32, CG_SHAPE(x[0]->shape[1]));
+    return cg_batch_norm_relu(x[0], rm, rv, x[1], x[2], bn_training, 0.1, 1e-5);
+}
 static void gradcheck_BATCH_NORM(void **s) {
     (void)s;
     bn_training = true;
@@ -317,8 +322,13 @@ static void gradcheck_BATCH_NORM(void **s) {
     CHECK(f_bn, 5e-3, 1e-2, IN(-2, 2, 5, 3), IN(0.5, 1.5, 3), IN(-1, 1, 3));       /* BatchNorm1d */
     CHECK(f_bn_plain, 5e-3, 1e-2, IN(-2, 2, 4, 2, 3));                           /* [N,C,L], affine=False */
     CHECK(f_bn_t, 5e-3, 1e-2, IN(-2, 2, 3, 4), IN(0.5, 1.5, 3), IN(-1, 1, 3));
+    CHECK(f_bn_relu, 5e-3, 1e-2, IN(-2, 2, 3, 2, 3, 2), IN(0.5, 1.5, 2), IN(-1, 1, 2));
+    /* [6,2]: the [5,3] inputs drawn here put a value within h of the ReLU's
+     * kink (cg_relu(cg_batch_norm) fails there the same way) */
+    CHECK(f_bn_relu, 5e-3, 1e-2, IN(-2, 2, 6, 2), IN(0.5, 1.5, 2), IN(-1, 1, 2));
     bn_training = false; /* eval: the running statistics are constants */
     CHECK(f_bn, 1e-2, 1e-3, IN(-2, 2, 1, 2, 3, 3), IN(0.5, 1.5, 2), IN(-1, 1, 2));
+    CHECK(f_bn_relu, 1e-2, 1e-3, IN(-2, 2, 1, 2, 3, 3), IN(0.5, 1.5, 2), IN(-1, 1, 2));
 }
 
 static cg_tensor *f_max_pool(cg_tensor **x) {

@@ -622,7 +622,7 @@ static void test_batchnorm_backward_matches_finite_differences(void **state) {
             for (int fast = 0; fast < 2; fast++) {
                 if (training) cg_batchnorm_forward_train(d, xf, gf, bf, y, sm, si, NULL, NULL);
                 else cg_batchnorm_forward_eval(d, xf, gf, bf, rmf, rvf, y, sm, si);
-                (fast ? cg_batchnorm_backward : cg_batchnorm_backward_ref)(d, training, rf, xf, gf, sm, si, dx, dg,
+                (fast ? cg_batchnorm_backward : cg_batchnorm_backward_ref)(d, training, rf, xf, y, gf, sm, si, dx, dg,
                                                                             db);
                 char what[96];
                 snprintf(what, sizeof what, "bn %s %s dx (hw %lld)", fast ? "fast" : "ref",
@@ -669,7 +669,7 @@ static void test_batchnorm_fast_matches_reference(void **state) {
             assert_close_f("bn fast running_mean", rm, rm_r, d.c, 1e-5, 1);
             assert_close_f("bn fast running_var", rv, rv_r, d.c, 1e-5, 1);
             for (int training = 0; training < 2; training++) {
-                cg_batchnorm_backward(&d, training, dy, x, g, sm, si, dx, dg, db);
+                cg_batchnorm_backward(&d, training, dy, x, NULL, g, sm, si, dx, dg, db);
                 if (training && rep == 0) {
                     memcpy(dx0, dx, (size_t)nx * sizeof *dx);
                     memcpy(dg0, dg, (size_t)d.c * sizeof *dg), memcpy(db0, db, (size_t)d.c * sizeof *db);
@@ -678,7 +678,7 @@ static void test_batchnorm_fast_matches_reference(void **state) {
                     assert_memory_equal(dg, dg0, (size_t)d.c * sizeof *dg);
                     assert_memory_equal(db, db0, (size_t)d.c * sizeof *db);
                 }
-                cg_batchnorm_backward_ref(&d, training, dy, x, g, sm_r, si_r, dx_ref, dg_r, db_r);
+                cg_batchnorm_backward_ref(&d, training, dy, x, NULL, g, sm_r, si_r, dx_ref, dg_r, db_r);
                 assert_close_f("bn fast dx", dx, dx_ref, nx, 1e-4, 1e-3);
                 assert_close_f("bn fast dgamma", dg, dg_r, d.c, 1e-4, 1e-3);
                 assert_close_f("bn fast dbeta", db, db_r, d.c, 1e-4, 1e-3);
@@ -686,6 +686,63 @@ static void test_batchnorm_fast_matches_reference(void **state) {
         }
         free(x), free(dy), free(g), free(b), free(y), free(y_ref), free(dx), free(dx_ref), free(y0), free(dx0);
     }
+}
+
+/* d.relu (BatchNorm then ReLU in one op) gives exactly the bits of the two
+ * steps: y = relu(batchnorm(x)), and the backward of dy equals the plain
+ * backward of dy*(y > 0), for the channel, row and small paths, in training
+ * and in eval, fast and reference kernels. */
+static void test_batchnorm_relu_is_batchnorm_then_relu(void **state) {
+    (void)state;
+    const cg_batchnorm_desc shapes[] = {{.n = 16, .c = 24, .hw = 121, .eps = 1e-5, .momentum = 0.1},
+                                        {.n = 8, .c = 32, .hw = 784, .eps = 1e-5, .momentum = 0.1},
+                                        {.n = 9, .c = 40, .hw = 4, .eps = 1e-5, .momentum = 0.1},
+                                        {.n = 20, .c = 256, .hw = 16, .eps = 1e-5, .momentum = 0.1},
+                                        {.n = 7, .c = 600, .hw = 1, .eps = 1e-5, .momentum = 0.1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int fast = 0; fast < 2; fast++) {
+            cg_batchnorm_desc plain = shapes[s], fused = shapes[s];
+            fused.relu = true;
+            int64_t nx = plain.n * plain.c * plain.hw;
+            float *x = sines(nx, 0.013, 0.1, 3), *dy = sines(nx, 0.7, 0.2, 1), *g = sines(plain.c, 0.5, 1.0, 1);
+            float *b = sines(plain.c, 0.3, 0.0, 1), *y = zeros(nx), *yf = zeros(nx), *gm = zeros(nx);
+            float *dx = zeros(nx), *dxf = zeros(nx);
+            float sm[600], si[600], smf[600], sif[600], dg[600], db[600], dgf[600], dbf[600];
+            float rm[600] = {0}, rv[600], rmf[600] = {0}, rvf[600];
+            for (int c = 0; c < 600; c++) rv[c] = rvf[c] = 1;
+            int relus = 0;
+            for (int training = 1; training >= 0; training--) {
+                if (training) {
+                    (fast ? cg_batchnorm_forward_train : cg_batchnorm_forward_train_ref)(&plain, x, g, b, y, sm, si,
+                                                                                         rm, rv);
+                    (fast ? cg_batchnorm_forward_train : cg_batchnorm_forward_train_ref)(&fused, x, g, b, yf, smf,
+                                                                                         sif, rmf, rvf);
+                    assert_memory_equal(rm, rmf, (size_t)plain.c * sizeof *rm);
+                    assert_memory_equal(rv, rvf, (size_t)plain.c * sizeof *rv);
+                } else { /* eval: the running statistics the training step left */
+                    cg_batchnorm_forward_eval(&plain, x, g, b, rm, rv, y, sm, si);
+                    cg_batchnorm_forward_eval(&fused, x, g, b, rm, rv, yf, smf, sif);
+                }
+                assert_memory_equal(sm, smf, (size_t)plain.c * sizeof *sm);
+                assert_memory_equal(si, sif, (size_t)plain.c * sizeof *si);
+                for (int64_t i = 0; i < nx; i++) {
+                    float r = y[i] > 0 ? y[i] : 0.0f;
+                    assert_memory_equal(&yf[i], &r, sizeof r);
+                    gm[i] = yf[i] > 0 ? dy[i] : 0.0f;
+                    relus += yf[i] > 0;
+                }
+                (fast ? cg_batchnorm_backward : cg_batchnorm_backward_ref)(&plain, training, gm, x, NULL, g, sm, si,
+                                                                            dx, dg, db);
+                (fast ? cg_batchnorm_backward : cg_batchnorm_backward_ref)(&fused, training, dy, x, yf, g, smf, sif,
+                                                                            dxf, dgf, dbf);
+                assert_memory_equal(dx, dxf, (size_t)nx * sizeof *dx);
+                assert_memory_equal(dg, dgf, (size_t)plain.c * sizeof *dg);
+                assert_memory_equal(db, dbf, (size_t)plain.c * sizeof *db);
+            }
+            /* both sides of the mask occur */
+            assert_true(relus > nx / 4 && relus < 2 * nx - nx / 4);
+            free(x), free(dy), free(g), free(b), free(y), free(yf), free(gm), free(dx), free(dxf);
+        }
 }
 
 /* ---- pooling ---- */
@@ -1008,7 +1065,7 @@ static void test_conv_bn_relu_maxpool_matches_pytorch(void **state) {
     float g_relu[150], g_bn[150], g_conv[150], dx[100], dw[54], db[3], dgamma[3], dbeta[3];
     cg_max_pool2d_backward(&pd, up, idx, g_relu);
     for (int i = 0; i < 150; i++) g_bn[i] = bn[i] > 0 ? g_relu[i] : 0;
-    cg_batchnorm_backward(&bd, true, g_bn, conv, gamma, sm, si, g_conv, dgamma, dbeta);
+    cg_batchnorm_backward(&bd, true, g_bn, conv, NULL, gamma, sm, si, g_conv, dgamma, dbeta);
     if (cg_conv2d_backward_data(&cd, g_conv, w, dx, msg, sizeof msg) ||
         cg_conv2d_backward_weights(&cd, x, g_conv, dw, db, msg, sizeof msg))
         fail_msg("%s", msg);
@@ -1066,6 +1123,7 @@ int main(void) {
         cmocka_unit_test(test_conv_backward_matches_finite_differences),
         cmocka_unit_test(test_batchnorm_train_and_eval_by_hand),
         cmocka_unit_test(test_batchnorm_backward_matches_finite_differences),
+        cmocka_unit_test(test_batchnorm_relu_is_batchnorm_then_relu),
         cmocka_unit_test(test_batchnorm_fast_matches_reference),
         cmocka_unit_test(test_max_pool_by_hand),
         cmocka_unit_test(test_max_pool_ties_match_reference),

@@ -43,6 +43,12 @@ cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, const cg_
 cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var,
                          cg_tensor *weight, cg_tensor *bias, bool training, double momentum,
                          double eps);
+/* cg_relu(cg_batch_norm(...)) as one op, the same values and gradients: the
+ * ReLU is applied as the normalised values are written, and the backward
+ * masks the gradient (y > 0) as BatchNorm's backward reads it. */
+cg_tensor *cg_batch_norm_relu(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var,
+                              cg_tensor *weight, cg_tensor *bias, bool training, double momentum,
+                              double eps);
 
 /* F.max_pool2d / F.avg_pool2d(x [N,C,H,W], kernel (kH,kW), stride (sH,sW), padding (pH,pW)):
  * stride NULL = kernel (PyTorch's default), padding NULL = 0; ceil_mode False;

@@ -231,11 +231,13 @@ static void backward_CONV2D(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     }
 }
 
-/* Inputs x[, weight][, bias]; saved mean and invstd; iv: has weight, has bias, training. */
+/* Inputs x[, weight][, bias]; saved mean and invstd; iv: has weight, has
+ * bias, training, ReLU fused (its mask read from the output, y > 0). */
 static void backward_BATCH_NORM(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     int kw = n->iv[0] ? 1 : -1, kb = n->iv[1] ? (n->iv[0] ? 2 : 1) : -1;
     bool training = n->iv[2];
     cg_batchnorm_desc d = cg_batch_norm_describe(IN(0), n->p[0], n->p[1]);
+    d.relu = n->iv[3];
     cg_tensor *gc = cg_contiguous(g), *xc = cg_contiguous(IN(0));
     cg_tensor *wc = kw > 0 ? cg_contiguous(IN(kw)) : NULL;
     if (!gc || !xc || (kw > 0 && !wc)) return;
@@ -244,7 +246,8 @@ static void backward_BATCH_NORM(cg_node *n, cg_tensor *g, cg_tensor **gin) {
     cg_tensor *dgamma = need_w ? cg_tensor_new(CG_FLOAT32, CG_SHAPE(d.c)) : NULL;
     cg_tensor *dbeta = need_b ? cg_tensor_new(CG_FLOAT32, CG_SHAPE(d.c)) : NULL;
     if ((NEEDS(0) && !dx) || (need_w && !dgamma) || (need_b && !dbeta)) return;
-    cg_k_batchnorm_backward(&d, training, gc, xc, wc, n->saved[0], n->saved[1], dx, dgamma, dbeta);
+    cg_k_batchnorm_backward(&d, training, gc, xc, d.relu ? n->out : NULL, wc, n->saved[0], n->saved[1], dx,
+                            dgamma, dbeta);
     gin[0] = dx;
     if (need_w) gin[kw] = dgamma;
     if (need_b) gin[kb] = dbeta;

@@ -58,4 +58,15 @@ static inline void cg_grad_fn_alias(cg_tensor *t, const char *name) {
 
 static inline bool cg_needs_grad(const cg_node *n, int k) { return n->in[k]->requires_grad; }
 
+/* Whether n's rule reads its output's values (so that output must not be
+ * written over, cg_relu_over / cg_add_over): sqrt, exp, sigmoid, tanh,
+ * log_softmax, and BatchNorm with its ReLU fused (the mask). */
+static inline bool cg_node_reads_output(const cg_node *n) {
+    switch (n->op) {
+    case CG_OP_SQRT: case CG_OP_EXP: case CG_OP_SIGMOID: case CG_OP_TANH: case CG_OP_LOG_SOFTMAX: return true;
+    case CG_OP_BATCH_NORM: return n->n_iv > 3 && n->iv[3];
+    default: return false;
+    }
+}
+
 #endif

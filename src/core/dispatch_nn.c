@@ -54,9 +54,10 @@ void cg_k_batchnorm_forward_eval(const cg_batchnorm_desc *d, const cg_tensor *x,
 }
 
 void cg_k_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const cg_tensor *dy,
-                             const cg_tensor *x, const cg_tensor *gamma, const cg_tensor *mean,
-                             const cg_tensor *invstd, cg_tensor *dx, cg_tensor *dgamma, cg_tensor *dbeta) {
-    cg_backend_of(dy)->batchnorm_backward(d, training, CF32(dy), CF32(x), OPT_F32(gamma), CF32(mean),
+                             const cg_tensor *x, const cg_tensor *y, const cg_tensor *gamma,
+                             const cg_tensor *mean, const cg_tensor *invstd, cg_tensor *dx, cg_tensor *dgamma,
+                             cg_tensor *dbeta) {
+    cg_backend_of(dy)->batchnorm_backward(d, training, CF32(dy), CF32(x), OPT_F32(y), OPT_F32(gamma), CF32(mean),
                                           CF32(invstd), OPT_F32(dx), OPT_F32(dgamma), OPT_F32(dbeta));
 }
 

@@ -24,9 +24,11 @@ void cg_k_batchnorm_forward_eval(const cg_batchnorm_desc *d, const cg_tensor *x,
                                  const cg_tensor *beta, const cg_tensor *running_mean,
                                  const cg_tensor *running_var, cg_tensor *y, cg_tensor *mean,
                                  cg_tensor *invstd);
+/* y: the forward's output, for the fused ReLU's mask (d->relu; else NULL) */
 void cg_k_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const cg_tensor *dy,
-                             const cg_tensor *x, const cg_tensor *gamma, const cg_tensor *mean,
-                             const cg_tensor *invstd, cg_tensor *dx, cg_tensor *dgamma, cg_tensor *dbeta);
+                             const cg_tensor *x, const cg_tensor *y, const cg_tensor *gamma,
+                             const cg_tensor *mean, const cg_tensor *invstd, cg_tensor *dx, cg_tensor *dgamma,
+                             cg_tensor *dbeta);
 
 typedef enum cg_pool2d_kind { CG_POOL_MAX, CG_POOL_AVG, CG_POOL_ADAPTIVE_MAX, CG_POOL_ADAPTIVE_AVG } cg_pool2d_kind;
 /* idx (int64, y's shape) is written by the max pools and read by their backward. */

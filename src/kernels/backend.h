@@ -215,7 +215,7 @@ typedef struct cg_backend {
                                    const float *running_var, float *y, float *save_mean,
                                    float *save_invstd);
     void (*batchnorm_backward)(const cg_batchnorm_desc *d, bool training, const float *dy,
-                               const float *x, const float *gamma, const float *save_mean,
+                               const float *x, const float *y, const float *gamma, const float *save_mean,
                                const float *save_invstd, float *dx, float *dgamma, float *dbeta);
     /* pooling over (N,C,H,W) planes: the max pools write PyTorch's int64
      * indices (h*W + w in the plane), which their shared backward scatters by. */

@@ -6,12 +6,25 @@
  * and reduce in float with `omp simd` lanes over HW, two passes (mean, then
  * the squared deviations: no cancellation of E[x^2]-E[x]^2).  Per channel
  * the float sums over N*HW <= 64*784 values stay within 1e-6 relative of
- * the double sums of the reference kernels. */
+ * the double sums of the reference kernels.
+ *
+ * d->relu fuses the ReLU that follows: the forward writes relu(y), and the
+ * backward masks dy by that output (y > 0) as it reads it, instead of a
+ * ReLU pass writing y and its backward writing a masked copy of dy. */
 #include <math.h>
 #include <stdio.h>
 
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
+
+/* relu(v) when the ReLU is fused (cgrad's relu: v > 0 ? v : 0) */
+static inline float relu_if(bool relu, float v) { return relu && !(v > 0) ? 0.0f : v; }
+/* g masked by the fused ReLU's output y (y > 0 ? g : 0), y NULL: g.  g comes
+ * in loaded (a function argument), so the loops stay branch-free: a select
+ * the vectoriser keeps in the same lanes as the unmasked loop's. */
+static inline float masked(const float *y, int64_t k, float g) { return y && !(y[k] > 0) ? 0.0f : g; }
+#define RELU_IF(d, v) relu_if((d)->relu, (v))
+#define MASKED(y, k, g) masked((y), (k), (g))
 
 cg_nn_status cg_batchnorm_desc_init(const cg_batchnorm_desc *d, bool training, char *msg, size_t msg_size) {
     const char *why = NULL;
@@ -65,7 +78,7 @@ void cg_batchnorm_forward_train_ref(const cg_batchnorm_desc *d, const float *x, 
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t k = 0; k < d->hw; k++) {
                 int64_t i = (n * d->c + c) * d->hw + k;
-                y[i] = (float)((x[i] - mean) * invstd * g + b);
+                y[i] = RELU_IF(d, (float)((x[i] - mean) * invstd * g + b));
             }
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -73,18 +86,20 @@ void cg_batchnorm_forward_train_ref(const cg_batchnorm_desc *d, const float *x, 
     }
 }
 
-void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
-                               const float *gamma, const float *save_mean, const float *save_invstd,
-                               float *dx, float *dgamma, float *dbeta) {
+void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const float *dy_in, const float *x,
+                               const float *y, const float *gamma, const float *save_mean,
+                               const float *save_invstd, float *dx, float *dgamma, float *dbeta) {
     double m = (double)(d->n * d->hw);
+    const float *mask = d->relu ? y : NULL;
+#define dy(i) MASKED(mask, i, dy_in[i])
     for (int64_t c = 0; c < d->c; c++) {
         double mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1;
         double sdy = 0, sdyx = 0;
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t k = 0; k < d->hw; k++) {
                 int64_t i = (n * d->c + c) * d->hw + k;
-                sdy += dy[i];
-                sdyx += dy[i] * (x[i] - mean) * invstd;
+                sdy += dy(i);
+                sdyx += dy(i) * (x[i] - mean) * invstd;
             }
         if (dbeta) dbeta[c] = (float)sdy;
         if (dgamma) dgamma[c] = (float)sdyx;
@@ -93,9 +108,10 @@ void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const 
             for (int64_t k = 0; k < d->hw; k++) {
                 int64_t i = (n * d->c + c) * d->hw + k;
                 double xhat = (x[i] - mean) * invstd;
-                dx[i] = (float)(training ? g * invstd * (dy[i] - sdy / m - xhat * sdyx / m) : g * invstd * dy[i]);
+                dx[i] = (float)(training ? g * invstd * (dy(i) - sdy / m - xhat * sdyx / m) : g * invstd * dy(i));
             }
     }
+#undef dy
 }
 
 /* ---- fast: whole channels per thread, simd lanes over HW ---- */
@@ -127,8 +143,16 @@ static void train_channel(const cg_batchnorm_desc *d, int64_t c, const float *x,
     for (int64_t n = 0; n < d->n; n++) {
         const float *xr = x + (n * C + c) * HW;
         float *yr = y + (n * C + c) * HW;
+        if (d->relu) {
 #pragma omp simd
-        for (int64_t k = 0; k < HW; k++) yr[k] = xr[k] * scale + shift;
+            for (int64_t k = 0; k < HW; k++) {
+                float v = xr[k] * scale + shift;
+                yr[k] = v > 0 ? v : 0.0f;
+            }
+        } else {
+#pragma omp simd
+            for (int64_t k = 0; k < HW; k++) yr[k] = xr[k] * scale + shift;
+        }
     }
     save_mean[c] = fm;
     save_invstd[c] = (float)invstd;
@@ -193,14 +217,14 @@ static void train_small(const cg_batchnorm_desc *d, const float *x, const float 
     for (int64_t n = 0; n < d->n; n++) {
         if (HW == 1) {
 #pragma omp simd
-            for (int64_t c = 0; c < C; c++) y[n * C + c] = x[n * C + c] * scale[c] + shift[c];
+            for (int64_t c = 0; c < C; c++) y[n * C + c] = RELU_IF(d, x[n * C + c] * scale[c] + shift[c]);
             continue;
         }
         for (int64_t c = 0; c < C; c++) {
             const float *xr = x + (n * C + c) * HW;
             float *yr = y + (n * C + c) * HW, sc = scale[c], sh = shift[c];
 #pragma omp simd
-            for (int64_t k = 0; k < HW; k++) yr[k] = xr[k] * sc + sh;
+            for (int64_t k = 0; k < HW; k++) yr[k] = RELU_IF(d, xr[k] * sc + sh);
         }
     }
 }
@@ -276,16 +300,16 @@ static void train_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, const
     for (int64_t i = 0; i < N; i++) {
         const float *xr = xs + i * row;
         float *yr = y + c0 * HW + i * row;
-        for (int64_t j = 0; j < seg; j++) yr[j] = xr[j] * scale[j] + shift[j];
+        for (int64_t j = 0; j < seg; j++) yr[j] = RELU_IF(d, xr[j] * scale[j] + shift[j]);
     }
 }
 
 static void backward_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, bool training, const float *dy,
-                          const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-                          float *dx, float *dgamma, float *dbeta) {
+                          const float *x, const float *y, const float *gamma, const float *save_mean,
+                          const float *save_invstd, float *dx, float *dgamma, float *dbeta) {
     const int64_t HW = d->hw, row = d->c * HW, N = d->n, seg = (c1 - c0) * HW;
     const double m = (double)(N * HW);
-    const float *xs = x + c0 * HW, *gs = dy + c0 * HW;
+    const float *xs = x + c0 * HW, *gs = dy + c0 * HW, *ys = d->relu ? y + c0 * HW : NULL;
     double sdy[ROW_MAX], sdyx[ROW_MAX];
     float mu[ROW_MAX], kk[ROW_MAX], aa[ROW_MAX];
     for (int64_t c = 0; c < c1 - c0; c++)
@@ -297,10 +321,11 @@ static void backward_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, bo
         int64_t i1 = i0 + IMG_BLOCK < N ? i0 + IMG_BLOCK : N;
         for (int64_t j = 0; j < seg; j++) kk[j] = 0, aa[j] = 0;
         for (int64_t i = i0; i < i1; i++) {
-            const float *xr = xs + i * row, *gr = gs + i * row;
+            const float *xr = xs + i * row, *gr = gs + i * row, *yr = ys ? ys + i * row : NULL;
             for (int64_t j = 0; j < seg; j++) {
-                kk[j] += gr[j];
-                aa[j] += gr[j] * (xr[j] - mu[j]);
+                float gv = MASKED(yr, j, gr[j]);
+                kk[j] += gv;
+                aa[j] += gv * (xr[j] - mu[j]);
             }
         }
         for (int64_t j = 0; j < seg; j++) sdy[j] += kk[j], sdyx[j] += aa[j];
@@ -319,9 +344,9 @@ static void backward_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, bo
     }
     if (!dx) return;
     for (int64_t i = 0; i < N; i++) {
-        const float *xr = xs + i * row, *gr = gs + i * row;
+        const float *xr = xs + i * row, *gr = gs + i * row, *yr = ys ? ys + i * row : NULL;
         float *dr = dx + c0 * HW + i * row;
-        for (int64_t j = 0; j < seg; j++) dr[j] = kk[j] * gr[j] + aa[j] * xr[j] + bb[j];
+        for (int64_t j = 0; j < seg; j++) dr[j] = kk[j] * MASKED(yr, j, gr[j]) + aa[j] * xr[j] + bb[j];
     }
 }
 
@@ -360,8 +385,16 @@ static void eval_channel(const cg_batchnorm_desc *d, int64_t c, const float *x, 
     for (int64_t n = 0; n < d->n; n++) {
         const float *xr = x + (n * d->c + c) * d->hw;
         float *yr = y + (n * d->c + c) * d->hw;
+        if (d->relu) {
 #pragma omp simd
-        for (int64_t k = 0; k < d->hw; k++) yr[k] = xr[k] * scale + shift;
+            for (int64_t k = 0; k < d->hw; k++) {
+                float v = xr[k] * scale + shift;
+                yr[k] = v > 0 ? v : 0.0f;
+            }
+        } else {
+#pragma omp simd
+            for (int64_t k = 0; k < d->hw; k++) yr[k] = xr[k] * scale + shift;
+        }
     }
     if (save_mean) save_mean[c] = running_mean[c];
     if (save_invstd) save_invstd[c] = (float)invstd;
@@ -376,18 +409,28 @@ void cg_batchnorm_forward_eval(const cg_batchnorm_desc *d, const float *x, const
 }
 
 static void backward_channel(const cg_batchnorm_desc *d, int64_t c, bool training, const float *dy,
-                             const float *x, const float *gamma, const float *save_mean,
+                             const float *x, const float *y, const float *gamma, const float *save_mean,
                              const float *save_invstd, float *dx, float *dgamma, float *dbeta) {
     const int64_t C = d->c, HW = d->hw;
     float mean = save_mean[c], invstd = save_invstd[c];
     double sdy = 0, sdyx = 0;
     for (int64_t n = 0; n < d->n; n++) {
         const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
+        const float *yr = y ? y + (n * C + c) * HW : NULL;
         float a = 0, b = 0;
+        if (yr) {
 #pragma omp simd reduction(+ : a, b)
-        for (int64_t k = 0; k < HW; k++) {
-            a += gr[k];
-            b += gr[k] * (xr[k] - mean);
+            for (int64_t k = 0; k < HW; k++) {
+                float gv = masked(yr, k, gr[k]);
+                a += gv;
+                b += gv * (xr[k] - mean);
+            }
+        } else {
+#pragma omp simd reduction(+ : a, b)
+            for (int64_t k = 0; k < HW; k++) {
+                a += gr[k];
+                b += gr[k] * (xr[k] - mean);
+            }
         }
         sdy += a;
         sdyx += b;
@@ -404,37 +447,46 @@ static void backward_channel(const cg_batchnorm_desc *d, int64_t c, bool trainin
     float b = training ? (float)(-g * invstd * sdy / m - (double)a * mean) : 0.0f;
     for (int64_t n = 0; n < d->n; n++) {
         const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
+        const float *yr = y ? y + (n * C + c) * HW : NULL;
         float *dr = dx + (n * C + c) * HW;
+        if (yr) {
 #pragma omp simd
-        for (int64_t j = 0; j < HW; j++) dr[j] = k * gr[j] + a * xr[j] + b;
+            for (int64_t j = 0; j < HW; j++) dr[j] = k * masked(yr, j, gr[j]) + a * xr[j] + b;
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < HW; j++) dr[j] = k * gr[j] + a * xr[j] + b;
+        }
     }
 }
 
 static void backward_small(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
-                           const float *gamma, const float *save_mean, const float *save_invstd, float *dx,
-                           float *dgamma, float *dbeta) {
+                           const float *y, const float *gamma, const float *save_mean, const float *save_invstd,
+                           float *dx, float *dgamma, float *dbeta) {
     const int64_t C = d->c, HW = d->hw;
     double sdy[SMALL_MAX_C], sdyx[SMALL_MAX_C], m = (double)(d->n * HW);
     float k[SMALL_MAX_C], a[SMALL_MAX_C], b[SMALL_MAX_C];
     for (int64_t c = 0; c < C; c++) sdy[c] = 0, sdyx[c] = 0;
     for (int64_t n = 0; n < d->n && HW == 1; n++) {
-        const float *xr = x + n * C, *gr = dy + n * C;
+        const float *xr = x + n * C, *gr = dy + n * C, *yr = y ? y + n * C : NULL;
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) {
-            sdy[c] += gr[c];
-            sdyx[c] += gr[c] * (xr[c] - save_mean[c]);
+            float gv = MASKED(yr, c, gr[c]);
+            sdy[c] += gv;
+            sdyx[c] += gv * (xr[c] - save_mean[c]);
         }
     }
     for (int64_t n = 0; n < d->n && HW > 1; n++)
         for (int64_t c = 0; c < C; c++) {
             const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
+            const float *yr = y ? y + (n * C + c) * HW : NULL;
             float u = 0, v = 0, mu = save_mean[c];
             /* simd lanes over the run of HW (16 at 4x4): without the pragma
              * the float sums stay scalar (IEEE order) */
 #pragma omp simd reduction(+ : u, v)
             for (int64_t j = 0; j < HW; j++) {
-                u += gr[j];
-                v += gr[j] * (xr[j] - mu);
+                float gv = MASKED(yr, j, gr[j]);
+                u += gv;
+                v += gv * (xr[j] - mu);
             }
             sdy[c] += u;
             sdyx[c] += v;
@@ -449,35 +501,37 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
     }
     if (!dx) return;
     for (int64_t n = 0; n < d->n && HW == 1; n++) {
-        const float *xr = x + n * C, *gr = dy + n * C;
+        const float *xr = x + n * C, *gr = dy + n * C, *yr = y ? y + n * C : NULL;
         float *dr = dx + n * C;
 #pragma omp simd
-        for (int64_t c = 0; c < C; c++) dr[c] = k[c] * gr[c] + a[c] * xr[c] + b[c];
+        for (int64_t c = 0; c < C; c++) dr[c] = k[c] * MASKED(yr, c, gr[c]) + a[c] * xr[c] + b[c];
     }
     for (int64_t n = 0; n < d->n && HW > 1; n++)
         for (int64_t c = 0; c < C; c++) {
             const float *xr = x + (n * C + c) * HW, *gr = dy + (n * C + c) * HW;
+            const float *yr = y ? y + (n * C + c) * HW : NULL;
             float *dr = dx + (n * C + c) * HW, kc = k[c], ac = a[c], bc = b[c];
 #pragma omp simd
-            for (int64_t j = 0; j < HW; j++) dr[j] = kc * gr[j] + ac * xr[j] + bc;
+            for (int64_t j = 0; j < HW; j++) dr[j] = kc * MASKED(yr, j, gr[j]) + ac * xr[j] + bc;
         }
 }
 
 void cg_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
-                           const float *gamma, const float *save_mean, const float *save_invstd, float *dx,
-                           float *dgamma, float *dbeta) {
+                           const float *y_in, const float *gamma, const float *save_mean, const float *save_invstd,
+                           float *dx, float *dgamma, float *dbeta) {
+    const float *y = d->relu ? y_in : NULL; /* the mask's source, when the ReLU is fused */
     if (rows_fit(d)) {
         CG_NN_TUNED_FOR(CG_NN_TUNE_BN_BWD, d->n * d->c * d->hw,
                         for (int b = 0; b < ROW_BLOCKS; b++) backward_rows(d, ROW_C0(d, b), ROW_C0(d, b + 1), training,
-                                                                           dy, x, gamma, save_mean, save_invstd,
-                                                                           dx, dgamma, dbeta););
+                                                                           dy, x, y, gamma, save_mean,
+                                                                           save_invstd, dx, dgamma, dbeta););
         return;
     }
     if (d->hw < SMALL_HW && d->c <= SMALL_MAX_C && d->n * d->c * d->hw <= 64 * 512 * 16) {
-        backward_small(d, training, dy, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+        backward_small(d, training, dy, x, y, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
         return;
     }
     CG_NN_TUNED_FOR(CG_NN_TUNE_BN_BWD, d->n * d->c * d->hw,
-                    for (int64_t c = 0; c < d->c; c++) backward_channel(d, c, training, dy, x, gamma, save_mean,
+                    for (int64_t c = 0; c < d->c; c++) backward_channel(d, c, training, dy, x, y, gamma, save_mean,
                                                                         save_invstd, dx, dgamma, dbeta););
 }

@@ -158,11 +158,14 @@ int cg_conv2d_cache_size(void);
  *            running_mean = (1-momentum)*running_mean + momentum*mean_c,
  *            running_var  = (1-momentum)*running_var + momentum*var_c*M/(M-1),
  *            M = N*HW (the unbiased variance, as PyTorch).
- * Eval:      the same y with running_mean and 1/sqrt(running_var + eps). */
+ * Eval:      the same y with running_mean and 1/sqrt(running_var + eps).
+ * relu:      y = relu(that y) (BatchNorm then ReLU in one pass over y), and
+ *            the backward takes the gradient of that y: dy*(y > 0) first. */
 typedef struct cg_batchnorm_desc {
     int64_t n, c, hw;
     double eps;      /* PyTorch: 1e-5 */
     double momentum; /* PyTorch: 0.1 */
+    bool relu;       /* a ReLU fused after the BatchNorm */
 } cg_batchnorm_desc;
 
 /* Checks sizes (n*c*hw fits, c >= 1), eps > 0, momentum in [0,1].
@@ -188,18 +191,20 @@ void cg_batchnorm_forward_eval(const cg_batchnorm_desc *d, const float *x, const
                                const float *beta, const float *running_mean, const float *running_var,
                                float *y, float *save_mean, float *save_invstd);
 
-/* Backward.  Inputs: dy and x (N,C,HW), gamma (C, NULL = 1), the saved
- * mean and invstd (C).  Outputs (each may be NULL when not needed):
+/* Backward.  Inputs: dy and x (N,C,HW), y (the forward's output, read only
+ * for the ReLU's mask when d->relu, else may be NULL), gamma (C, NULL = 1),
+ * the saved mean and invstd (C).  With d->relu, dy below is dy*(y > 0).
+ * Outputs (each may be NULL when not needed):
  *   dbeta_c  = sum dy,  dgamma_c = sum dy * xhat,  xhat = (x-mean)*invstd,
  *   dx = gamma*invstd * (dy - dbeta_c/M - xhat*dgamma_c/M)   (training)
  *   dx = gamma*invstd * dy                                   (eval: the
  *        statistics are constants there). */
 void cg_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
-                           const float *gamma, const float *save_mean, const float *save_invstd, float *dx,
-                           float *dgamma, float *dbeta);
+                           const float *y, const float *gamma, const float *save_mean, const float *save_invstd,
+                           float *dx, float *dgamma, float *dbeta);
 void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
-                               const float *gamma, const float *save_mean, const float *save_invstd,
-                               float *dx, float *dgamma, float *dbeta);
+                               const float *y, const float *gamma, const float *save_mean,
+                               const float *save_invstd, float *dx, float *dgamma, float *dbeta);
 
 /* ---- pooling ------------------------------------------------------------------
  * x is (N,C,H,W), y is (N,C,OH,OW); every (n,c) plane is pooled alone.

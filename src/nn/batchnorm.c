@@ -8,6 +8,7 @@
  * running statistics. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cgrad/autograd.h"
 #include "cgrad/functional.h"
@@ -21,7 +22,7 @@ typedef struct bn_state {
     int min_dims, max_dims; /* BatchNorm1d: 2-3, BatchNorm2d: 4 */
 } bn_state;
 
-static cg_tensor *bn_forward(cg_module *m, cg_tensor *x) {
+static cg_tensor *bn_forward_with(cg_module *m, cg_tensor *x, bool relu) {
     const bn_state *s = m->state;
     if (!x) return NULL;
     if (x->ndim < s->min_dims || x->ndim > s->max_dims) {
@@ -40,8 +41,11 @@ static cg_tensor *bn_forward(cg_module *m, cg_tensor *x) {
         if (!st) st = cg_fill_(count, n + 1);
         if (st) return NULL;
     }
-    return cg_batch_norm(x, running_mean, running_var, weight, bias, m->training, s->momentum, s->eps);
+    return (relu ? cg_batch_norm_relu : cg_batch_norm)(x, running_mean, running_var, weight, bias, m->training,
+                                                       s->momentum, s->eps);
 }
+
+static cg_tensor *bn_forward(cg_module *m, cg_tensor *x) { return bn_forward_with(m, x, false); }
 
 static void bn_extra_repr(const cg_module *m, char *buf, size_t n) {
     const bn_state *s = m->state;
@@ -53,6 +57,19 @@ static const cg_module_vtable bn1d_vtable = {
     .type_name = "BatchNorm1d", .forward = bn_forward, .extra_repr = bn_extra_repr};
 static const cg_module_vtable bn2d_vtable = {
     .type_name = "BatchNorm2d", .forward = bn_forward, .extra_repr = bn_extra_repr};
+
+bool cg_layer_bn_then_relu(const cg_module *c, const cg_module *d) {
+    return c && d && (c->vt == &bn1d_vtable || c->vt == &bn2d_vtable) && d->vt &&
+           !strcmp(d->vt->type_name, "ReLU");
+}
+
+cg_tensor *cg_layer_bn_relu_forward(cg_module *bn, cg_tensor *x) {
+    if (!bn || (bn->vt != &bn1d_vtable && bn->vt != &bn2d_vtable)) {
+        cg_fail(CG_ERR_VALUE, "BatchNorm+ReLU: the module is not a BatchNorm1d/2d");
+        return NULL;
+    }
+    return bn_forward_with(bn, x, true);
+}
 
 static cg_module *batch_norm(const cg_module_vtable *vt, int min_dims, int max_dims,
                              int64_t num_features, double eps, double momentum) {

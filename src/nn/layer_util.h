@@ -18,4 +18,10 @@ cg_status cg_layer_add_uniform_param(cg_module *m, const char *name, int ndim, c
 cg_status cg_layer_add_full(cg_module *m, const char *name, cg_dtype dt, int ndim,
                             const int64_t *shape, double value, bool param);
 
+/* Whether c is a BatchNorm1d/2d and d an nn.ReLU (either may be NULL). */
+bool cg_layer_bn_then_relu(const cg_module *c, const cg_module *d);
+/* relu(bn(x)) for a BatchNorm1d/2d module bn, as one op (cg_batch_norm_relu):
+ * the module's forward (its statistics and counter) with the ReLU fused. */
+cg_tensor *cg_layer_bn_relu_forward(cg_module *bn, cg_tensor *x);
+
 #endif

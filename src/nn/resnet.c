@@ -30,18 +30,21 @@
 #include "cgrad/nn.h"
 #include "cgrad/ops.h"
 #include "cgrad/random.h"
-
-/* The child is nn.ReLU itself (not a module put in its place). */
-static bool is_relu(const cg_module *c) { return c && c->vt && !strcmp(c->vt->type_name, "ReLU"); }
+#include "nn/layer_util.h"
 
 /* ---- BasicBlock -------------------------------------------------------- */
 /* children: conv1, bn1, relu, conv2, bn2[, downsample] */
 static cg_tensor *block_forward(cg_module *m, cg_tensor *x) {
     cg_scope_begin();
     cg_tensor *y = x;
-    /* relu over bn1's and the sum's buffers (neither rule reads its output):
-     * one activation each instead of two */
-    for (int i = 0; i < 5 && y; i++) y = is_relu(m->children[i]) ? cg_relu_over(y) : cg_module_forward(m->children[i], y);
+    /* bn1 and its relu as one op (cg_layer_bn_relu_forward), the relu over
+     * the sum's buffer (add's rule reads neither input): one activation each */
+    for (int i = 0; i < 5 && y; i++) {
+        if (i < 4 && cg_layer_bn_then_relu(m->children[i], m->children[i + 1]))
+            y = cg_layer_bn_relu_forward(m->children[i++], y);
+        else
+            y = cg_module_forward(m->children[i], y);
+    }
     cg_tensor *identity = m->n_children > 5 ? cg_module_forward(m->children[5], x) : x;
     y = y && identity ? cg_relu_over(cg_add_over(y, identity)) : NULL; /* over bn2's buffer */
     if (y) cg_keep(y);
@@ -88,8 +91,11 @@ static cg_tensor *resnet_forward(cg_module *m, cg_tensor *x) {
     cg_tensor *y = x;
     for (int i = 0; i < m->n_children && y; i++) {
         if (!strcmp(m->child_names[i], "fc")) y = cg_flatten(y, 1, -1);
-        if (y) /* the stem's relu over bn1's buffer, as in the blocks */
-            y = is_relu(m->children[i]) ? cg_relu_over(y) : cg_module_forward(m->children[i], y);
+        if (!y) break;
+        if (i + 1 < m->n_children && cg_layer_bn_then_relu(m->children[i], m->children[i + 1]))
+            y = cg_layer_bn_relu_forward(m->children[i++], y); /* the stem's bn1 and relu, as in the blocks */
+        else
+            y = cg_module_forward(m->children[i], y);
     }
     if (y) cg_keep(y);
     cg_scope_end();

@@ -4,23 +4,26 @@
 
 #include "cgrad/nn.h"
 #include "cgrad/ops.h"
+#include "nn/layer_util.h"
 
-/* nn.ReLU right after a BatchNorm: it may run over the BatchNorm's output
- * (cg_relu_over; BatchNorm's rule does not read its output, and nothing
- * but this loop sees that tensor), one activation instead of two. */
-static bool relu_after_bn(const cg_module *prev, const cg_module *c) {
-    return prev && c && prev->vt && c->vt && !strcmp(c->vt->type_name, "ReLU") &&
-           (!strcmp(prev->vt->type_name, "BatchNorm2d") || !strcmp(prev->vt->type_name, "BatchNorm1d"));
-}
-
+/* nn.ReLU right after a BatchNorm: the pair runs as one op
+ * (cg_layer_bn_relu_forward, cg_batch_norm_relu): one pass writes relu(bn(x))
+ * and one activation is kept, and the backward masks the gradient inside
+ * BatchNorm's. */
 static cg_tensor *sequential_forward(cg_module *m, cg_tensor *x) {
     if (m->n_children == 0) return cg_scope_adopt(cg_retain(x)); /* nn.Sequential() is identity */
     /* Intermediate activations die in our scope unless autograd holds them. */
     cg_scope_begin();
     cg_tensor *y = x;
-    for (int i = 0; i < m->n_children && y; i++)
-        y = i > 0 && relu_after_bn(m->children[i - 1], m->children[i]) ? cg_relu_over(y)
-                                                                        : cg_module_forward(m->children[i], y);
+    for (int i = 0; i < m->n_children && y; i++) {
+        cg_module *c = m->children[i], *next = i + 1 < m->n_children ? m->children[i + 1] : NULL;
+        if (cg_layer_bn_then_relu(c, next)) {
+            y = cg_layer_bn_relu_forward(c, y);
+            i++;
+        } else {
+            y = cg_module_forward(c, y);
+        }
+    }
     if (y) cg_keep(y);
     cg_scope_end();
     return y;

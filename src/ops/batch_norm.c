@@ -3,7 +3,10 @@
  * x [N,C], [N,C,L] or [N,C,H,W] is seen by the kernels as (N, C, HW).  The
  * node's inputs are x, then weight and bias when given (iv[0], iv[1] say
  * which); it saves the batch mean and inverse std (the running ones in eval
- * mode) for the backward, and iv[2] says whether it was training. */
+ * mode) for the backward, iv[2] says whether it was training and iv[3]
+ * whether a ReLU is fused after it (cg_batch_norm_relu: the rule then reads
+ * the node's output for the ReLU's mask, so that output must not be
+ * overwritten: cg_node_reads_output). */
 #include "autograd/node.h"
 #include "core/dispatch_nn.h"
 #include "ops/nn_ops.h"
@@ -23,8 +26,8 @@ static cg_status check_running(const char *what, const cg_tensor *t, int64_t c) 
     return CG_OK;
 }
 
-cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var, cg_tensor *weight,
-                         cg_tensor *bias, bool training, double momentum, double eps) {
+static cg_tensor *batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var, cg_tensor *weight,
+                             cg_tensor *bias, bool training, double momentum, double eps, bool relu) {
     CG_CHECK_NULL(x);
     if (x->dtype != CG_FLOAT32 || x->ndim < 2 || x->ndim > 4) {
         char s[64];
@@ -49,6 +52,7 @@ cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *runni
         return NULL;
     }
     cg_batchnorm_desc d = cg_batch_norm_describe(x, eps, momentum);
+    d.relu = relu;
     char msg[200] = "";
     if (cg_batchnorm_desc_init(&d, training, msg, sizeof msg) != CG_NN_OK) {
         char s[64];
@@ -76,11 +80,22 @@ cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *runni
         n->iv[0] = weight != NULL;
         n->iv[1] = bias != NULL;
         n->iv[2] = training;
-        n->n_iv = 3;
+        n->iv[3] = relu;
+        n->n_iv = 4;
         n->p[0] = eps;
         n->p[1] = momentum;
         cg_node_save(n, mean);
         cg_node_save(n, invstd);
     }
     return cg_scope_return(y);
+}
+
+cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var, cg_tensor *weight,
+                         cg_tensor *bias, bool training, double momentum, double eps) {
+    return batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, false);
+}
+
+cg_tensor *cg_batch_norm_relu(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var, cg_tensor *weight,
+                              cg_tensor *bias, bool training, double momentum, double eps) {
+    return batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, true);
 }

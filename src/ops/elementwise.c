@@ -157,7 +157,8 @@ cg_tensor *cg_relu(cg_tensor *t) { return unary(CG_U_RELU, CG_OP_RELU, t, 0, 0);
  * gradient; otherwise cg_relu.  The node keeps t as its input, whose values
  * are now relu(t): the rule's mask (t > 0) is relu(t) > 0, the same bits. */
 static bool overwritable(const cg_tensor *t) {
-    return cg_sole_float_buffer(t) && !t->grad && !(t->requires_grad && !t->grad_fn);
+    return cg_sole_float_buffer(t) && !t->grad && !(t->requires_grad && !t->grad_fn) &&
+           !(t->grad_fn && cg_node_reads_output(t->grad_fn));
 }
 
 cg_tensor *cg_relu_over(cg_tensor *t) {

@@ -17,20 +17,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 MIRROR=${CGRAD_MIRROR:?CGRAD_MIRROR must name the data mirror}
 [ -f "$MIRROR/mnist/train-images-idx3-ubyte.gz" ] || fail "no MNIST IDX files in $MIRROR/mnist"
 
-# ---- an IDX folder of the first N images of each split (as vision.sh makes it) ----
-be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
-idx_head() { # src.gz dst n item_bytes magic_byte dims...
-    local src=$1 dst=$2 n=$3 item=$4 magic=$5
-    shift 5
-    { printf "\\x00\\x00\\x08\\x$magic"; be32 "$n"; for d in "$@"; do be32 "$d"; done
-      gzip -dc "$src" | tail -c +$((9 + 4 * $#)) | head -c $((n * item)) || true; } > "$dst"
-}
-mkdir -p "$WORK/digits"
-idx_head "$MIRROR/mnist/train-images-idx3-ubyte.gz" "$WORK/digits/train-images-idx3-ubyte" 1000 784 03 28 28
-idx_head "$MIRROR/mnist/train-labels-idx1-ubyte.gz" "$WORK/digits/train-labels-idx1-ubyte" 1000 1 01
-idx_head "$MIRROR/mnist/t10k-images-idx3-ubyte.gz" "$WORK/digits/t10k-images-idx3-ubyte" 300 784 03 28 28
-idx_head "$MIRROR/mnist/t10k-labels-idx1-ubyte.gz" "$WORK/digits/t10k-labels-idx1-ubyte" 300 1 01
-[ "$(wc -c < "$WORK/digits/train-images-idx3-ubyte")" -eq $((16 + 1000 * 784)) ] || fail "IDX subset has the wrong size"
+# ---- an IDX folder of the first N images of each split (tests/cli/lib/mnist_cut.sh) ----
+. "$(dirname "$0")/lib/mnist_cut.sh"
+mnist_cut "$WORK/digits" 1000 300
 
 summary() { grep '"summary": true' "$1"; }
 field() { summary "$1" | sed -E "s/.*\"$2\": ([^,}]*).*/\\1/"; }

@@ -23,8 +23,6 @@ static inline float relu_if(bool relu, float v) { return relu && !(v > 0) ? 0.0f
  * in loaded (a function argument), so the loops stay branch-free: a select
  * the vectoriser keeps in the same lanes as the unmasked loop's. */
 static inline float masked(const float *y, int64_t k, float g) { return y && !(y[k] > 0) ? 0.0f : g; }
-#define RELU_IF(d, v) relu_if((d)->relu, (v))
-#define MASKED(y, k, g) masked((y), (k), (g))
 
 cg_nn_status cg_batchnorm_desc_init(const cg_batchnorm_desc *d, bool training, char *msg, size_t msg_size) {
     const char *why = NULL;
@@ -78,7 +76,7 @@ void cg_batchnorm_forward_train_ref(const cg_batchnorm_desc *d, const float *x, 
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t k = 0; k < d->hw; k++) {
                 int64_t i = (n * d->c + c) * d->hw + k;
-                y[i] = RELU_IF(d, (float)((x[i] - mean) * invstd * g + b));
+                y[i] = relu_if(d->relu, (float)((x[i] - mean) * invstd * g + b));
             }
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -91,7 +89,7 @@ void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const 
                                const float *save_invstd, float *dx, float *dgamma, float *dbeta) {
     double m = (double)(d->n * d->hw);
     const float *mask = d->relu ? y : NULL;
-#define dy(i) MASKED(mask, i, dy_in[i])
+#define dy(i) masked(mask, i, dy_in[i])
     for (int64_t c = 0; c < d->c; c++) {
         double mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1;
         double sdy = 0, sdyx = 0;
@@ -217,14 +215,14 @@ static void train_small(const cg_batchnorm_desc *d, const float *x, const float 
     for (int64_t n = 0; n < d->n; n++) {
         if (HW == 1) {
 #pragma omp simd
-            for (int64_t c = 0; c < C; c++) y[n * C + c] = RELU_IF(d, x[n * C + c] * scale[c] + shift[c]);
+            for (int64_t c = 0; c < C; c++) y[n * C + c] = relu_if(d->relu, x[n * C + c] * scale[c] + shift[c]);
             continue;
         }
         for (int64_t c = 0; c < C; c++) {
             const float *xr = x + (n * C + c) * HW;
             float *yr = y + (n * C + c) * HW, sc = scale[c], sh = shift[c];
 #pragma omp simd
-            for (int64_t k = 0; k < HW; k++) yr[k] = RELU_IF(d, xr[k] * sc + sh);
+            for (int64_t k = 0; k < HW; k++) yr[k] = relu_if(d->relu, xr[k] * sc + sh);
         }
     }
 }
@@ -300,7 +298,7 @@ static void train_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, const
     for (int64_t i = 0; i < N; i++) {
         const float *xr = xs + i * row;
         float *yr = y + c0 * HW + i * row;
-        for (int64_t j = 0; j < seg; j++) yr[j] = RELU_IF(d, xr[j] * scale[j] + shift[j]);
+        for (int64_t j = 0; j < seg; j++) yr[j] = relu_if(d->relu, xr[j] * scale[j] + shift[j]);
     }
 }
 
@@ -323,7 +321,7 @@ static void backward_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, bo
         for (int64_t i = i0; i < i1; i++) {
             const float *xr = xs + i * row, *gr = gs + i * row, *yr = ys ? ys + i * row : NULL;
             for (int64_t j = 0; j < seg; j++) {
-                float gv = MASKED(yr, j, gr[j]);
+                float gv = masked(yr, j, gr[j]);
                 kk[j] += gv;
                 aa[j] += gv * (xr[j] - mu[j]);
             }
@@ -346,7 +344,7 @@ static void backward_rows(const cg_batchnorm_desc *d, int64_t c0, int64_t c1, bo
     for (int64_t i = 0; i < N; i++) {
         const float *xr = xs + i * row, *gr = gs + i * row, *yr = ys ? ys + i * row : NULL;
         float *dr = dx + c0 * HW + i * row;
-        for (int64_t j = 0; j < seg; j++) dr[j] = kk[j] * MASKED(yr, j, gr[j]) + aa[j] * xr[j] + bb[j];
+        for (int64_t j = 0; j < seg; j++) dr[j] = kk[j] * masked(yr, j, gr[j]) + aa[j] * xr[j] + bb[j];
     }
 }
 
@@ -470,7 +468,7 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
         const float *xr = x + n * C, *gr = dy + n * C, *yr = y ? y + n * C : NULL;
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) {
-            float gv = MASKED(yr, c, gr[c]);
+            float gv = masked(yr, c, gr[c]);
             sdy[c] += gv;
             sdyx[c] += gv * (xr[c] - save_mean[c]);
         }
@@ -484,7 +482,7 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
              * the float sums stay scalar (IEEE order) */
 #pragma omp simd reduction(+ : u, v)
             for (int64_t j = 0; j < HW; j++) {
-                float gv = MASKED(yr, j, gr[j]);
+                float gv = masked(yr, j, gr[j]);
                 u += gv;
                 v += gv * (xr[j] - mu);
             }
@@ -504,7 +502,7 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
         const float *xr = x + n * C, *gr = dy + n * C, *yr = y ? y + n * C : NULL;
         float *dr = dx + n * C;
 #pragma omp simd
-        for (int64_t c = 0; c < C; c++) dr[c] = k[c] * MASKED(yr, c, gr[c]) + a[c] * xr[c] + b[c];
+        for (int64_t c = 0; c < C; c++) dr[c] = k[c] * masked(yr, c, gr[c]) + a[c] * xr[c] + b[c];
     }
     for (int64_t n = 0; n < d->n && HW > 1; n++)
         for (int64_t c = 0; c < C; c++) {
@@ -512,7 +510,7 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
             const float *yr = y ? y + (n * C + c) * HW : NULL;
             float *dr = dx + (n * C + c) * HW, kc = k[c], ac = a[c], bc = b[c];
 #pragma omp simd
-            for (int64_t j = 0; j < HW; j++) dr[j] = kc * MASKED(yr, j, gr[j]) + ac * xr[j] + bc;
+            for (int64_t j = 0; j < HW; j++) dr[j] = kc * masked(yr, j, gr[j]) + ac * xr[j] + bc;
         }
 }
 

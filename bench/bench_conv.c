@@ -4,6 +4,7 @@
  * Rows (bench/conv_torch.py prints the same op names for PyTorch):
  *   conv <shape> fwd | bwd data | bwd weight    cg_conv2d_* (oneDNN, cached)
  *   batchnorm <shape> fwd train | bwd           cg_batchnorm_*
+ *   batchnorm+relu <shape> fwd train | bwd      the same with the ReLU fused (desc.relu)
  *   maxpool / adaptive pools                    cg_*_pool2d_*
  * Each prints RESULT<TAB>op<TAB>fastest ms[<TAB>GFLOP of work]; the work
  * column lets bench/run.sh print GFLOP/s and the fraction of this machine's
@@ -30,7 +31,8 @@
  * `bench_conv --kernels [THREADS]` prints instead the table behind the
  * conv kernel rule (cg_conv2d_kernel_for): every kernel forced on every
  * conv row, its one-thread CPU time, its wall time on THREADS, and whether
- * a call on one thread and one on THREADS give the same bits. */
+ * a call on one thread and one on THREADS give the same bits; the header's
+ * rule column names the ISA column of the rule this machine uses. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,9 @@ static const bn_shape bns[] = {
     {"512x1x1", 512, 1}, {"cnn 32x28x28", 32, 28}, {"cnn 128x7x7", 128, 7},
 };
 
+/* BatchNorm+ReLU: the stem's (resnet18, after the 7x7 conv) and the cnn's first */
+static const bn_shape bn_relus[] = {{"64x14x14", 64, 14}, {"cnn 32x28x28", 32, 28}};
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,6 +102,7 @@ typedef struct job {
     cg_batchnorm_desc bd;
     cg_pool2d_desc pd;
     float *a, *b, *c, *d, *e, *f, *g;
+    float *h; /* BatchNorm backward: the forward's y, the fused ReLU's mask (NULL without the ReLU) */
     int64_t *idx;
     int sgemm_n;
 } job;
@@ -114,7 +120,7 @@ static int run(const job *j) {
     case J_BN_FWD:
         cg_batchnorm_forward_train(&j->bd, j->a, j->d, j->e, j->b, j->f, j->g, j->f + 512, j->g + 512);
         return 0;
-    case J_BN_BWD: cg_batchnorm_backward(&j->bd, true, j->c, j->a, NULL, j->d, j->f, j->g, j->b, j->e, j->e + 512); return 0;
+    case J_BN_BWD: cg_batchnorm_backward(&j->bd, true, j->c, j->a, j->h, j->d, j->f, j->g, j->b, j->e, j->e + 512); return 0;
     case J_MAXPOOL_FWD: cg_max_pool2d_forward(&j->pd, j->a, j->b, j->idx); return 0;
     case J_MAXPOOL_BWD: cg_max_pool2d_backward(&j->pd, j->b, j->idx, j->a); return 0;
     case J_ADAPTIVE_AVG: cg_adaptive_avg_pool2d_forward(&j->pd, j->a, j->b); return 0;
@@ -198,7 +204,8 @@ static float *conv_out(const job *j, int64_t *n) {
  * measurements behind cg_conv2d_kernel_for (docs/DESIGN.md). */
 static int kernel_table(const conv_shape *shapes, size_t count, int threads) {
     const char *pass[3] = {"fwd", "bwd data", "bwd weight"};
-    printf("op\tkernel\tcpu ms (1 thread)\twall ms (%d threads)\tsame bits on 1 and %d threads\trule\n", threads, threads);
+    printf("op\tkernel\tcpu ms (1 thread)\twall ms (%d threads)\tsame bits on 1 and %d threads\trule (%s)\n", threads,
+           threads, cg_conv2d_isa_name(cg_conv2d_isa_active()));
     const char *only = getenv("CGRAD_BENCH_ONLY");
     for (size_t i = 0; i < count; i++) {
         const conv_shape *s = &shapes[i];
@@ -338,6 +345,26 @@ int main(int argc, char **argv) {
         status |= report(op, &j, 0);
         free(j.a), free(j.b), free(j.c), free(j.d), free(j.e), free(j.f), free(j.g);
     }
+    /* BatchNorm with the ReLU that follows it fused (the kernel of cg_batch_norm_relu):
+     * the forward writes relu(y); the backward masks dy by y > 0 first, so
+     * it reads the forward's y (about half zeros: x is a sine, centred). */
+    for (size_t i = 0; i < sizeof bn_relus / sizeof *bn_relus; i++) {
+        const bn_shape *s = &bn_relus[i];
+        job j = {.bd = {.n = N, .c = s->c, .hw = (int64_t)s->h * s->h, .eps = 1e-5, .momentum = 0.1, .relu = true}};
+        int64_t nx = j.bd.n * j.bd.c * j.bd.hw;
+        j.a = filled(nx, 0.37), j.b = filled(nx, 0.1), j.c = filled(nx, 0.53), j.h = filled(nx, 0.0);
+        j.d = filled(512, 0.2), j.e = filled(1024, 0.3), j.f = filled(1024, 0.0), j.g = filled(1024, 0.0);
+        for (int c = 0; c < 1024; c++) j.g[c] = 1;
+        j.kind = J_BN_FWD;
+        snprintf(op, sizeof op, "batchnorm+relu %s fwd train", s->name);
+        status |= report(op, &j, 0);
+        /* the backward's y, mean and invstd from one forward */
+        cg_batchnorm_forward_train(&j.bd, j.a, j.d, j.e, j.h, j.f, j.g, NULL, NULL);
+        j.kind = J_BN_BWD;
+        snprintf(op, sizeof op, "batchnorm+relu %s bwd", s->name);
+        status |= report(op, &j, 0);
+        free(j.a), free(j.b), free(j.c), free(j.d), free(j.e), free(j.f), free(j.g), free(j.h);
+    }
 
     {
         job j = {.pd = {.n = N, .c = 64, .h = 14, .w = 14, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
@@ -363,9 +390,9 @@ int main(int argc, char **argv) {
         status |= report("adaptive maxpool 256x4->1 fwd", &j, 0);
         free(j.a), free(j.b), free(j.idx);
     }
-    printf("NOTE\t%d cached conv entries (shape x pass); kernels by cg_conv2d_kernel_for, threads per call by cg_nn_tuner; conv "
-           "GFLOP/s count the nominal work, taps on padding included\n",
-           cg_conv2d_cache_size());
+    printf("NOTE\t%d cached conv entries (shape x pass); kernels by cg_conv2d_kernel_for (%s column), threads per call by "
+           "cg_nn_tuner; conv GFLOP/s count the nominal work, taps on padding included\n",
+           cg_conv2d_cache_size(), cg_conv2d_isa_name(cg_conv2d_isa_active()));
     cg_conv2d_cache_clear();
     return status;
 }

@@ -7,6 +7,9 @@ fastest run), on the same threads.
 Each conv shape has three rows: forward, backward data (grad_input) and
 backward weights (grad_weight, plus grad_bias where the layer has a bias),
 each timed alone through aten's convolution_backward with an output mask.
+The batchnorm rows time native_batch_norm and its backward; the
+batchnorm+relu rows add the ReLU after it (in place, as torchvision's) and,
+backward, its threshold_backward before batch_norm's.
 Prints RESULT<TAB><op><TAB><fastest ms> lines with bench_conv's op names.
 Run with /usr/bin/python3 (the interpreter that has torch)."""
 import os
@@ -41,6 +44,8 @@ BNS = [
     ("64x14x14", 64, 14), ("64x7x7", 64, 7), ("128x4x4", 128, 4), ("256x2x2", 256, 2),
     ("512x1x1", 512, 1), ("cnn 32x28x28", 32, 28), ("cnn 128x7x7", 128, 7),
 ]
+# BatchNorm2d then ReLU (bench_conv's batchnorm+relu rows: cgrad fuses the two)
+BN_RELUS = [("64x14x14", 64, 14), ("cnn 32x28x28", 32, 28)]
 
 
 # CGRAD_BENCH_CLOCK=cpu times each call by the process's CPU time instead of
@@ -94,6 +99,26 @@ with torch.no_grad():
         report(f"batchnorm {name} bwd",
                lambda: torch.ops.aten.native_batch_norm_backward(gy, x, gamma, rm, rv, mean, invstd, True,
                                                                  1e-5, [True, True, True]))
+
+    # relu(batch_norm(x)) as torchvision's resnet runs it (ReLU(inplace=True)):
+    # the forward is batch_norm then an in-place relu; the backward is what
+    # autograd runs for the pair, threshold_backward (dy * (y > 0)) and then
+    # batch_norm's backward.
+    relu = torch.nn.functional.relu
+    for name, c, h in BN_RELUS:
+        x = torch.rand(N, c, h, h) - 0.5
+        gamma, beta = torch.rand(c), torch.rand(c)
+        rm, rv = torch.zeros(c), torch.ones(c)
+        report(f"batchnorm+relu {name} fwd train",
+               lambda: relu(torch.ops.aten.native_batch_norm(x, gamma, beta, rm, rv, True, 0.1, 1e-5)[0],
+                            inplace=True))
+        y, mean, invstd = torch.ops.aten.native_batch_norm(x, gamma, beta, rm, rv, True, 0.1, 1e-5)
+        y = relu(y, inplace=True)
+        gy = torch.rand_like(x)
+        report(f"batchnorm+relu {name} bwd",
+               lambda: torch.ops.aten.native_batch_norm_backward(torch.ops.aten.threshold_backward(gy, y, 0), x,
+                                                                 gamma, rm, rv, mean, invstd, True, 1e-5,
+                                                                 [True, True, True]))
 
     x = torch.rand(N, 64, 14, 14)
     report("maxpool 3x3s2p1 64x14->7 fwd",

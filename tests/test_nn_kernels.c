@@ -339,43 +339,73 @@ static void test_conv_kernels_give_the_same_bits_on_any_thread_count(void **stat
 }
 
 /* The rule (cpu_conv_dnnl.c, docs/DESIGN.md) at the shapes it was measured
- * on: resnet18's on 28x28 MNIST and the cnn's, batch 64. */
+ * on: resnet18's on 28x28 MNIST and the cnn's, batch 64; both columns, the
+ * AVX-512 Xeon's and the AVX2 EPYC's, on any machine (cg_conv2d_kernel_for_isa),
+ * and cg_conv2d_kernel_for gives this machine's column. */
 static void test_conv_kernel_rule_at_the_measured_shapes(void **state) {
     (void)state;
     enum { P = CG_CONV2D_DNNL_PLAIN, B = CG_CONV2D_DNNL_BLOCKED, G = CG_CONV2D_GEMM, D = CG_CONV2D_DIRECT,
            W = CG_CONV2D_DNNL_WINOGRAD };
     const struct {
         int64_t c, oc, h, k, s, p;
-        int want[3]; /* fwd, bwd data, bwd weights */
+        int want[CG_CONV2D_ISAS][3]; /* [AVX2, AVX-512][fwd, bwd data, bwd weights] */
     } rows[] = {
-        {3, 64, 28, 7, 2, 3, {B, P, B}},     /* stem: 3 channels, the data backward plain */
-        {64, 64, 7, 3, 1, 1, {W, W, W}},     /* 3x3 stride 1 onto 4x4 or more: winograd */
-        {64, 128, 7, 1, 2, 0, {B, P, B}},    /* the strided 1x1 downsample's data backward at 7x7 */
-        {128, 128, 4, 3, 1, 1, {W, W, W}},
-        {64, 128, 7, 3, 2, 1, {B, G, G}},    /* strided 3x3 onto 4x4: blocked forward, the GEMM's backward passes */
-        {256, 256, 2, 3, 1, 1, {G, G, G}},   /* 2x2 output of a 3x3: the GEMM, which multiplies no padding */
-        {128, 256, 4, 1, 2, 0, {B, B, B}},   /* 2x2 output of a 1x1 kernel: oneDNN still */
-        {128, 256, 4, 3, 2, 1, {G, G, G}},   /* 2x2 output of a strided 3x3: the GEMM */
-        {256, 512, 2, 3, 2, 1, {G, G, G}},   /* 1x1 output, 3x3 kernel: the GEMM drops 5 dead taps */
-        {256, 512, 2, 1, 2, 0, {G, G, G}},   /* 1x1 output: the GEMM */
-        {512, 512, 1, 3, 1, 1, {G, G, G}},   /* 1x1 map: 1 live tap of 9 */
-        {1, 32, 28, 3, 1, 1, {D, P, D}},     /* the cnn's first layer: 1 channel, 9 taps: direct, data backward plain */
-        {32, 64, 28, 3, 2, 1, {B, B, B}},
-        {128, 256, 7, 3, 2, 1, {B, G, G}},   /* the cnn's last: strided 3x3 onto 4x4 */
+        /* stem: 3 channels, the data backward plain */
+        {3, 64, 28, 7, 2, 3, {{B, P, B}, {B, P, B}}},
+        /* 3x3 stride 1 onto 4x4 or more: winograd on AVX-512, blocked on AVX2 (oneDNN has no AVX2 winograd) */
+        {64, 64, 7, 3, 1, 1, {{B, B, B}, {W, W, W}}},
+        /* the strided 1x1 downsample at 7x7: its data backward plain; on AVX2 the GEMM, every pass (oneDNN's
+         * AVX2 blocked kernel is 2x slower there, plain gives other bits on 1 and 2 threads at odd batches) */
+        {64, 128, 7, 1, 2, 0, {{G, G, G}, {B, P, B}}},
+        /* on AVX2 the GEMM runs the weight backward onto 4x4 */
+        {128, 128, 4, 3, 1, 1, {{B, B, G}, {W, W, W}}},
+        /* strided 3x3 onto 4x4: blocked forward, the GEMM's backward passes */
+        {64, 128, 7, 3, 2, 1, {{B, G, G}, {B, G, G}}},
+        /* 2x2 output of a 3x3: the GEMM, which multiplies no padding */
+        {256, 256, 2, 3, 1, 1, {{G, G, G}, {G, G, G}}},
+        /* 2x2 output of a 1x1 kernel: oneDNN still, but for the AVX2 weight backward */
+        {128, 256, 4, 1, 2, 0, {{B, B, G}, {B, B, B}}},
+        /* 2x2 output of a strided 3x3: the GEMM */
+        {128, 256, 4, 3, 2, 1, {{G, G, G}, {G, G, G}}},
+        /* 1x1 output, 3x3 kernel: the GEMM drops 5 dead taps */
+        {256, 512, 2, 3, 2, 1, {{G, G, G}, {G, G, G}}},
+        /* 1x1 output: the GEMM */
+        {256, 512, 2, 1, 2, 0, {{G, G, G}, {G, G, G}}},
+        /* 1x1 map: 1 live tap of 9 */
+        {512, 512, 1, 3, 1, 1, {{G, G, G}, {G, G, G}}},
+        /* the cnn's first layer: 1 channel, 9 taps: direct, data backward plain */
+        {1, 32, 28, 3, 1, 1, {{D, P, D}, {D, P, D}}},
+        {32, 64, 28, 3, 2, 1, {{B, B, B}, {B, B, B}}},
+        {64, 128, 14, 3, 2, 1, {{B, B, B}, {B, B, B}}},
+        /* the cnn's last: strided 3x3 onto 4x4 */
+        {128, 256, 7, 3, 2, 1, {{B, G, G}, {B, G, G}}},
     };
+    const char *isa_name[CG_CONV2D_ISAS] = {"avx2", "avx512"};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         cg_conv2d_desc d = conv_desc(64, rows[i].c, rows[i].h, rows[i].h, rows[i].oc, rows[i].k, rows[i].k,
                                      rows[i].s, rows[i].s, rows[i].p, rows[i].p, 1, 1, 1);
-        for (int pass = 0; pass < CG_CONV2D_PASSES; pass++) {
-            cg_conv2d_kernel k = cg_conv2d_kernel_for(&d, (cg_conv2d_pass)pass);
-            if ((int)k != rows[i].want[pass])
-                fail_msg("%lld->%lld %lldx%lld s%lld at %lldx%lld, pass %d: the rule gives %s, expected %s",
-                         (long long)rows[i].c, (long long)rows[i].oc, (long long)rows[i].k, (long long)rows[i].k,
-                         (long long)rows[i].s, (long long)rows[i].h, (long long)rows[i].h, pass,
-                         cg_conv2d_kernel_name(k), cg_conv2d_kernel_name((cg_conv2d_kernel)rows[i].want[pass]));
-        }
+        for (int isa = 0; isa <= CG_CONV2D_ISAS; isa++) /* isa == CG_CONV2D_ISAS: this machine's rule */
+            for (int pass = 0; pass < CG_CONV2D_PASSES; pass++) {
+                int col = isa < CG_CONV2D_ISAS ? isa : (int)cg_conv2d_isa_active();
+                cg_conv2d_kernel k = isa < CG_CONV2D_ISAS
+                                         ? cg_conv2d_kernel_for_isa(&d, (cg_conv2d_pass)pass, (cg_conv2d_isa)isa)
+                                         : cg_conv2d_kernel_for(&d, (cg_conv2d_pass)pass);
+                if ((int)k != rows[i].want[col][pass])
+                    fail_msg("%lld->%lld %lldx%lld s%lld at %lldx%lld, pass %d, %s%s: the rule gives %s, expected %s",
+                             (long long)rows[i].c, (long long)rows[i].oc, (long long)rows[i].k, (long long)rows[i].k,
+                             (long long)rows[i].s, (long long)rows[i].h, (long long)rows[i].h, pass, isa_name[col],
+                             isa < CG_CONV2D_ISAS ? "" : " (this machine's)", cg_conv2d_kernel_name(k),
+                             cg_conv2d_kernel_name((cg_conv2d_kernel)rows[i].want[col][pass]));
+            }
     }
     assert_string_equal(cg_conv2d_kernel_name(CG_CONV2D_DNNL_BLOCKED), "dnnl-blocked");
+    assert_string_equal(cg_conv2d_isa_name(CG_CONV2D_ISA_AVX2), "avx2");
+    assert_string_equal(cg_conv2d_isa_name(CG_CONV2D_ISA_AVX512), "avx512");
+    /* This machine's column: AVX-512 (F, DQ, BW, VL: oneDNN's avx512_core) or not, by cpuid, unless
+     * oneDNN is told a lower ISA. */
+    if (!getenv("ONEDNN_MAX_CPU_ISA") && !getenv("DNNL_MAX_CPU_ISA"))
+        assert_int_equal(cg_conv2d_isa_active(),
+                         cg_cpu_level_supported(CG_CPU_AVX512) ? CG_CONV2D_ISA_AVX512 : CG_CONV2D_ISA_AVX2);
 }
 
 /* ---- conv2d: backward against finite differences ---- */

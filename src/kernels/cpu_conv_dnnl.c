@@ -431,8 +431,14 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
 }
 
 /* The rule, from the table bench_conv --kernels prints (docs/DESIGN.md has
- * the numbers: one-thread CPU time, fastest of 21 calls over 3 runs, on the
- * 2-core Xeon with AVX-512; every row at batch 64).  In words:
+ * the numbers), in two columns, one per ISA, because oneDNN's kernels rank
+ * differently on each.  The column is this CPU's (cg_conv2d_isa_active:
+ * oneDNN's effective ISA, found once at run time), so one build picks per
+ * machine, and a machine always picks the same; cg_conv2d_kernel_for_isa
+ * gives either column anywhere (the test checks both).
+ *
+ * AVX-512 (one-thread CPU time, fastest of 21 calls over 3 runs, on the
+ * 2-core Xeon; every row at batch 64).  In words:
  *  - output maps of 2x2 and 1x1 (resnet's last two stages on 28x28
  *    images) go to the batch GEMM (cpu_conv_gemm.c), every pass, when the
  *    kernel has several taps or the map is 1x1: it multiplies no padding
@@ -469,23 +475,67 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *    on AVX2), 1.5-3x faster than plain on every other row even with the
  *    reorders from and to cgrad's NCHW.  NHWC came within 10% on some rows
  *    and never won by more than noise.
- * Measured on AVX-512 only; the issue's AVX2 figures (EPYC, 3x3 64->64:
- * blocked 95-117 GFLOP/s against plain 62-80) agree on the last point, so
- * the rule is the same there until bench_conv --kernels says otherwise. */
-cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass) {
+ *
+ * AVX2 (a CPU whose oneDNN ISA lacks avx512_core; measured on the 2-core
+ * AMD EPYC, Zen 3: `chrt -f 10 bench_conv --kernels 2`, 4 runs of every row
+ * and 5 more of the three 1x1 s2 and 3x3 128->128 rows, the minimum of each
+ * cell; one-thread CPU ms / two-thread wall ms): the AVX-512 column but for
+ * three things.
+ *  - The strided 1x1 downsample at 7x7 runs the GEMM, every pass: forward
+ *    1.54 / 0.78 (blocked) -> 0.66 / 0.33, weight backward 1.61 / 0.79 ->
+ *    0.64 / 0.41 (oneDNN's AVX2 blocked kernel is 2-2.5x slower there, in
+ *    every run), data backward 0.70 / 0.38 (plain) -> 0.67 / 0.36.  Plain
+ *    was as fast, but on AVX2 its forward and data backward give other bits
+ *    on 1 thread than on 2 at odd batch sizes (1, 3, 5, 7, 9: the last
+ *    batch of an epoch), and the GEMM gives the same at every batch.
+ *  - The weight backward onto any other output map of up to 4x4 goes to
+ *    the GEMM too: 3x3 128->128 at 4x4 11.42 / 5.95 (blocked) -> 8.34 /
+ *    4.20, 1x1 s2 128->256 at 4x4 (2x2 out) 0.88 / 0.47 -> 0.58 / 0.34.
+ *    The GEMM's CPU time was lower in every run (by 8-69% and 6-129%),
+ *    its wall time in 8 of 9.
+ *  - No winograd: oneDNN has none on AVX2 and runs blocked in its place,
+ *    so the column says blocked (3x3 64->64 at 7x7 6.42 / 3.29).
+ * Everywhere else the AVX-512 choice is also the AVX2 one or within the
+ * run-to-run spread (which reaches 50% on this VM between identical
+ * kernels): the GEMM was 10-17% ahead of blocked on the forwards of 3x3 s2
+ * 64->128 at 7x7 and 3x3 128->128 at 4x4, NHWC and the GEMM 10-20% on the
+ * 1x1 s2 128->256 forward and data backward; the stem's data backward is
+ * faster plain on one thread (9.57 vs 12.82) and blocked on two (5.12 vs
+ * 7.81), so it stays plain.  None of these held in every run. */
+cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pass pass, cg_conv2d_isa isa) {
     int64_t out = d->oh * d->ow, taps = d->kh * d->kw, red = (d->c / d->groups) * taps;
-    int strided = d->stride_h > 1 || d->stride_w > 1;
+    int strided = d->stride_h > 1 || d->stride_w > 1, avx2 = isa != CG_CONV2D_ISA_AVX512;
     if (out == 1 || (out <= 4 && taps > 1)) return CG_CONV2D_GEMM;
     if (pass != CG_CONV2D_FWD && out <= 16 && taps > 1 && strided) return CG_CONV2D_GEMM;
     if (pass == CG_CONV2D_BWD_DATA && d->c / d->groups < 16) return CG_CONV2D_DNNL_PLAIN;
     if (pass != CG_CONV2D_BWD_DATA && red < 16)
         return cg_conv2d_direct_supports(d) ? CG_CONV2D_DIRECT : CG_CONV2D_DNNL_PLAIN;
-    if (pass == CG_CONV2D_BWD_DATA && taps == 1 && (d->stride_h > 1 || d->stride_w > 1) && d->h * d->w >= 49)
-        return CG_CONV2D_DNNL_PLAIN;
+    if (taps == 1 && strided && d->h * d->w >= 49) { /* the strided 1x1 downsample at 7x7 and up */
+        if (avx2) return CG_CONV2D_GEMM;
+        if (pass == CG_CONV2D_BWD_DATA) return CG_CONV2D_DNNL_PLAIN;
+    }
+    if (avx2 && pass == CG_CONV2D_BWD_WEIGHTS && out <= 16) return CG_CONV2D_GEMM;
     if (d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 &&
         d->groups == 1 && out >= 16)
-        return CG_CONV2D_DNNL_WINOGRAD;
+        return avx2 ? CG_CONV2D_DNNL_BLOCKED : CG_CONV2D_DNNL_WINOGRAD; /* oneDNN has winograd on AVX-512 only */
     return CG_CONV2D_DNNL_BLOCKED;
+}
+
+cg_conv2d_isa cg_conv2d_isa_active(void) {
+    static atomic_int isa = -1; /* oneDNN fixes its ISA at its first use, so once is enough */
+    int v = atomic_load_explicit(&isa, memory_order_relaxed);
+    if (v < 0) {
+        unsigned e = (unsigned)dnnl_get_effective_cpu_isa(), a512 = (unsigned)dnnl_cpu_isa_avx512_core;
+        v = (e & a512) == a512 ? CG_CONV2D_ISA_AVX512 : CG_CONV2D_ISA_AVX2;
+        atomic_store_explicit(&isa, v, memory_order_relaxed);
+    }
+    return (cg_conv2d_isa)v;
+}
+
+const char *cg_conv2d_isa_name(cg_conv2d_isa isa) { return isa == CG_CONV2D_ISA_AVX512 ? "avx512" : "avx2"; }
+
+cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass) {
+    return cg_conv2d_kernel_for_isa(d, pass, cg_conv2d_isa_active());
 }
 
 static int desc_equal(const cg_conv2d_desc *a, const cg_conv2d_desc *b) {

@@ -95,8 +95,18 @@ typedef enum cg_conv2d_kernel {
     CG_CONV2D_DNNL_WINOGRAD, /* the blocked layout with oneDNN's winograd algorithm (3x3, stride 1, AVX-512) */
     CG_CONV2D_KERNELS
 } cg_conv2d_kernel;
-/* The kernel the rule picks for d and pass on this CPU (by oneDNN's
- * effective ISA). */
+/* The rule's columns: oneDNN's kernels rank differently on AVX-512 and on
+ * AVX2 (measured on each, cpu_conv_dnnl.c).  CG_CONV2D_ISA_AVX2 is also
+ * the column of a CPU without AVX2. */
+typedef enum cg_conv2d_isa { CG_CONV2D_ISA_AVX2, CG_CONV2D_ISA_AVX512, CG_CONV2D_ISAS } cg_conv2d_isa;
+/* This CPU's column: AVX512 when oneDNN's effective ISA (dnnl_get_effective_cpu_isa,
+ * which ONEDNN_MAX_CPU_ISA can lower) includes avx512_core, else AVX2. */
+cg_conv2d_isa cg_conv2d_isa_active(void);
+/* "avx2", "avx512" */
+const char *cg_conv2d_isa_name(cg_conv2d_isa isa);
+/* The kernel the rule picks for d and pass in the column of `isa` (any
+ * column on any machine, for tests); cg_conv2d_kernel_for: in this CPU's. */
+cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pass pass, cg_conv2d_isa isa);
 cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass);
 /* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm", "direct", "dnnl-winograd" ("auto" for CG_CONV2D_AUTO). */
 const char *cg_conv2d_kernel_name(cg_conv2d_kernel k);

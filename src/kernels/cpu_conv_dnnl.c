@@ -477,22 +477,23 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *    and never won by more than noise.
  *
  * AVX2 (a CPU whose oneDNN ISA lacks avx512_core; measured on the 2-core
- * AMD EPYC, Zen 3: `chrt -f 10 bench_conv --kernels 2`, 4 runs of every row
- * and 5 more of the three 1x1 s2 and 3x3 128->128 rows, the minimum of each
+ * AMD EPYC, Zen 3: `chrt -f 10 bench_conv --kernels 2`, 5 runs of every row
+ * and 5 more of the 1x1 s2 64->128, 1x1 s2 128->256 and 3x3 128->128 rows
+ * (CGRAD_BENCH_ONLY), the minimum of each
  * cell; one-thread CPU ms / two-thread wall ms): the AVX-512 column but for
  * three things.
  *  - The strided 1x1 downsample at 7x7 runs the GEMM, every pass: forward
- *    1.54 / 0.78 (blocked) -> 0.66 / 0.33, weight backward 1.61 / 0.79 ->
- *    0.64 / 0.41 (oneDNN's AVX2 blocked kernel is 2-2.5x slower there, in
- *    every run), data backward 0.70 / 0.38 (plain) -> 0.67 / 0.36.  Plain
+ *    1.54 / 0.76 (blocked) -> 0.66 / 0.33, weight backward 1.61 / 0.79 ->
+ *    0.64 / 0.38 (oneDNN's AVX2 blocked kernel is 1.4-2.9x slower there, in
+ *    every run), data backward 0.70 / 0.35 (plain) -> 0.67 / 0.36.  Plain
  *    was as fast, but on AVX2 its forward and data backward give other bits
  *    on 1 thread than on 2 at odd batch sizes (1, 3, 5, 7, 9: the last
  *    batch of an epoch), and the GEMM gives the same at every batch.
  *  - The weight backward onto any other output map of up to 4x4 goes to
- *    the GEMM too: 3x3 128->128 at 4x4 11.42 / 5.95 (blocked) -> 8.34 /
- *    4.20, 1x1 s2 128->256 at 4x4 (2x2 out) 0.88 / 0.47 -> 0.58 / 0.34.
+ *    the GEMM too: 3x3 128->128 at 4x4 11.07 / 5.82 (blocked) -> 8.09 /
+ *    4.20, 1x1 s2 128->256 at 4x4 (2x2 out) 0.88 / 0.44 -> 0.57 / 0.31.
  *    The GEMM's CPU time was lower in every run (by 8-69% and 6-129%),
- *    its wall time in 8 of 9.
+ *    its wall time in 8 and 9 of 10 (the weaker evidence of the three).
  *  - No winograd: oneDNN has none on AVX2 and runs blocked in its place,
  *    so the column says blocked (3x3 64->64 at 7x7 6.42 / 3.29).
  * Everywhere else the AVX-512 choice is also the AVX2 one or within the
@@ -500,7 +501,7 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  * kernels): the GEMM was 10-17% ahead of blocked on the forwards of 3x3 s2
  * 64->128 at 7x7 and 3x3 128->128 at 4x4, NHWC and the GEMM 10-20% on the
  * 1x1 s2 128->256 forward and data backward; the stem's data backward is
- * faster plain on one thread (9.57 vs 12.82) and blocked on two (5.12 vs
+ * faster plain on one thread (9.57 vs 10.32) and blocked on two (5.12 vs
  * 7.81), so it stays plain.  None of these held in every run. */
 cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pass pass, cg_conv2d_isa isa) {
     int64_t out = d->oh * d->ow, taps = d->kh * d->kw, red = (d->c / d->groups) * taps;

@@ -16,10 +16,21 @@
 #include <string.h>
 
 #include "kernels/cpu_kernels.h"
+#include "kernels/cpu_nn_threads.h"
 
-/* Between these sizes (multiply-adds) cg_cpu_gemm splits the work itself. */
-#define GEMM_SPLIT_MIN_MACS (256LL * 1024)
-#define GEMM_SPLIT_MAX_MACS (64LL * 1024 * 1024)
+/* How cg_cpu_gemm cuts a product into pieces (see there): one piece per
+ * GEMM_PIECE_MACS multiply-adds, each at least GEMM_MIN_PIECE rows (or
+ * columns) long, at most GEMM_MAX_PIECES, rounded down to a power of two
+ * (2 or 4 threads then get equal shares); piece boundaries fall on
+ * multiples of 16.  Pieces must be big for a one-thread run not to pay:
+ * one thread, CPU time, SCHED_FIFO, best of 5 on the 2-core EPYC, 16
+ * pieces of 32-64 against one dnnl_sgemm call: [256,784]@[784,784] 1.47x,
+ * [64,784]@[784,784]^T 1.39x; with these numbers (2 pieces of 512) 1024^3
+ * 1.00-1.01x, [64,1024]@[1024,512] 1.01x, the resnet head's weight
+ * gradient [512,64]@[64,1024] 1.06-1.10x, smaller products one piece. */
+#define GEMM_PIECE_MACS (4LL * 1024 * 1024)
+#define GEMM_MAX_PIECES 8
+#define GEMM_MIN_PIECE 512
 
 static bool use_openblas;
 static pthread_once_t choice_once = PTHREAD_ONCE_INIT;
@@ -67,33 +78,47 @@ void cg_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
         return;
     }
     pthread_once(&choice_once, choose_gemm);
-    /* Mid-sized products (simple_net's [256,784]@[784,30] and its weight
-     * gradient) ran slower on OpenBLAS's own 2 threads than on one (measured:
-     * 0.63 vs 0.35 ms per training step).  Split them ourselves into one
-     * block of rows (or columns) per thread: inside an active OpenMP region
-     * the GEMM runs single-threaded, so each thread does one plain GEMM.  The
-     * split is along m or n, never k, and fixed by the thread count, so the
-     * bits depend on the thread count alone. */
-    int threads = omp_get_max_threads();
-    int64_t macs = m * n * k;
-    if (threads > 1 && !omp_in_parallel() && macs >= GEMM_SPLIT_MIN_MACS && macs <= GEMM_SPLIT_MAX_MACS &&
-        (m >= 64 || n >= 64)) {
-        bool by_rows = m >= n;
-        int64_t len = by_rows ? m : n;
-#pragma omp parallel num_threads(threads)
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int64_t lo = len * t / nt, hi = len * (t + 1) / nt;
-            if (hi > lo) {
-                if (by_rows) /* rows lo..hi of op(A) and of C */
-                    gemm_plain(trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b,
-                               ldb, beta, c + lo * ldc, ldc);
-                else /* columns lo..hi of op(B) and of C */
-                    gemm_plain(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo,
-                               ldb, beta, c + lo, ldc);
-            }
-        }
-        return;
+    /* Same bits on any thread count (docs/DESIGN.md, "Threads").  A GEMM
+     * library's result depends on how many threads it runs on and on the
+     * shape of the call: measured with dnnl_sgemm, [64,256]@[256,10]^T
+     * (164k multiply-adds) on 2 threads differs in the last bits from 1
+     * thread, and so does a product split into 2 blocks of 32 rows from the
+     * same product as one call of 64 rows.  So the product is cut into
+     * pieces fixed by its shape alone (cg_cpu_gemm_pieces), along m or n
+     * (never k: each element of C is one sum in one order), and every piece
+     * is a one-thread GEMM call; the pieces run on the threads side by side
+     * (mid-sized products such as simple_net's [256,784]@[784,30] ran slower
+     * on the libraries' own 2 threads than on one, 0.63 vs 0.35 ms a step)
+     * or one after the other: the same calls, so the same bits. */
+    int64_t pieces = cg_cpu_gemm_pieces(m, n, k);
+    bool by_rows = m >= n;
+    int64_t len = by_rows ? m : n;
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    int nt = threads < pieces ? threads : (int)pieces;
+    int saved = 0;
+    if (nt <= 1 && threads > 1) { /* outside a region, a GEMM call is told one thread */
+        saved = omp_get_max_threads();
+        omp_set_num_threads(1);
     }
-    gemm_plain(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    CG_NN_PARALLEL_FOR(nt, for (int64_t p = 0; p < pieces; p++) {
+        int64_t lo = p ? len * p / pieces / 16 * 16 : 0, hi = p + 1 < pieces ? len * (p + 1) / pieces / 16 * 16 : len;
+        if (by_rows) /* rows lo..hi of op(A) and of C */
+            gemm_plain(trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                       c + lo * ldc, ldc);
+        else /* columns lo..hi of op(B) and of C */
+            gemm_plain(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, beta,
+                       c + lo, ldc);
+    });
+    if (saved) omp_set_num_threads(saved);
+}
+
+int64_t cg_cpu_gemm_pieces(int64_t m, int64_t n, int64_t k) {
+    int64_t len = m >= n ? m : n, other = m >= n ? n : m;
+    /* macs / GEMM_PIECE_MACS without overflowing m*n*k */
+    double p = (double)len * (double)other * (double)k / (double)GEMM_PIECE_MACS;
+    int64_t pieces = p >= GEMM_MAX_PIECES ? GEMM_MAX_PIECES : (int64_t)p;
+    if (pieces > len / GEMM_MIN_PIECE) pieces = len / GEMM_MIN_PIECE;
+    int64_t pow2 = 1;
+    while (pow2 * 2 <= pieces) pow2 *= 2;
+    return pow2;
 }

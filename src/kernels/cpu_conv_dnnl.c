@@ -30,10 +30,15 @@
  * as the entry's cg_nn_tuner (cpu_nn_threads.h) finds faster under the
  * load of the moment, so every kernel must give the same bits on either.
  * The forward and the data backward do (each output element is summed by
- * one thread; measured on every bench row and tested); oneDNN's weight
- * backward does not (it splits the batch's sum over its threads), so it
- * runs in fixed batch slices (MAX_CHUNKS below); the GEMM cuts its
- * products into fixed pieces (cpu_conv_gemm.c).
+ * one thread; measured on every bench row and tested), except oneDNN's
+ * plain kernels', which therefore run on one thread (conv_run); oneDNN's
+ * weight backward does not (it splits the batch's sum over its threads), so it
+ * runs in WBWD_SLICES fixed batch slices (below); the GEMM cuts its
+ * products into GEMM_BLOCKS fixed pieces (cpu_conv_gemm.c).  Both are
+ * constants, not the process's thread count, so the thread count
+ * (--threads, OMP_NUM_THREADS) changes the speed, never the bits (when
+ * they were the thread count, a cnn epoch gave another model file on
+ * --threads 1 than on --threads 2; tests/cli/threads_bits.sh).
  *
  * Cache: one entry per (descriptor, pass, bias or not, kernel), found in a
  * linked list under a global mutex; each entry has its own mutex held
@@ -106,12 +111,21 @@ typedef struct conv_plan {
 /* oneDNN's weight backward splits the batch's sum over its threads in a way
  * that depends on the thread count (measured: the 1- and 2-thread results
  * differ in the last bits on most shapes, see docs/DESIGN.md), so it is
- * never run on more than one thread.  Instead the batch is cut into a fixed
- * number of slices (the process's thread count, at most MAX_CHUNKS), each
- * slice's weight gradient computed by a one-thread primitive, the slices
- * side by side on the threads or one after the other on one thread, and
- * the slices' gradients added in slice order: the same bits either way. */
-#define MAX_CHUNKS 64
+ * never run on more than one thread.  Instead the batch is cut into
+ * WBWD_SLICES slices (fewer for a smaller batch), each slice's weight
+ * gradient computed by a one-thread primitive, the slices side by side on
+ * the threads or one after the other on one thread, and the slices'
+ * gradients added in slice order: the same bits either way, and on any
+ * thread count, since the slices do not depend on it.  Slicing costs little
+ * on one thread (batch 64, SCHED_FIFO wall, this EPYC, best of several
+ * runs, one primitive -> 4 slices: the cnn's 3x3 s2 64->128 at 14x14
+ * 18.4 -> 18.4 ms, resnet18's winograd 128->128 at 4x4 12.1 -> 12.2, its
+ * 1x1 s2 128->256 at 4x4 0.89 -> 1.00); 4 lets up to 4 threads share it.
+ * GEMM_BLOCKS: the GEMM kernel's fixed pieces (cpu_conv_gemm.c), for the
+ * same reason (blocks 1, 2, 4 within noise on one thread). */
+#define WBWD_SLICES 4
+#define MAX_CHUNKS WBWD_SLICES
+#define GEMM_BLOCKS 4
 
 /* One slot: a buffer, grown on demand, used by one plan at a time. */
 typedef struct conv_slot {
@@ -137,8 +151,8 @@ typedef struct conv_entry {
     pthread_mutex_t lock;
     conv_plan *plans[2]; /* [0]: one thread, [1]: max threads (built on first use) */
     int plan_threads[2];
-    /* the chunked weight backward (MAX_CHUNKS above): nchunks > 0 once built */
-    int nchunks, chunk_threads;
+    /* the chunked weight backward (WBWD_SLICES above): nchunks > 0 once built */
+    int nchunks;
     cg_conv2d_desc chunk_d[MAX_CHUNKS];
     conv_plan *chunk[MAX_CHUNKS];
     cg_nn_tuner tuner;
@@ -356,8 +370,8 @@ fail:
 
 /* Runs plan p on the caller's buffers (ptrs in the order of p->args), on
  * the current thread count, with its buffers in `slot` (grown to p->need);
- * `blocks` is the GEMM's fixed split (cpu_conv_gemm.c), the process's
- * thread count. */
+ * `blocks`: the threads the direct kernels' workspace is sized for (the
+ * GEMM's fixed split is GEMM_BLOCKS, whatever the thread count). */
 static int plan_run(conv_plan *p, conv_slot *slot, void *const *ptrs, int blocks, char *msg, size_t msg_size) {
     dnnl_stream_t stream = p->stream;
     size_t need = p->layout == CG_CONV2D_DIRECT ? (size_t)cg_conv2d_direct_workspace(p->d, blocks) * sizeof(float)
@@ -380,10 +394,11 @@ static int plan_run(conv_plan *p, conv_slot *slot, void *const *ptrs, int blocks
         float *work = slot->buf;
         if (p->pass == CG_CONV2D_FWD)
             return cg_conv2d_forward_gemm(p->d, ptrs[0], ptrs[1], p->bias ? ptrs[2] : NULL, ptrs[p->bias ? 3 : 2],
-                                          work, blocks, threads) ? -1 : 0;
-        if (p->pass == CG_CONV2D_BWD_DATA) return cg_conv2d_backward_data_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], work, blocks, threads) ? -1 : 0;
+                                          work, GEMM_BLOCKS, threads) ? -1 : 0;
+        if (p->pass == CG_CONV2D_BWD_DATA)
+            return cg_conv2d_backward_data_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], work, GEMM_BLOCKS, threads) ? -1 : 0;
         return cg_conv2d_backward_weights_gemm(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL, work,
-                                               blocks, threads) ? -1 : 0;
+                                               GEMM_BLOCKS, threads) ? -1 : 0;
     }
     /* Set on every call: the slot moves when it grows, and setting a
      * blocked buffer's handle zero-pads its padding, which another plan
@@ -599,11 +614,11 @@ static void chunks_free(conv_entry *e) {
     e->nchunks = 0;
 }
 
-/* Builds e's chunked weight backward for `threads` threads: slice i holds
- * images [n*i/k, n*(i+1)/k) with k = min(threads, n, MAX_CHUNKS); every
- * primitive is made on one thread. */
-static int chunks_build(conv_entry *e, int threads, char *msg, size_t msg_size) {
-    int k = threads < MAX_CHUNKS ? threads : MAX_CHUNKS;
+/* Builds e's chunked weight backward: slice i holds images
+ * [n*i/k, n*(i+1)/k) with k = min(WBWD_SLICES, n); every primitive is made
+ * on one thread. */
+static int chunks_build(conv_entry *e, char *msg, size_t msg_size) {
+    int k = WBWD_SLICES;
     if (k > e->d.n) k = (int)e->d.n;
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
@@ -616,7 +631,6 @@ static int chunks_build(conv_entry *e, int threads, char *msg, size_t msg_size) 
         ok = e->chunk[i] != NULL;
     }
     omp_set_num_threads(saved);
-    e->chunk_threads = threads;
     if (!ok) chunks_free(e);
     return ok ? 0 : -1;
 }
@@ -693,12 +707,22 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
     pthread_mutex_lock(&e->lock);
     int max_threads = omp_get_max_threads(), arm;
     int threads = cg_nn_tuner_pick(&e->tuner, max_threads, &arm);
+    /* oneDNN's plain (NCHW) kernels cut their work by the thread count in
+     * ways that change the bits: 1 and 2 threads differ in the last bits
+     * in the forward of 3x3 64->64 at 7x7 at batch 1 and 3 (im2col and
+     * sgemm), and on AVX2 in the forward and data backward of 1x1 s2
+     * 64->128 at 7x7 at odd batches (tests/test_thread_bits.c).  So they
+     * run on one thread.  The rule gives them the data backward of thin
+     * layers (C/groups < 16: the stem's and the cnn's first conv, which
+     * autograd skips when the input needs no gradient) and, on AVX-512, of
+     * the strided 1x1 downsamples at 7x7 and up (64->128 at batch 64: 0.70
+     * ms on one thread, 0.38 on two, on the EPYC), so this costs little. */
+    if (kernel == CG_CONV2D_DNNL_PLAIN && pass != CG_CONV2D_BWD_WEIGHTS) threads = 1, arm = 0;
     cg_nn_status status = CG_NN_OK;
     double t0 = cg_nn_now_ms();
-    if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && kernel != CG_CONV2D_DIRECT && max_threads > 1 &&
-        d->n > 1) {
-        if (e->nchunks && e->chunk_threads != max_threads) chunks_free(e); /* omp_set_num_threads changed */
-        if (!e->nchunks && chunks_build(e, max_threads, msg, msg_size)) status = CG_NN_EBACKEND;
+    if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && kernel != CG_CONV2D_DIRECT) {
+        /* sliced on any thread count, one thread included (WBWD_SLICES) */
+        if (!e->nchunks && chunks_build(e, msg, msg_size)) status = CG_NN_EBACKEND;
         else if (chunks_run(e, ar, ptrs, threads, msg, msg_size)) status = CG_NN_EBACKEND;
     } else {
         /* One plan per thread count: oneDNN fixes a primitive's partition

@@ -46,8 +46,9 @@
  * order), each piece a one-thread GEMM call, the pieces on however many
  * threads the call has; the classes' shares of the data and weight
  * gradients are added in class order, each plane or weight by one thread:
- * the bits depend on `blocks` (the process's thread count), never on
- * `threads`. */
+ * the bits depend on `blocks` (cpu_conv_dnnl.c passes GEMM_BLOCKS, a
+ * constant: when it passed the process's thread count, --threads 1 and 2
+ * gave different bits), never on `threads`. */
 #include <omp.h>
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -32,6 +32,10 @@ void cg_cpu_reduce_index_backward(const cg_kview *gx, const cg_kview *g, const c
 void cg_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                  int64_t ldc);
+/* How many pieces cg_cpu_gemm cuts an (m,k)@(k,n) product into, along the
+ * longer of m and n: a function of the shape alone, so the result's bits do
+ * not depend on the thread count (cpu_blas.c). */
+int64_t cg_cpu_gemm_pieces(int64_t m, int64_t n, int64_t k);
 void cg_cpu_log_softmax_rows(float *out, const float *in, int64_t rows, int64_t cols);
 int64_t cg_cpu_nll_loss(float *out, const float *logp, const int64_t *target, int64_t rows,
                         int64_t cols);

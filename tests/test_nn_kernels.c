@@ -669,15 +669,17 @@ static void test_batchnorm_fast_matches_reference(void **state) {
     (void)state;
     /* large enough for the threaded channel path (>= CG_NN_PARALLEL_MIN
      * elements), small maps (HW = 4, 9, 16: rows cut in 4 runs of at most
-     * 2048 values), one of 9600 values a row (channel by channel) and
-     * BatchNorm1d's HW = 1 */
-    const cg_batchnorm_desc shapes[6] = {{.n = 16, .c = 24, .hw = 121, .eps = 1e-5, .momentum = 0.1},
+     * 2048 values), one of 9600 values a row (channel by channel), one
+     * whose batch is not a multiple of the channel path's 4 images a loop
+     * (7x7 maps, odd like the cnn's) and BatchNorm1d's HW = 1 */
+    const cg_batchnorm_desc shapes[7] = {{.n = 16, .c = 24, .hw = 121, .eps = 1e-5, .momentum = 0.1},
+                                         {.n = 7, .c = 12, .hw = 49, .eps = 1e-5, .momentum = 0.1},
                                          {.n = 9, .c = 40, .hw = 4, .eps = 1e-5, .momentum = 0.1},
                                          {.n = 5, .c = 200, .hw = 9, .eps = 1e-5, .momentum = 0.1},
                                          {.n = 3, .c = 600, .hw = 16, .eps = 1e-5, .momentum = 0.1},
                                          {.n = 7, .c = 600, .hw = 1, .eps = 1e-5, .momentum = 0.1},
                                          {.n = 20, .c = 256, .hw = 16, .eps = 1e-5, .momentum = 0.1}};
-    for (int s = 0; s < 6; s++) {
+    for (int s = 0; s < 7; s++) {
         const cg_batchnorm_desc d = shapes[s];
         int64_t nx = d.n * d.c * d.hw;
         float *x = sines(nx, 0.013, 0.1, 3), *dy = sines(nx, 0.7, 0.2, 1), *g = sines(d.c, 0.5, 1.0, 1);
@@ -726,6 +728,7 @@ static void test_batchnorm_relu_is_batchnorm_then_relu(void **state) {
     (void)state;
     const cg_batchnorm_desc shapes[] = {{.n = 16, .c = 24, .hw = 121, .eps = 1e-5, .momentum = 0.1},
                                         {.n = 8, .c = 32, .hw = 784, .eps = 1e-5, .momentum = 0.1},
+                                        {.n = 7, .c = 12, .hw = 49, .eps = 1e-5, .momentum = 0.1},
                                         {.n = 9, .c = 40, .hw = 4, .eps = 1e-5, .momentum = 0.1},
                                         {.n = 20, .c = 256, .hw = 16, .eps = 1e-5, .momentum = 0.1},
                                         {.n = 7, .c = 600, .hw = 1, .eps = 1e-5, .momentum = 0.1}};
@@ -933,9 +936,10 @@ static void test_max_pool_ties_match_reference(void **state) {
                           .pad_h = 1, .pad_w = 1}; /* the stem's plane-at-once path, odd sizes */
     assert_int_equal(cg_pool2d_desc_init(&odd, NULL, 0), CG_NN_OK);
     cg_pool2d_desc adapt = {.n = 2, .c = 3, .h = 14, .w = 14, .oh = 3, .ow = 5};
+    cg_pool2d_desc global = {.n = 2, .c = 3, .h = 4, .w = 4, .oh = 1, .ow = 1}; /* cpu_pool.c's global_max */
     const float pick[4] = {-1.0f, -0.0f, 0.0f, 1.0f};
-    const cg_pool2d_desc *ds[4] = {&stem, &lap, &odd, &adapt};
-    for (int k = 0; k < 4; k++) {
+    const cg_pool2d_desc *ds[5] = {&stem, &lap, &odd, &adapt, &global};
+    for (int k = 0; k < 5; k++) {
         const cg_pool2d_desc *d = ds[k];
         int64_t nx = d->n * d->c * d->h * d->w, ny = d->n * d->c * d->oh * d->ow;
         float *x = zeros(nx), *y = zeros(ny), *yr = zeros(ny);
@@ -950,8 +954,8 @@ static void test_max_pool_ties_match_reference(void **state) {
         x[d->h * d->w + 3 * d->w + 2] = NAN;                         /* plane 1, row 3: two NaNs */
         x[d->h * d->w + 3 * d->w + 3] = NAN;
         x[2 * d->h * d->w + 5] = -NAN;
-        (k == 3 ? cg_adaptive_max_pool2d_forward : cg_max_pool2d_forward)(d, x, y, idx);
-        (k == 3 ? cg_adaptive_max_pool2d_forward_ref : cg_max_pool2d_forward_ref)(d, x, yr, idxr);
+        (k >= 3 ? cg_adaptive_max_pool2d_forward : cg_max_pool2d_forward)(d, x, y, idx);
+        (k >= 3 ? cg_adaptive_max_pool2d_forward_ref : cg_max_pool2d_forward_ref)(d, x, yr, idxr);
         assert_memory_equal(idx, idxr, (size_t)ny * sizeof *idx);
         assert_memory_equal(y, yr, (size_t)ny * sizeof *y);
         free(x), free(y), free(yr), free(idx), free(idxr);
@@ -1016,15 +1020,32 @@ static void test_pool_fast_matches_reference_and_gradients(void **state) {
         }
         free(y), free(yr), free(dy), free(dx), free(dxr), free(idx), free(idxr), free(xp), free(yp);
     }
-    /* global average (adaptive to 1x1, cpu_pool.c's contiguous path) on 15x13 and 4x4 planes */
-    for (int64_t h = 4; h <= 15; h += 11) {
-        cg_pool2d_desc g = {.n = 8, .c = 32, .h = h, .w = h == 4 ? 4 : 13, .oh = 1, .ow = 1};
+    /* global average and max (adaptive to 1x1, cpu_pool.c's contiguous
+     * paths; max: the largest value's first place up to 64 values a plane,
+     * the column pass above) on 15x13, 4x4 and 1x1 planes, the average's
+     * backward too */
+    const int64_t gh[3] = {15, 4, 1}, gw[3] = {13, 4, 1};
+    float *gdy = sines(256, 0.37, 0.1, 1), *gdx = zeros(nx), *gdxr = zeros(nx);
+    for (int k = 0; k < 3; k++) {
+        cg_pool2d_desc g = {.n = 8, .c = 32, .h = gh[k], .w = gw[k], .oh = 1, .ow = 1};
         assert_int_equal(cg_adaptive_pool2d_desc_init(&g, NULL, 0), CG_NN_OK);
+        int64_t ng = 256 * gh[k] * gw[k];
         float y[256], yr[256];
+        int64_t idx[256], idxr[256];
         cg_adaptive_avg_pool2d_forward(&g, x, y);
         cg_adaptive_avg_pool2d_forward_ref(&g, x, yr);
         assert_close_f("global avg pool forward", y, yr, 256, 1e-6, 1);
+        cg_adaptive_max_pool2d_forward(&g, x, y, idx);
+        cg_adaptive_max_pool2d_forward_ref(&g, x, yr, idxr);
+        assert_memory_equal(y, yr, sizeof y);
+        assert_memory_equal(idx, idxr, sizeof idx);
+        cg_adaptive_avg_pool2d_backward(&g, gdy, gdx);
+        cg_adaptive_avg_pool2d_backward_ref(&g, gdy, gdxr);
+        assert_close_f("global avg pool backward", gdx, gdxr, ng, 1e-6, 1);
+        for (int64_t i = 0; i < ng; i++) /* every value of plane p: dy[p] / (h*w) */
+            assert_float_equal(gdx[i], gdy[i / (gh[k] * gw[k])] / (float)(gh[k] * gw[k]), 0);
     }
+    free(gdy), free(gdx), free(gdxr);
     free(x);
 }
 

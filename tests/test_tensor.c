@@ -295,6 +295,34 @@ static void test_view_and_reshape(void **state) {
     CHECK_SHAPE(cg_flatten(v, 0, 1), 6, 4);
 }
 
+/* The contiguous copy of a float .T view (cpu_elementwise.c's tiled
+ * transpose, 32x32 tiles of 4x4 blocks): every value where it belongs, on
+ * shapes with whole tiles, ragged tiles and ragged 4x4 blocks, and a
+ * transposed slice (a source row stride above the row length). */
+static void test_transposed_copy_tiles(void **state) {
+    (void)state;
+    const int64_t shapes[4][2] = {{64, 96}, {37, 70}, {33, 130}, {1000, 37}};
+    for (int s = 0; s < 4; s++) {
+        int64_t r = shapes[s][0], c = shapes[s][1];
+        cg_tensor *x = numbered(CG_SHAPE(r, c)); /* x[i][j] = i*c + j */
+        cg_tensor *t = cg_contiguous(cg_t(x));   /* t[j][i] = i*c + j */
+        assert_non_null(t);
+        CHECK_SHAPE(t, c, r);
+        assert_true(cg_is_contiguous(t));
+        const float *p = cg_data_f32(t);
+        for (int64_t j = 0; j < c; j++)
+            for (int64_t i = 0; i < r; i++) assert_true(p[j * r + i] == (float)(i * c + j));
+    }
+    /* columns 3..66 of a [40, 100]: .T strides (1, 100) over 64 rows of 40 */
+    cg_tensor *x = numbered(CG_SHAPE(40, 100));
+    cg_tensor *sl = cg_t(cg_slice(x, 1, 3, 67, 1));
+    cg_tensor *t = cg_contiguous(sl);
+    CHECK_SHAPE(t, 64, 40);
+    const float *p = cg_data_f32(t);
+    for (int64_t j = 0; j < 64; j++)
+        for (int64_t i = 0; i < 40; i++) assert_true(p[j * 40 + i] == (float)(i * 100 + j + 3));
+}
+
 static void test_permute_transpose(void **state) {
     (void)state;
     cg_tensor *x = numbered(CG_SHAPE(2, 3, 4));
@@ -566,6 +594,7 @@ int main(void) {
         CORE_TEST(test_image_crop),
         CORE_TEST(test_view_and_reshape),
         CORE_TEST(test_permute_transpose),
+        CORE_TEST(test_transposed_copy_tiles),
         CORE_TEST(test_unsqueeze_squeeze),
         CORE_TEST(test_expand),
         CORE_TEST(test_contiguous_copies_only_when_needed),

@@ -1,6 +1,9 @@
 /* CPU elementwise kernels: fill, copy/cast, arange/linspace, unary, binary, where. */
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 #include "kernels/cpu_iter.h"
 #include "kernels/cpu_kernels.h"
@@ -23,10 +26,48 @@ void cg_cpu_fill(const cg_kview *t, double v) {
     }
 }
 
+/* A float transpose (dst's rows contiguous, src's columns contiguous: the
+ * contiguous copy of a .T view, e.g. a Linear weight's gradient, made as the
+ * transposed [in, out] product) in TILE x TILE tiles, so that each tile's
+ * strided reads touch TILE lines that stay cached across its rows, and
+ * within a tile 4x4 blocks through SSE registers (x86-64's baseline).  Row
+ * by row, each read of src is a line of its own: 512x1024 took 2.1 ms, the
+ * tiles alone 1.5, with the 4x4 blocks 0.55 (one thread, EPYC).  A copy:
+ * the same values. */
+#define TILE 32
+static void copy_transposed(float *o, int64_t os, const float *x, int64_t xs, int64_t rows, int64_t n) {
+    /* o[r*os + i] = x[r + i*xs] */
+    for (int64_t i0 = 0; i0 < n; i0 += TILE)
+        for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
+            int64_t i1 = i0 + TILE < n ? i0 + TILE : n, r1 = r0 + TILE < rows ? r0 + TILE : rows, r = r0;
+#ifdef __SSE2__
+            for (; r + 4 <= r1; r += 4) {
+                int64_t i = i0;
+                for (; i + 4 <= i1; i += 4) {
+                    __m128 a = _mm_loadu_ps(x + r + i * xs), b = _mm_loadu_ps(x + r + (i + 1) * xs);
+                    __m128 c = _mm_loadu_ps(x + r + (i + 2) * xs), d = _mm_loadu_ps(x + r + (i + 3) * xs);
+                    _MM_TRANSPOSE4_PS(a, b, c, d);
+                    _mm_storeu_ps(o + r * os + i, a), _mm_storeu_ps(o + (r + 1) * os + i, b);
+                    _mm_storeu_ps(o + (r + 2) * os + i, c), _mm_storeu_ps(o + (r + 3) * os + i, d);
+                }
+                for (; i < i1; i++)
+                    for (int64_t k = r; k < r + 4; k++) o[k * os + i] = x[k + i * xs];
+            }
+#endif
+            for (; r < r1; r++)
+                for (int64_t i = i0; i < i1; i++) o[r * os + i] = x[r + i * xs];
+        }
+}
+
 void cg_cpu_copy(const cg_kview *dst, const cg_kview *src) {
     nd_layout L;
     nd_init(&L, 2, (const cg_kview *[]){dst, src});
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
+    if (L.ndim == 2 && dst->dtype == CG_FLOAT32 && src->dtype == CG_FLOAT32 && L.strides[0][1] == 1 &&
+        L.strides[1][0] == 1 && L.strides[1][1] >= rows && rows >= TILE && n >= TILE) {
+        copy_transposed((float *)L.base[0], L.strides[0][0], (const float *)L.base[1], L.strides[1][1], rows, n);
+        return;
+    }
     int64_t sd = L.strides[0][L.ndim - 1], ss = L.strides[1][L.ndim - 1];
     cg_dtype dd = dst->dtype, ds = src->dtype;
     size_t ed = L.esize[0], es = L.esize[1];

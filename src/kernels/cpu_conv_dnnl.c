@@ -124,7 +124,6 @@ typedef struct conv_plan {
  * GEMM_BLOCKS: the GEMM kernel's fixed pieces (cpu_conv_gemm.c), for the
  * same reason (blocks 1, 2, 4 within noise on one thread). */
 #define WBWD_SLICES 4
-#define MAX_CHUNKS WBWD_SLICES
 #define GEMM_BLOCKS 4
 
 /* One slot: a buffer, grown on demand, used by one plan at a time. */
@@ -138,7 +137,7 @@ typedef struct conv_slot {
  * taken by one call at a time (arena_take), so one thread calling conv2d
  * reuses one arena: its memory is the largest plan's, not the sum. */
 typedef struct conv_arena {
-    conv_slot slot[MAX_CHUNKS];
+    conv_slot slot[WBWD_SLICES];
     float *partial;
     size_t partial_size; /* floats */
     struct conv_arena *next;
@@ -153,8 +152,8 @@ typedef struct conv_entry {
     int plan_threads[2];
     /* the chunked weight backward (WBWD_SLICES above): nchunks > 0 once built */
     int nchunks;
-    cg_conv2d_desc chunk_d[MAX_CHUNKS];
-    conv_plan *chunk[MAX_CHUNKS];
+    cg_conv2d_desc chunk_d[WBWD_SLICES];
+    conv_plan *chunk[WBWD_SLICES];
     cg_nn_tuner tuner;
     struct conv_entry *next;
 } conv_entry;
@@ -196,7 +195,7 @@ static void arena_give(conv_arena *a) {
 }
 
 static void arena_free(conv_arena *a) {
-    for (int i = 0; i < MAX_CHUNKS; i++) free(a->slot[i].buf);
+    for (int i = 0; i < WBWD_SLICES; i++) free(a->slot[i].buf);
     free(a->partial);
     free(a);
 }
@@ -653,8 +652,8 @@ static int chunks_run(conv_entry *e, conv_arena *ar, void *const *ptrs, int thre
         ar->partial = partial;
         ar->partial_size = np;
     }
-    char fail_msg[MAX_CHUNKS][160]; /* each slice's own: no lock (nor #pragma) inside the loop */
-    int failed[MAX_CHUNKS] = {0};
+    char fail_msg[WBWD_SLICES][160]; /* each slice's own: no lock (nor #pragma) inside the loop */
+    int failed[WBWD_SLICES] = {0};
     /* On one thread, say so to OpenMP as well: the slices' reorders size
      * their parallel regions by omp_get_max_threads() when they run outside
      * a region, and a 2-thread reorder on a loaded machine waits for the

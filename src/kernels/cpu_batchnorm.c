@@ -33,6 +33,9 @@ cg_nn_status cg_batchnorm_desc_init(const cg_batchnorm_desc *d, bool training, c
     else if (d->n > ((int64_t)1 << 62) / d->c || d->n * d->c > ((int64_t)1 << 62) / d->hw)
         why = "n*c*hw overflows, n", v = d->n;
     else if (training && d->n * d->hw < 2) why = "expected more than 1 value per channel when training, n*hw", v = d->n * d->hw;
+    else if (d->block != 0 && d->block != 8 && d->block != 16)
+        why = "block must be 0 (plain), 8 or 16, block", v = d->block;
+    else if (d->block && d->c % d->block) why = "the blocked layout needs c a multiple of block, c", v = d->c;
     if (why) {
         if (msg && msg_size) snprintf(msg, msg_size, "batch_norm: %s = %lld", why, v);
         return CG_NN_EINVAL;
@@ -57,6 +60,12 @@ static void update_running(const cg_batchnorm_desc *d, int64_t c, double mean, d
 
 /* ---- reference: the definitions, double sums, one thread ---- */
 
+/* Where value (n, c, k) of x, y, dy, dx lives, in either layout (d->block). */
+static inline int64_t at(const cg_batchnorm_desc *d, int64_t n, int64_t c, int64_t k) {
+    if (!d->block) return (n * d->c + c) * d->hw + k;
+    return ((n * (d->c / d->block) + c / d->block) * d->hw + k) * d->block + c % d->block;
+}
+
 void cg_batchnorm_forward_train_ref(const cg_batchnorm_desc *d, const float *x, const float *gamma,
                                     const float *beta, float *y, float *save_mean, float *save_invstd,
                                     float *running_mean, float *running_var) {
@@ -64,18 +73,18 @@ void cg_batchnorm_forward_train_ref(const cg_batchnorm_desc *d, const float *x, 
     for (int64_t c = 0; c < d->c; c++) {
         double s = 0, q = 0;
         for (int64_t n = 0; n < d->n; n++)
-            for (int64_t k = 0; k < d->hw; k++) s += x[(n * d->c + c) * d->hw + k];
+            for (int64_t k = 0; k < d->hw; k++) s += x[at(d, n, c, k)];
         double mean = s / (double)m;
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t k = 0; k < d->hw; k++) {
-                double t = x[(n * d->c + c) * d->hw + k] - mean;
+                double t = x[at(d, n, c, k)] - mean;
                 q += t * t;
             }
         double var = q / (double)m, invstd = 1 / sqrt(var + d->eps);
         double g = gamma ? gamma[c] : 1, b = beta ? beta[c] : 0;
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t k = 0; k < d->hw; k++) {
-                int64_t i = (n * d->c + c) * d->hw + k;
+                int64_t i = at(d, n, c, k);
                 y[i] = relu_if(d->relu, (float)((x[i] - mean) * invstd * g + b));
             }
         save_mean[c] = (float)mean;
@@ -95,7 +104,7 @@ void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const 
         double sdy = 0, sdyx = 0;
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t k = 0; k < d->hw; k++) {
-                int64_t i = (n * d->c + c) * d->hw + k;
+                int64_t i = at(d, n, c, k);
                 sdy += dy(i);
                 sdyx += dy(i) * (x[i] - mean) * invstd;
             }
@@ -104,7 +113,7 @@ void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const 
         if (!dx) continue;
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t k = 0; k < d->hw; k++) {
-                int64_t i = (n * d->c + c) * d->hw + k;
+                int64_t i = at(d, n, c, k);
                 double xhat = (x[i] - mean) * invstd;
                 dx[i] = (float)(training ? g * invstd * (dy(i) - sdy / m - xhat * sdyx / m) : g * invstd * dy(i));
             }
@@ -387,6 +396,10 @@ static bool rows_fit(const cg_batchnorm_desc *d) { /* each range's run of a row 
 void cg_batchnorm_forward_train(const cg_batchnorm_desc *d, const float *x, const float *gamma,
                                 const float *beta, float *y, float *save_mean, float *save_invstd,
                                 float *running_mean, float *running_var) {
+    if (d->block) {
+        cg_batchnorm_forward_train_blocked(d, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
+        return;
+    }
     if (rows_fit(d)) {
         CG_NN_TUNED_FOR(CG_NN_TUNE_BN_FWD, d->n * d->c * d->hw,
                         for (int b = 0; b < ROW_BLOCKS; b++) train_rows(d, ROW_C0(d, b), ROW_C0(d, b + 1), x, gamma,
@@ -430,6 +443,10 @@ static void eval_channel(const cg_batchnorm_desc *d, int64_t c, const float *x, 
 void cg_batchnorm_forward_eval(const cg_batchnorm_desc *d, const float *x, const float *gamma,
                                const float *beta, const float *running_mean, const float *running_var,
                                float *y, float *save_mean, float *save_invstd) {
+    if (d->block) {
+        cg_batchnorm_forward_eval_blocked(d, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+        return;
+    }
     CG_NN_TUNED_FOR(CG_NN_TUNE_BN_FWD, d->n * d->c * d->hw,
                     for (int64_t c = 0; c < d->c; c++) eval_channel(d, c, x, gamma, beta, running_mean,
                                                                     running_var, y, save_mean, save_invstd););
@@ -575,6 +592,10 @@ static void backward_small(const cg_batchnorm_desc *d, bool training, const floa
 void cg_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
                            const float *y_in, const float *gamma, const float *save_mean, const float *save_invstd,
                            float *dx, float *dgamma, float *dbeta) {
+    if (d->block) {
+        cg_batchnorm_backward_blocked(d, training, dy, x, y_in, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+        return;
+    }
     const float *y = d->relu ? y_in : NULL; /* the mask's source, when the ReLU is fused */
     if (rows_fit(d)) {
         CG_NN_TUNED_FOR(CG_NN_TUNE_BN_BWD, d->n * d->c * d->hw,

@@ -176,9 +176,16 @@ typedef struct cg_batchnorm_desc {
     double eps;      /* PyTorch: 1e-5 */
     double momentum; /* PyTorch: 0.1 */
     bool relu;       /* a ReLU fused after the BatchNorm */
+    /* x, y, dy, dx's layout: 0 = plain (N,C,HW); 8 or 16 = oneDNN's blocked
+     * nChw8c / nChw16c, value (n, c, s) at ((n*(C/block) + c/block)*HW + s)*block
+     * + c%block (C % block == 0).  gamma, beta, the saved and running
+     * statistics are plain [C] either way.  Zero (the designated
+     * initialisers' default) is plain. */
+    int64_t block;
 } cg_batchnorm_desc;
 
-/* Checks sizes (n*c*hw fits, c >= 1), eps > 0, momentum in [0,1].
+/* Checks sizes (n*c*hw fits, c >= 1), eps > 0, momentum in [0,1], block
+ * in {0, 8, 16} with c % block == 0.
  * `training` also requires N*HW > 1, as PyTorch ("Expected more than 1
  * value per channel when training"). */
 cg_nn_status cg_batchnorm_desc_init(const cg_batchnorm_desc *d, bool training, char *msg, size_t msg_size);
@@ -215,6 +222,20 @@ void cg_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const floa
 void cg_batchnorm_backward_ref(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
                                const float *y, const float *gamma, const float *save_mean,
                                const float *save_invstd, float *dx, float *dgamma, float *dbeta);
+
+/* The blocked layout's fast kernels (cpu_batchnorm_blocked.c), same
+ * contracts as above; the entry points above call them when d->block != 0.
+ * Each channel block's sums are done by one thread in a fixed order, so
+ * they give the same bits on any thread count and at every CPU level. */
+void cg_batchnorm_forward_train_blocked(const cg_batchnorm_desc *d, const float *x, const float *gamma,
+                                        const float *beta, float *y, float *save_mean, float *save_invstd,
+                                        float *running_mean, float *running_var);
+void cg_batchnorm_forward_eval_blocked(const cg_batchnorm_desc *d, const float *x, const float *gamma,
+                                       const float *beta, const float *running_mean, const float *running_var,
+                                       float *y, float *save_mean, float *save_invstd);
+void cg_batchnorm_backward_blocked(const cg_batchnorm_desc *d, bool training, const float *dy, const float *x,
+                                   const float *y, const float *gamma, const float *save_mean,
+                                   const float *save_invstd, float *dx, float *dgamma, float *dbeta);
 
 /* ---- pooling ------------------------------------------------------------------
  * x is (N,C,H,W), y is (N,C,OH,OW); every (n,c) plane is pooled alone.

@@ -44,34 +44,40 @@ static void bnb_update_running(const cg_batchnorm_desc *d, int64_t c, double mea
 
 #define SUF base
 #define TGT
+#define LEVEL_W 4
 #define BLK 8
 #include "kernels/cpu_batchnorm_blocked_impl.h"
 #undef BLK
 #define BLK 16
 #include "kernels/cpu_batchnorm_blocked_impl.h"
 #undef BLK
+#undef LEVEL_W
 #undef TGT
 #undef SUF
 
 #define SUF avx2
 #define TGT __attribute__((target("avx2")))
+#define LEVEL_W 8
 #define BLK 8
 #include "kernels/cpu_batchnorm_blocked_impl.h"
 #undef BLK
 #define BLK 16
 #include "kernels/cpu_batchnorm_blocked_impl.h"
 #undef BLK
+#undef LEVEL_W
 #undef TGT
 #undef SUF
 
 #define SUF avx512
 #define TGT __attribute__((target("avx512f,avx2")))
+#define LEVEL_W 16
 #define BLK 8
 #include "kernels/cpu_batchnorm_blocked_impl.h"
 #undef BLK
 #define BLK 16
 #include "kernels/cpu_batchnorm_blocked_impl.h"
 #undef BLK
+#undef LEVEL_W
 #undef TGT
 #undef SUF
 

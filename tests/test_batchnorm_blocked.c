@@ -304,6 +304,41 @@ static void test_blocked_matches_reference_and_plain(void **state) {
     }
 }
 
+/* The fused ReLU's edges as the plain kernels have them: relu(NaN) = relu(-0)
+ * = +0, and the backward's mask passes dy only where y > 0 (not at y = NaN,
+ * -0, +0).  Eval forward and eval backward compute each value alone (y =
+ * x*scale + shift, dx = k*dy), so blocked and plain give the same bits. */
+static void test_blocked_relu_edges_match_plain(void **state) {
+    (void)state;
+    enum { N = 3, C = 16, HW = 5, NX = N * C * HW };
+    float x[NX], dy[NX], xb[NX], dyb[NX], yp[NX], yb[NX], t[NX], dxp[NX], dxb[NX], g[C], b[C], rm[C], rv[C];
+    const float edges[] = {NAN, -0.0f, 0.0f, INFINITY, -INFINITY, 1e-30f, -1e-30f};
+    for (int i = 0; i < NX; i++) x[i] = (float)sin(0.37 * i), dy[i] = (float)cos(0.53 * i);
+    for (int i = 0; i < NX; i += 3) x[i] = edges[(i / 3) % 7];
+    for (int c = 0; c < C; c++) g[c] = 1 + 0.1f * (float)c, b[c] = c % 2 ? 0.0f : -0.0f, rm[c] = 0, rv[c] = 1;
+    for (int64_t block = 8; block <= 16; block += 8) {
+        cg_batchnorm_desc dp = {.n = N, .c = C, .hw = HW, .eps = 1e-5, .momentum = 0.1, .relu = true};
+        cg_batchnorm_desc db = dp;
+        db.block = block;
+        to_blocked(block, N, C, HW, x, xb), to_blocked(block, N, C, HW, dy, dyb);
+        float smp[C], sip[C], smb[C], sib[C], dgp[C], dbp[C], dgb[C], dbb[C];
+        cg_batchnorm_forward_eval(&dp, x, g, b, rm, rv, yp, smp, sip);
+        cg_batchnorm_forward_eval(&db, xb, g, b, rm, rv, yb, smb, sib);
+        to_plain(block, N, C, HW, yb, t);
+        assert_same_bits("relu edges: eval y", t, yp, NX);
+        for (int i = 0; i < NX; i += 3) /* NaN, -0, -inf, -1e-30 (and 0) went to +0 */
+            if (!(x[i] > 0)) assert_true(t[i] == 0 && !signbit(t[i]));
+        cg_batchnorm_backward(&dp, false, dy, x, yp, g, smp, sip, dxp, dgp, dbp);
+        cg_batchnorm_backward(&db, false, dyb, xb, yb, g, smb, sib, dxb, dgb, dbb);
+        to_plain(block, N, C, HW, dxb, t);
+        assert_same_bits("relu edges: eval dx", t, dxp, NX);
+        /* masked: 0, where x is finite (both kernels compute dx = k*dy + a*x + b,
+         * a = b = 0 in eval, so an infinite or NaN x gives NaN even there) */
+        for (int i = 0; i < NX; i++)
+            if (!(yp[i] > 0) && isfinite(x[i])) assert_true(t[i] == 0);
+    }
+}
+
 /* ---- same bits: on one and two threads, at every CPU level ---- */
 
 /* One call of each pass (training forward with running statistics and
@@ -428,6 +463,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocked_by_hand),
         cmocka_unit_test(test_blocked_matches_reference_and_plain),
+        cmocka_unit_test(test_blocked_relu_edges_match_plain),
         cmocka_unit_test(test_blocked_same_bits_on_one_and_two_threads),
         cmocka_unit_test(test_blocked_same_bits_at_every_level),
         cmocka_unit_test(test_blocked_desc_init_checks_the_block),

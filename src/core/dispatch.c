@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "core/dispatch.h"
+#include "core/dispatch_nn.h"
 #include "core/internal.h"
 
 /* t's element 0, from the storage itself (as cg_data computes it) */
 static inline char *data_of(const cg_tensor *t) {
+    cg_storage_settle(t->storage);
     return (char *)t->storage->data + t->offset * (int64_t)cg_kdtype_size(t->dtype);
 }
 
@@ -33,12 +35,14 @@ void cg_k_copy(cg_tensor *dst, const cg_tensor *src) {
 }
 
 void cg_k_unary(cg_unary_op op, cg_tensor *out, const cg_tensor *in, double p0, double p1) {
+    if (cg_k_unary_kept(op, out, in, p0, p1)) return;
     cg_kview o = cg_kview_of(out), i = cg_kview_of(in);
     cg_backend_of(out)->unary(op, &o, &i, p0, p1);
 }
 
 void cg_k_binary(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_tensor *b,
                  double p0, double p1) {
+    if (cg_k_binary_kept(op, out, a, b, p0, p1)) return;
     cg_kview o = cg_kview_of(out), ka = cg_kview_of(a), kb = cg_kview_of(b);
     cg_backend_of(out)->binary(op, &o, &ka, &kb, p0, p1);
 }
@@ -77,7 +81,8 @@ void cg_k_write(cg_tensor *t, int64_t offset, double v) {
 
 void *cg_host_begin(const cg_tensor *t) {
     if (t->storage->device == CG_CPU) return data_of(t);
-    const cg_storage *s = t->storage;
+    cg_storage *s = t->storage;
+    cg_storage_settle(s);
     char *copy = malloc(s->nbytes ? s->nbytes : 1);
     if (!copy) {
         cg_fail(CG_ERR_NOMEM, "out of memory copying %zu bytes of a tensor to the host", s->nbytes);
@@ -92,6 +97,9 @@ void *cg_host_begin(const cg_tensor *t) {
 void cg_host_end(const cg_tensor *t, void *host, bool write_back) {
     if (!host || t->storage->device == CG_CPU) return;
     char *copy = (char *)host - t->offset * (int64_t)cg_kdtype_size(t->dtype);
-    if (write_back) cg_backend_of(t)->from_host(t->storage->data, copy, t->storage->nbytes);
+    if (write_back) {
+        cg_storage_settle(t->storage);
+        cg_backend_of(t)->from_host(t->storage->data, copy, t->storage->nbytes);
+    }
     free(copy);
 }

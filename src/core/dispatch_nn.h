@@ -6,6 +6,7 @@
 #define CGRAD_CORE_DISPATCH_NN_H
 
 #include "cgrad/tensor.h"
+#include "kernels/backend.h"
 #include "kernels/nn_kernels.h"
 
 /* The conv kernels can fail (out of memory, a shape the library refuses):
@@ -29,6 +30,17 @@ void cg_k_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const cg
                              const cg_tensor *x, const cg_tensor *y, const cg_tensor *gamma,
                              const cg_tensor *mean, const cg_tensor *invstd, cg_tensor *dx, cg_tensor *dgamma,
                              cg_tensor *dbeta);
+
+/* Elementwise ops on kept layouts (core/dispatch.c asks first): when every
+ * operand is a whole (N,C,H,W) tensor kept in one block, of out's shape,
+ * and out is a fresh tensor or one of the operands' storages (the in-place
+ * add and ReLU of a residual block), the op runs on the blocked buffers
+ * (every operand permuted alike, so element i of each is one (n,c,h,w))
+ * and out is left in that block.  false: nothing done, the caller runs the
+ * op plain. */
+bool cg_k_unary_kept(cg_unary_op op, cg_tensor *out, const cg_tensor *in, double p0, double p1);
+bool cg_k_binary_kept(cg_binary_op op, cg_tensor *out, const cg_tensor *a, const cg_tensor *b, double p0,
+                      double p1);
 
 typedef enum cg_pool2d_kind { CG_POOL_MAX, CG_POOL_AVG, CG_POOL_ADAPTIVE_MAX, CG_POOL_ADAPTIVE_AVG } cg_pool2d_kind;
 /* idx (int64, y's shape) is written by the max pools and read by their backward. */

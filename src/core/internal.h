@@ -17,6 +17,14 @@ struct cg_storage {
     size_t nbytes;
     atomic_int refcount;
     cg_device device;
+    /* A kept layout (kernels/backend.h): when `blocked` is set, the value
+     * is there, nbytes of it in the backend's channel-block layout
+     * (blocked_block: 8 or 16) of the (N,C,H,W) tensor blocked_shape, and
+     * `data` is stale until cg_storage_settle converts it back. */
+    void *_Atomic blocked;
+    int64_t blocked_block;
+    int64_t blocked_shape[4];
+    bool plain_valid; /* `data` holds the value too (blocked is a copy made for a kernel) */
 };
 
 /* ---- storages and header memory (core/storage.c) ------------------------- */
@@ -26,6 +34,23 @@ void cg_pool_free(void *p, size_t nbytes);
 cg_storage *cg_storage_new_on(cg_device device, size_t nbytes); /* refcount 1 */
 cg_storage *cg_storage_new(size_t nbytes);                      /* on the CPU */
 void cg_storage_release(cg_storage *s);
+/* Kept layouts (the vision layers' dispatch, core/dispatch_nn.c).
+ * settle: if s holds its value in a blocked layout, converts it into
+ * `data` and frees the blocked buffer; every plain access to a storage's
+ * bytes (cg_data, the dispatch's views) calls it first, so nothing but the
+ * kernels that asked for a layout ever sees one.  Cannot fail.
+ * set_blocked: s's value is now buf (nbytes from its backend's alloc), in
+ * `block` for the (N,C,H,W) tensor shape; s owns buf.  A storage is
+ * settled by reading it, so a kernel that writes a storage plain cannot
+ * leave a stale blocked copy behind. */
+void cg_storage_settle(cg_storage *s);
+void cg_storage_set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t shape[4]);
+/* For a kernel that only reads s: `data` made to hold the value too, the
+ * blocked buffer kept (a later reader in that layout needs no copy; any
+ * other access settles as above, which then only frees it). */
+void cg_storage_settle_for_reading(cg_storage *s);
+/* The same for a copy of a value `data` still holds (settling then only frees it). */
+void cg_storage_set_blocked_copy(cg_storage *s, void *buf, int64_t block, const int64_t shape[4]);
 
 /* ---- what the core needs from autograd (core/tensor.c) ------------------- */
 /* The core sits below autograd and never calls it.  Autograd installs these

@@ -2,6 +2,8 @@
  * that device's backend (kernels/backend.h); and the host memory the core
  * takes for its headers (tensors, storages, autograd nodes), which is the CPU
  * backend's pool. */
+#include <pthread.h>
+
 #include "core/internal.h"
 #include "kernels/backend.h"
 
@@ -21,7 +23,54 @@ cg_storage *cg_storage_new_on(cg_device device, size_t nbytes) {
     s->nbytes = nbytes;
     s->device = device;
     atomic_init(&s->refcount, 1);
+    atomic_init(&s->blocked, NULL);
     return s;
+}
+
+/* Settling is rare (a kept layout read by anything but a vision kernel)
+ * and may race only with itself, so one lock serves every storage. */
+static pthread_mutex_t settle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void cg_storage_settle(cg_storage *s) {
+    if (!atomic_load_explicit(&s->blocked, memory_order_acquire)) return;
+    pthread_mutex_lock(&settle_lock);
+    void *buf = atomic_load_explicit(&s->blocked, memory_order_acquire);
+    if (buf) {
+        const cg_backend *be = cg_backend_for(s->device);
+        const int64_t *sh = s->blocked_shape;
+        if (!s->plain_valid) be->blocked_to_plain(s->blocked_block, sh[0], sh[1], sh[2] * sh[3], buf, s->data);
+        be->free(buf, s->nbytes);
+        atomic_store_explicit(&s->blocked, NULL, memory_order_release);
+    }
+    pthread_mutex_unlock(&settle_lock);
+}
+
+static void set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t shape[4], bool plain_valid) {
+    cg_storage_settle(s); /* an older blocked value (none in practice) goes first */
+    s->plain_valid = plain_valid;
+    s->blocked_block = block;
+    for (int i = 0; i < 4; i++) s->blocked_shape[i] = shape[i];
+    atomic_store_explicit(&s->blocked, buf, memory_order_release);
+}
+
+void cg_storage_settle_for_reading(cg_storage *s) {
+    if (!atomic_load_explicit(&s->blocked, memory_order_acquire)) return;
+    pthread_mutex_lock(&settle_lock);
+    void *buf = atomic_load_explicit(&s->blocked, memory_order_acquire);
+    if (buf && !s->plain_valid) {
+        const int64_t *sh = s->blocked_shape;
+        cg_backend_for(s->device)->blocked_to_plain(s->blocked_block, sh[0], sh[1], sh[2] * sh[3], buf, s->data);
+        s->plain_valid = true;
+    }
+    pthread_mutex_unlock(&settle_lock);
+}
+
+void cg_storage_set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t shape[4]) {
+    set_blocked(s, buf, block, shape, false);
+}
+
+void cg_storage_set_blocked_copy(cg_storage *s, void *buf, int64_t block, const int64_t shape[4]) {
+    set_blocked(s, buf, block, shape, true);
 }
 
 cg_storage *cg_storage_new(size_t nbytes) { return cg_storage_new_on(CG_CPU, nbytes); }
@@ -29,6 +78,8 @@ cg_storage *cg_storage_new(size_t nbytes) { return cg_storage_new_on(CG_CPU, nby
 void cg_storage_release(cg_storage *s) {
     if (!s) return;
     if (atomic_fetch_sub(&s->refcount, 1) == 1) {
+        void *blocked = atomic_load(&s->blocked);
+        if (blocked) cg_backend_for(s->device)->free(blocked, s->nbytes);
         cg_backend_for(s->device)->free(s->data, s->nbytes);
         cg_pool_free(s, sizeof *s);
     }

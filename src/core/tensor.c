@@ -361,6 +361,7 @@ cg_tensor *cg_linspace(double start, double end, int64_t steps) {
 
 /* ---- access -------------------------------------------------------------- */
 void *cg_data(const cg_tensor *t) {
+    cg_storage_settle(t->storage);
     return (char *)t->storage->data + t->offset * (int64_t)cg_dtype_size(t->dtype);
 }
 

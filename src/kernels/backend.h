@@ -195,8 +195,24 @@ typedef struct cg_backend {
                         const cg_adam_args *a);
 
     /* -- vision layers (descriptors and contracts: kernels/nn_kernels.h) -- */
+    /* Kept layouts.  A conv2d or batch_norm output may be left in a layout of
+     * the backend's own (a channel block: nChw8c, nChw16c), which the next
+     * conv2d or batch_norm reads as it is; the storage (core/storage.c)
+     * records it and, when anything else reads the tensor, settles it into
+     * its plain buffer with blocked_to_plain (an exact copy); plain_to_blocked
+     * makes the blocked copy of a plain tensor that such a kernel reads.  A backend
+     * that keeps no layout answers 0 and 0 from conv2d_native_blocks.
+     * conv2d_native_blocks: the blocks pass `pass` of d (blocks 0) runs its
+     * x side and y side in (d's x_block / y_block then take them). */
+    cg_nn_status (*conv2d_native_blocks)(const cg_conv2d_desc *d, cg_conv2d_pass pass, int64_t *x_block,
+                                         int64_t *y_block, char *msg, size_t msg_size);
+    void (*blocked_to_plain)(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
+    void (*plain_to_blocked)(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
+    /* the block a batch_norm puts a plain (N,C,H,W) input in (0: none) */
+    int64_t (*preferred_block)(void);
     /* conv2d: x (N,C,H,W), w (OC,C/groups,KH,KW), bias (OC) or NULL, y (N,OC,OH,OW),
-     * all contiguous float32; the descriptor is validated (cg_conv2d_desc_init).
+     * contiguous float32, x and y (dx and dy) in d's x_block / y_block layouts;
+     * the descriptor is validated (cg_conv2d_desc_init).
      * May fail (out of memory, a library refusing a shape): CG_NN_OK or a status
      * with a message written into msg. */
     cg_nn_status (*conv2d_forward)(const cg_conv2d_desc *d, const float *x, const float *w,

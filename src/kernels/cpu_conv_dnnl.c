@@ -155,6 +155,9 @@ typedef struct conv_entry {
     cg_conv2d_desc chunk_d[WBWD_SLICES];
     conv_plan *chunk[WBWD_SLICES];
     cg_nn_tuner tuner;
+    /* cg_conv2d_native_blocks' answer for this (plain) shape and pass, once found */
+    int blocks_known;
+    int64_t native_x, native_y;
     struct conv_entry *next;
 } conv_entry;
 
@@ -268,10 +271,17 @@ fail:
 /* Whether cgrad's own kernel (the GEMM, the direct one) takes this shape
  * and pass; oneDNN's layouts answer 1 (only building the primitive tells). */
 static int own_kernel_takes(const cg_conv2d_desc *d, int pass, int kernel) {
+    if ((kernel == CG_CONV2D_GEMM || kernel == CG_CONV2D_DIRECT) && (d->x_block || d->y_block))
+        return 0; /* they read and write plain NCHW only */
     if (kernel == CG_CONV2D_GEMM)
         return d->kh * d->kw <= CG_CONV2D_GEMM_MAX_TAPS && cg_conv2d_gemm_workspace(d) <= GEMM_MAX_WORKSPACE;
     if (kernel == CG_CONV2D_DIRECT) return pass != CG_CONV2D_BWD_DATA && cg_conv2d_direct_supports(d);
     return 1;
+}
+
+/* cgrad's buffer layout for a descriptor's x_block / y_block (nn_kernels.h). */
+static dnnl_format_tag_t block_tag(int64_t block) {
+    return block == 8 ? dnnl_aBcd8b : block == 16 ? dnnl_aBcd16b : dnnl_nchw;
 }
 
 /* Builds the primitive of `pass` for descriptor d in `layout`, on the
@@ -307,9 +317,9 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
     int wnd = g > 1 ? 5 : 4;
     dnnl_format_tag_t wtag = g > 1 ? dnnl_goihw : dnnl_oihw;
     dnnl_memory_desc_t ux, uw, uy, ub, ix, iw, iy;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&ux, 4, xd, dnnl_f32, dnnl_nchw));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&ux, 4, xd, dnnl_f32, block_tag(d->x_block)));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&uw, wnd, g > 1 ? gwd : wd, dnnl_f32, wtag));
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&uy, 4, yd, dnnl_f32, dnnl_nchw));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&uy, 4, yd, dnnl_f32, block_tag(d->y_block)));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_a));
     dnnl_format_tag_t act = layout == CG_CONV2D_DNNL_PLAIN ? dnnl_nchw : layout == CG_CONV2D_DNNL_NHWC ? dnnl_nhwc : dnnl_format_tag_any;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&ix, 4, xd, dnnl_f32, act));
@@ -556,7 +566,8 @@ cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pa
 static int desc_equal(const cg_conv2d_desc *a, const cg_conv2d_desc *b) {
     return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w && a->oc == b->oc && a->kh == b->kh &&
            a->kw == b->kw && a->stride_h == b->stride_h && a->stride_w == b->stride_w && a->pad_h == b->pad_h &&
-           a->pad_w == b->pad_w && a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->groups == b->groups;
+           a->pad_w == b->pad_w && a->dil_h == b->dil_h && a->dil_w == b->dil_w && a->groups == b->groups &&
+           a->x_block == b->x_block && a->y_block == b->y_block;
 }
 
 static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, int kernel, char *msg,
@@ -746,6 +757,90 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
     pthread_mutex_unlock(&e->lock);
     arena_give(ar);
     return status;
+}
+
+/* -1: not yet read from CGRAD_LAYOUTS ("plain" turns keeping off, for
+ * comparisons; anything else, or unset, leaves it on) */
+static atomic_int keep_layouts = -1;
+
+void cg_conv2d_keep_layouts(bool on) { atomic_store(&keep_layouts, on); }
+bool cg_conv2d_keeps_layouts(void) {
+    int v = atomic_load(&keep_layouts);
+    if (v < 0) {
+        const char *e = getenv("CGRAD_LAYOUTS");
+        v = !(e && strcmp(e, "plain") == 0);
+        atomic_store(&keep_layouts, v);
+    }
+    return v;
+}
+
+int64_t cg_conv2d_preferred_block(void) {
+    if (!cg_conv2d_keeps_layouts()) return 0;
+    return cg_conv2d_isa_active() == CG_CONV2D_ISA_AVX512 ? 16 : 8;
+}
+
+/* 8 or 16 when md is (n, c, h, w) in nChw8c / nChw16c, else 0. */
+static int64_t md_block(const dnnl_memory_desc_t *md, int64_t n, int64_t c, int64_t h, int64_t w) {
+    for (int64_t b = 8; b <= 16; b += 8) {
+        dnnl_memory_desc_t t;
+        dnnl_dims_t dims = {n, c, h, w};
+        if (c % b == 0 && dnnl_memory_desc_init_by_tag(&t, 4, dims, dnnl_f32, block_tag(b)) == dnnl_success &&
+            dnnl_memory_desc_equal(&t, md))
+            return b;
+    }
+    return 0;
+}
+
+/* The layout plan p runs argument `arg` in: the block of its internal
+ * buffer, 0 where it runs on cgrad's plain buffer (no internal) or in a
+ * layout that is not a channel block. */
+static int64_t plan_arg_block(const conv_plan *p, int arg, int64_t n, int64_t c, int64_t h, int64_t w) {
+    for (int i = 0; i < p->nargs; i++)
+        if (p->args[i].arg == arg && p->args[i].internal) {
+            const dnnl_memory_desc_t *md = NULL;
+            if (dnnl_memory_get_memory_desc(p->args[i].internal, &md) != dnnl_success || !md) return 0;
+            return md_block(md, n, c, h, w);
+        }
+    return 0;
+}
+
+cg_nn_status cg_conv2d_native_blocks(const cg_conv2d_desc *d, cg_conv2d_pass pass, int64_t *x_block,
+                                     int64_t *y_block, char *msg, size_t msg_size) {
+    *x_block = *y_block = 0;
+    if (msg && msg_size) msg[0] = 0;
+    if (!cg_conv2d_keeps_layouts()) return CG_NN_OK;
+    cg_conv2d_desc pd = *d;
+    pd.x_block = pd.y_block = 0;
+    int kernel = atomic_load(&forced_kernel);
+    if (kernel < 0 || kernel >= CG_CONV2D_KERNELS) kernel = cg_conv2d_kernel_for(&pd, pass);
+    /* only oneDNN's blocked kernels run in a channel-block layout; a shape
+     * they refuse falls back to plain or to cgrad's own, and the plan says so */
+    if (kernel != CG_CONV2D_DNNL_BLOCKED && kernel != CG_CONV2D_DNNL_WINOGRAD) return CG_NN_OK;
+    conv_entry *e = entry_get(&pd, pass, 0, kernel, msg, msg_size);
+    if (!e) return CG_NN_ENOMEM;
+    cg_nn_status st = CG_NN_OK;
+    pthread_mutex_lock(&e->lock);
+    if (!e->blocks_known) {
+        /* a plan made for the question alone (the formats oneDNN picks do
+         * not depend on the thread count or on the batch slice) */
+        conv_plan *p = plan_for(&pd, pass, 0, kernel, msg, msg_size);
+        if (!p) {
+            st = CG_NN_EBACKEND;
+        } else {
+            if (p->layout == CG_CONV2D_DNNL_BLOCKED || p->layout == CG_CONV2D_DNNL_WINOGRAD) {
+                int xa = pass == CG_CONV2D_BWD_DATA ? DNNL_ARG_DIFF_SRC : DNNL_ARG_SRC;
+                int ya = pass == CG_CONV2D_FWD ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST;
+                e->native_x = plan_arg_block(p, xa, pd.n, pd.c, pd.h, pd.w);
+                e->native_y = plan_arg_block(p, ya, pd.n, pd.oc, pd.oh, pd.ow);
+            }
+            plan_free(p);
+            e->blocks_known = 1;
+        }
+    }
+    *x_block = e->native_x;
+    *y_block = e->native_y;
+    pthread_mutex_unlock(&e->lock);
+    return st;
 }
 
 cg_nn_status cg_conv2d_forward(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,

@@ -43,6 +43,10 @@ cg_nn_status cg_conv2d_desc_init(cg_conv2d_desc *d, char *msg, size_t msg_size) 
     }
     if (d->c % d->groups) return bad(msg, msg_size, "c", d->c, "is not divisible by groups");
     if (d->oc % d->groups) return bad(msg, msg_size, "oc", d->oc, "is not divisible by groups");
+    if (d->x_block && ((d->x_block != 8 && d->x_block != 16) || d->c % d->x_block))
+        return bad(msg, msg_size, "x_block", d->x_block, "must be 0, or 8 or 16 dividing c");
+    if (d->y_block && ((d->y_block != 8 && d->y_block != 16) || d->oc % d->y_block))
+        return bad(msg, msg_size, "y_block", d->y_block, "must be 0, or 8 or 16 dividing oc");
     /* Sizes are <= 2^30, so these fit comfortably in int64. */
     int64_t span_h = d->dil_h * (d->kh - 1) + 1, span_w = d->dil_w * (d->kw - 1) + 1;
     if (span_h > d->h + 2 * d->pad_h)

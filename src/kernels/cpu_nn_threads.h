@@ -47,7 +47,7 @@ int cg_nn_max_threads(void);
 
 /* A tuner for one kernel family at one size class (log2 of the element
  * count), for the kernels that have no per-shape state of their own. */
-enum { CG_NN_TUNE_BN_FWD, CG_NN_TUNE_BN_BWD, CG_NN_TUNE_POOL_FWD, CG_NN_TUNE_POOL_BWD, CG_NN_TUNE_DROPOUT, CG_NN_TUNE_OPTIM, CG_NN_TUNE_KINDS };
+enum { CG_NN_TUNE_BN_FWD, CG_NN_TUNE_BN_BWD, CG_NN_TUNE_POOL_FWD, CG_NN_TUNE_POOL_BWD, CG_NN_TUNE_DROPOUT, CG_NN_TUNE_OPTIM, CG_NN_TUNE_LAYOUT, CG_NN_TUNE_KINDS };
 cg_nn_tuner *cg_nn_tuner_for(int kind, int64_t elements);
 
 /* Runs `loop` (a for statement with no #pragma inside) on `nt` OpenMP

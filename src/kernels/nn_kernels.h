@@ -55,7 +55,27 @@ typedef struct cg_conv2d_desc {
     int64_t dil_h, dil_w;       /* >= 1 */
     int64_t groups;             /* >= 1, divides C and OC */
     int64_t oh, ow;             /* output size: filled by cg_conv2d_desc_init */
+    /* The layouts of the buffers (0 in every descriptor the ops floor does
+     * not mark): 0 = plain NCHW; 8 or 16 = oneDNN's blocked nChw8c /
+     * nChw16c (cg_layout_blocked_index), whose channel count must be a
+     * multiple of it.  x_block: x (forward, weight backward) or dx (data
+     * backward); y_block: y (forward) or dy (both backwards).  A kernel takes
+     * them as they are when its primitive runs in that layout (no reorder:
+     * cg_conv2d_native_blocks says which), else reorders. */
+    int64_t x_block, y_block;
 } cg_conv2d_desc;
+
+/* The blocked layouts, shared by conv2d and batch_norm: element (n, c, s)
+ * of an (N, C, S) tensor (S = H*W) with C % block == 0 lives at
+ *   ((n * (C / block) + c / block) * S + s) * block + c % block. */
+static inline int64_t cg_layout_blocked_index(int64_t c_total, int64_t s_total, int64_t block, int64_t n,
+                                              int64_t c, int64_t s) {
+    return ((n * (c_total / block) + c / block) * s_total + s) * block + c % block;
+}
+/* dst (N,C,S) plain <- src (N,C,S) in `block` (8 or 16), on the kernels' threads. */
+void cg_layout_blocked_to_plain(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
+/* dst in `block` <- src plain (for tests and benchmarks). */
+void cg_layout_plain_to_blocked(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
 
 /* Checks every field (positive sizes, groups dividing C and OC, a kernel
  * that fits the padded input, products that fit in int64 and in oneDNN's
@@ -113,6 +133,24 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k);
 /* For benchmarks and tests: every later call runs kernel k (CG_CONV2D_AUTO:
  * the rule again).  Process-wide; not for use while conv calls run. */
 void cg_conv2d_force_kernel(cg_conv2d_kernel k);
+/* The blocked layouts pass `pass` of d (with x_block = y_block = 0) runs
+ * its x side and y side in natively (*x_block, *y_block: 8, 16, or 0 for
+ * plain or a layout the ops floor does not keep): handing it buffers in
+ * those layouts (and asking for its output in it) skips the reorders.
+ * Found once per (shape, pass) from the kernel the rule picks and the
+ * primitive oneDNN builds for it; 0 and 0 when layouts are not kept
+ * (cg_conv2d_keep_layouts) or the kernel is cgrad's own. */
+cg_nn_status cg_conv2d_native_blocks(const cg_conv2d_desc *d, cg_conv2d_pass pass, int64_t *x_block,
+                                     int64_t *y_block, char *msg, size_t msg_size);
+/* Whether conv2d and batch_norm keep oneDNN's blocked layout between
+ * layers (default on; off: every output is plain NCHW, as before, for
+ * tests and benchmarks that compare the two).  Process-wide. */
+void cg_conv2d_keep_layouts(bool on);
+bool cg_conv2d_keeps_layouts(void);
+/* The channel block oneDNN's blocked kernels use on this CPU (16 on
+ * AVX-512, 8 on AVX2), 0 when layouts are not kept: batch_norm normalises
+ * a plain (N,C,H,W) input in it (the conv after it then reads it as it is). */
+int64_t cg_conv2d_preferred_block(void);
 cg_nn_status cg_conv2d_forward(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
                                float *y, char *msg, size_t msg_size);
 cg_nn_status cg_conv2d_backward_data(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,

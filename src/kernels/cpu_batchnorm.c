@@ -63,7 +63,7 @@ static void update_running(const cg_batchnorm_desc *d, int64_t c, double mean, d
 /* Where value (n, c, k) of x, y, dy, dx lives, in either layout (d->block). */
 static inline int64_t at(const cg_batchnorm_desc *d, int64_t n, int64_t c, int64_t k) {
     if (!d->block) return (n * d->c + c) * d->hw + k;
-    return ((n * (d->c / d->block) + c / d->block) * d->hw + k) * d->block + c % d->block;
+    return cg_layout_blocked_index(d->c, d->hw, d->block, n, c, k);
 }
 
 void cg_batchnorm_forward_train_ref(const cg_batchnorm_desc *d, const float *x, const float *gamma,

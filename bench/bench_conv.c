@@ -322,8 +322,17 @@ int main(int argc, char **argv) {
         j.a = filled(nx, 0.37), j.b = filled(nw, 0.11), j.c = filled(ny, 0.53);
         double gflop = cg_conv2d_flops(&j.cd) / 1e9;
         const char *pass[3] = {"fwd", "bwd data", "bwd weight"};
+        cg_conv2d_desc plain_d = j.cd;
         for (int k = 0; k < 3; k++) {
             j.kind = J_CONV_FWD + k;
+            /* in the layouts a network passes between its layers (kept
+             * layouts, core/dispatch_nn.c): x and y in the blocks the pass's
+             * primitive runs in, so no reorder, as mid-network; plain NCHW
+             * where it runs plain (CGRAD_LAYOUTS=plain: every row plain, with
+             * oneDNN's reorders, as PyTorch's NCHW tensors run) */
+            j.cd = plain_d;
+            if (cg_conv2d_native_blocks(&plain_d, (cg_conv2d_pass)k, &j.cd.x_block, &j.cd.y_block, msg, sizeof msg))
+                j.cd.x_block = j.cd.y_block = 0;
             snprintf(op, sizeof op, "conv %s %s", s->name, pass[k]);
             status |= report(op, &j, gflop);
         }
@@ -333,6 +342,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof bns / sizeof *bns; i++) {
         const bn_shape *s = &bns[i];
         job j = {.bd = {.n = N, .c = s->c, .hw = (int64_t)s->h * s->h, .eps = 1e-5, .momentum = 0.1}};
+        /* blocked where training runs it blocked: after the convs of maps of
+         * 4x4 and up (oneDNN's blocked kernels; below them the rule runs the
+         * GEMM, which writes plain) */
+        int64_t pb = cg_conv2d_preferred_block();
+        if (j.bd.hw >= 16 && pb && s->c % pb == 0) j.bd.block = pb;
         int64_t nx = j.bd.n * j.bd.c * j.bd.hw;
         j.a = filled(nx, 0.37), j.b = filled(nx, 0.1), j.c = filled(nx, 0.53);
         j.d = filled(512, 0.2), j.e = filled(1024, 0.3), j.f = filled(1024, 0.0), j.g = filled(1024, 0.0);
@@ -351,6 +365,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof bn_relus / sizeof *bn_relus; i++) {
         const bn_shape *s = &bn_relus[i];
         job j = {.bd = {.n = N, .c = s->c, .hw = (int64_t)s->h * s->h, .eps = 1e-5, .momentum = 0.1, .relu = true}};
+        int64_t pb = cg_conv2d_preferred_block(); /* as above */
+        if (j.bd.hw >= 16 && pb && s->c % pb == 0) j.bd.block = pb;
         int64_t nx = j.bd.n * j.bd.c * j.bd.hw;
         j.a = filled(nx, 0.37), j.b = filled(nx, 0.1), j.c = filled(nx, 0.53), j.h = filled(nx, 0.0);
         j.d = filled(512, 0.2), j.e = filled(1024, 0.3), j.f = filled(1024, 0.0), j.g = filled(1024, 0.0);

@@ -31,12 +31,18 @@ static const float *read_plain(const cg_tensor *t) {
  * to plain NCHW first (core/storage.c), so only these kernels ever see a
  * blocked buffer. */
 
+/* Whether t is its storage's whole (N,C,H,W) float tensor: the only view a
+ * blocked buffer can stand for. */
+static bool whole_4d(const cg_tensor *t) {
+    return t->ndim == 4 && t->offset == 0 && cg_is_contiguous(t) &&
+           t->storage->nbytes == (size_t)cg_numel(t) * sizeof(float);
+}
+
 /* t's kept-layout buffer when t is its storage's whole tensor in `block`, else NULL. */
 static float *blocked_view(const cg_tensor *t, int64_t block) {
     cg_storage *s = t->storage;
     void *buf = atomic_load_explicit(&s->blocked, memory_order_acquire);
-    if (!buf || !block || s->blocked_block != block || t->ndim != 4 || t->offset != 0 || !cg_is_contiguous(t))
-        return NULL;
+    if (!buf || !block || s->blocked_block != block || !whole_4d(t)) return NULL;
     for (int i = 0; i < 4; i++)
         if (t->shape[i] != s->blocked_shape[i]) return NULL;
     return buf;
@@ -50,8 +56,7 @@ static int64_t block_of(const cg_tensor *t) {
 
 /* Whether t is its storage's whole (N,C,H,W) tensor, C a multiple of block. */
 static bool blockable(const cg_tensor *t, int64_t block) {
-    return block && t->ndim == 4 && t->offset == 0 && cg_is_contiguous(t) && t->shape[1] % block == 0 &&
-           t->storage->nbytes == (size_t)cg_numel(t) * sizeof(float);
+    return block && whole_4d(t) && t->shape[1] % block == 0;
 }
 
 /* A buffer for the fresh output y in `block`, or NULL for its plain one (no
@@ -222,31 +227,41 @@ static int64_t bn_forward_block(const cg_batchnorm_desc *d, const cg_tensor *x) 
     return pb && d->c % pb == 0 && as_blocked(x, pb) ? pb : 0;
 }
 
+/* The forward's x and y buffers and dd (d with its block): both in the
+ * block when y gets a blocked buffer, else both plain. */
+typedef struct bn_io {
+    cg_batchnorm_desc dd;
+    const float *x;
+    float *y, *y_kept; /* y_kept: y's blocked buffer, for blocked_done */
+} bn_io;
+
+static bn_io bn_forward_io(const cg_batchnorm_desc *d, const cg_tensor *x, cg_tensor *y) {
+    bn_io io = {.dd = *d};
+    int64_t b = bn_forward_block(d, x);
+    io.y_kept = blocked_out(y, b);
+    io.dd.block = io.y_kept ? b : 0;
+    io.x = io.y_kept ? blocked_view(x, b) : CF32(x);
+    io.y = io.y_kept ? io.y_kept : F32(y);
+    return io;
+}
+
 void cg_k_batchnorm_forward_train(const cg_batchnorm_desc *d, const cg_tensor *x, const cg_tensor *gamma,
                                   const cg_tensor *beta, cg_tensor *y, cg_tensor *mean, cg_tensor *invstd,
                                   cg_tensor *running_mean, cg_tensor *running_var) {
-    cg_batchnorm_desc dd = *d;
-    int64_t b = bn_forward_block(d, x);
-    float *yk = blocked_out(y, b);
-    dd.block = yk ? b : 0;
-    const float *xp = yk ? blocked_view(x, b) : CF32(x);
-    cg_backend_of(y)->batchnorm_forward_train(&dd, xp, OPT_F32(gamma), OPT_F32(beta), yk ? yk : F32(y), F32(mean),
+    bn_io io = bn_forward_io(d, x, y);
+    cg_backend_of(y)->batchnorm_forward_train(&io.dd, io.x, OPT_F32(gamma), OPT_F32(beta), io.y, F32(mean),
                                               F32(invstd), OPT_F32(running_mean), OPT_F32(running_var));
-    blocked_done(y, yk, b, CG_NN_OK);
+    blocked_done(y, io.y_kept, io.dd.block, CG_NN_OK);
 }
 
 void cg_k_batchnorm_forward_eval(const cg_batchnorm_desc *d, const cg_tensor *x, const cg_tensor *gamma,
                                  const cg_tensor *beta, const cg_tensor *running_mean,
                                  const cg_tensor *running_var, cg_tensor *y, cg_tensor *mean,
                                  cg_tensor *invstd) {
-    cg_batchnorm_desc dd = *d;
-    int64_t b = bn_forward_block(d, x);
-    float *yk = blocked_out(y, b);
-    dd.block = yk ? b : 0;
-    const float *xp = yk ? blocked_view(x, b) : CF32(x);
-    cg_backend_of(y)->batchnorm_forward_eval(&dd, xp, OPT_F32(gamma), OPT_F32(beta), CF32(running_mean),
-                                             CF32(running_var), yk ? yk : F32(y), OPT_F32(mean), OPT_F32(invstd));
-    blocked_done(y, yk, b, CG_NN_OK);
+    bn_io io = bn_forward_io(d, x, y);
+    cg_backend_of(y)->batchnorm_forward_eval(&io.dd, io.x, OPT_F32(gamma), OPT_F32(beta), CF32(running_mean),
+                                             CF32(running_var), io.y, OPT_F32(mean), OPT_F32(invstd));
+    blocked_done(y, io.y_kept, io.dd.block, CG_NN_OK);
 }
 
 void cg_k_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const cg_tensor *dy,
@@ -254,7 +269,6 @@ void cg_k_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const cg
                              const cg_tensor *mean, const cg_tensor *invstd, cg_tensor *dx, cg_tensor *dgamma,
                              cg_tensor *dbeta) {
     cg_batchnorm_desc dd = *d;
-    /* blocked only when every (N,C,H,W) input the kernel reads is in the same block */
     /* x (the conv output it normalised) sets the layout; a plain dy (from a
      * kernel below that writes plain) or y is copied into it, one copy
      * instead of settling x and y */

@@ -31,7 +31,9 @@ cg_storage *cg_storage_new_on(cg_device device, size_t nbytes) {
  * and may race only with itself, so one lock serves every storage. */
 static pthread_mutex_t settle_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void cg_storage_settle(cg_storage *s) {
+/* Makes `data` hold the value; the blocked buffer is freed, or with
+ * `keep` kept as a copy (plain_valid) for the next blocked reader. */
+static void settle(cg_storage *s, bool keep) {
     if (!atomic_load_explicit(&s->blocked, memory_order_acquire)) return;
     pthread_mutex_lock(&settle_lock);
     void *buf = atomic_load_explicit(&s->blocked, memory_order_acquire);
@@ -39,11 +41,17 @@ void cg_storage_settle(cg_storage *s) {
         const cg_backend *be = cg_backend_for(s->device);
         const int64_t *sh = s->blocked_shape;
         if (!s->plain_valid) be->blocked_to_plain(s->blocked_block, sh[0], sh[1], sh[2] * sh[3], buf, s->data);
-        be->free(buf, s->nbytes);
-        atomic_store_explicit(&s->blocked, NULL, memory_order_release);
+        s->plain_valid = true;
+        if (!keep) {
+            be->free(buf, s->nbytes);
+            atomic_store_explicit(&s->blocked, NULL, memory_order_release);
+        }
     }
     pthread_mutex_unlock(&settle_lock);
 }
+
+void cg_storage_settle(cg_storage *s) { settle(s, false); }
+void cg_storage_settle_for_reading(cg_storage *s) { settle(s, true); }
 
 static void set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t shape[4], bool plain_valid) {
     cg_storage_settle(s); /* an older blocked value (none in practice) goes first */
@@ -51,18 +59,6 @@ static void set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t s
     s->blocked_block = block;
     for (int i = 0; i < 4; i++) s->blocked_shape[i] = shape[i];
     atomic_store_explicit(&s->blocked, buf, memory_order_release);
-}
-
-void cg_storage_settle_for_reading(cg_storage *s) {
-    if (!atomic_load_explicit(&s->blocked, memory_order_acquire)) return;
-    pthread_mutex_lock(&settle_lock);
-    void *buf = atomic_load_explicit(&s->blocked, memory_order_acquire);
-    if (buf && !s->plain_valid) {
-        const int64_t *sh = s->blocked_shape;
-        cg_backend_for(s->device)->blocked_to_plain(s->blocked_block, sh[0], sh[1], sh[2] * sh[3], buf, s->data);
-        s->plain_valid = true;
-    }
-    pthread_mutex_unlock(&settle_lock);
 }
 
 void cg_storage_set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t shape[4]) {

@@ -35,7 +35,7 @@ void cg_cpu_fill(const cg_kview *t, double v) {
  * tiles alone 1.5, with the 4x4 blocks 0.55 (one thread, EPYC).  A copy:
  * the same values. */
 #define TILE 32
-static void copy_transposed(float *o, int64_t os, const float *x, int64_t xs, int64_t rows, int64_t n) {
+void cg_cpu_copy_transposed(float *o, int64_t os, const float *x, int64_t xs, int64_t rows, int64_t n) {
     /* o[r*os + i] = x[r + i*xs] */
     for (int64_t i0 = 0; i0 < n; i0 += TILE)
         for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
@@ -65,7 +65,7 @@ void cg_cpu_copy(const cg_kview *dst, const cg_kview *src) {
     int64_t rows = nd_rows(&L), n = L.shape[L.ndim - 1];
     if (L.ndim == 2 && dst->dtype == CG_FLOAT32 && src->dtype == CG_FLOAT32 && L.strides[0][1] == 1 &&
         L.strides[1][0] == 1 && L.strides[1][1] >= rows && rows >= TILE && n >= TILE) {
-        copy_transposed((float *)L.base[0], L.strides[0][0], (const float *)L.base[1], L.strides[1][1], rows, n);
+        cg_cpu_copy_transposed((float *)L.base[0], L.strides[0][0], (const float *)L.base[1], L.strides[1][1], rows, n);
         return;
     }
     int64_t sd = L.strides[0][L.ndim - 1], ss = L.strides[1][L.ndim - 1];

@@ -15,6 +15,10 @@ void cg_cpu_trim(void);
 /* elementwise (kernels/cpu_elementwise.c) */
 void cg_cpu_fill(const cg_kview *t, double v);
 void cg_cpu_copy(const cg_kview *dst, const cg_kview *src);
+/* o[r*os + i] = x[r + i*xs] for r < rows, i < n: a float transpose in
+ * cache tiles of SSE 4x4 blocks (cpu_elementwise.c); also the layout
+ * conversions' per-plane step (cpu_layout.c). */
+void cg_cpu_copy_transposed(float *o, int64_t os, const float *x, int64_t xs, int64_t rows, int64_t n);
 void cg_cpu_arange(const cg_kview *t, double start, double step);
 void cg_cpu_linspace(const cg_kview *t, double start, double end);
 void cg_cpu_unary(cg_unary_op op, const cg_kview *out, const cg_kview *in, double p0, double p1);

@@ -8,45 +8,20 @@
  * in order), so both sides stream; the work is split over (n, block) pairs,
  * each done by one thread (an exact copy either way: the bits never depend
  * on the thread count). */
-#include <xmmintrin.h>
-
+#include "kernels/cpu_kernels.h"
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
 
-/* One (n, channel block): blocked[i][l] (s rows of `block` lanes) ->
- * plain[l][i] (`block` planes of s), in 4x4 tiles (SSE, the baseline ISA:
- * four 16-byte loads, a transpose in registers, four 16-byte stores), the
- * last s % 4 positions one by one.  The scalar loop (8 interleaved streams
- * gcc does not vectorise) took 4 ms a step of the cnn on one thread. */
+/* One (n, channel block) is a transpose between s rows of `block` lanes
+ * (blocked[i][l]) and `block` planes of s (plain[l][i]): cg_cpu_copy's
+ * tiled SSE transpose (a scalar loop, 8 interleaved streams gcc did not
+ * vectorise, took 4 ms a step of the cnn on one thread). */
 static void unblock_one(int64_t block, int64_t s, const float *src, float *dst) {
-    int64_t s4 = s & ~(int64_t)3;
-    for (int64_t l = 0; l < block; l += 4) {
-        for (int64_t i = 0; i < s4; i += 4) {
-            __m128 r0 = _mm_loadu_ps(src + (i + 0) * block + l), r1 = _mm_loadu_ps(src + (i + 1) * block + l);
-            __m128 r2 = _mm_loadu_ps(src + (i + 2) * block + l), r3 = _mm_loadu_ps(src + (i + 3) * block + l);
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(dst + (l + 0) * s + i, r0), _mm_storeu_ps(dst + (l + 1) * s + i, r1);
-            _mm_storeu_ps(dst + (l + 2) * s + i, r2), _mm_storeu_ps(dst + (l + 3) * s + i, r3);
-        }
-        for (int64_t i = s4; i < s; i++)
-            for (int64_t k = 0; k < 4; k++) dst[(l + k) * s + i] = src[i * block + l + k];
-    }
+    cg_cpu_copy_transposed(dst, s, src, block, block, s); /* dst[l*s + i] = src[l + i*block] */
 }
 
-/* The other way: plain[l][i] -> blocked[i][l]. */
 static void block_one(int64_t block, int64_t s, const float *src, float *dst) {
-    int64_t s4 = s & ~(int64_t)3;
-    for (int64_t l = 0; l < block; l += 4) {
-        for (int64_t i = 0; i < s4; i += 4) {
-            __m128 r0 = _mm_loadu_ps(src + (l + 0) * s + i), r1 = _mm_loadu_ps(src + (l + 1) * s + i);
-            __m128 r2 = _mm_loadu_ps(src + (l + 2) * s + i), r3 = _mm_loadu_ps(src + (l + 3) * s + i);
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(dst + (i + 0) * block + l, r0), _mm_storeu_ps(dst + (i + 1) * block + l, r1);
-            _mm_storeu_ps(dst + (i + 2) * block + l, r2), _mm_storeu_ps(dst + (i + 3) * block + l, r3);
-        }
-        for (int64_t i = s4; i < s; i++)
-            for (int64_t k = 0; k < 4; k++) dst[i * block + l + k] = src[(l + k) * s + i];
-    }
+    cg_cpu_copy_transposed(dst, block, src, s, s, block); /* dst[i*block + l] = src[i + l*s] */
 }
 
 void cg_layout_blocked_to_plain(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst) {

@@ -524,15 +524,21 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  * run-to-run spread (which reaches 50% on this VM between identical
  * kernels): the GEMM was 10-17% ahead of blocked on the forwards of 3x3 s2
  * 64->128 at 7x7 and 3x3 128->128 at 4x4, NHWC and the GEMM 10-20% on the
- * 1x1 s2 128->256 forward and data backward; the stem's data backward is
- * faster plain on one thread (9.57 vs 10.32) and blocked on two (5.12 vs
- * 7.81), so it stays plain.  None of these held in every run. */
+ * 1x1 s2 128->256 forward and data backward.  None of these held in every
+ * run.  The stem's data backward (C < 16 with OC*KH*KW >= 1024) runs
+ * blocked: plain runs on one thread (conv_run, for the bits), and on
+ * 2 December (`CGRAD_BENCH_ONLY=stem bench_conv --kernels 2`, 3 runs) plain
+ * took 4.35-4.50 ms on one thread and on two, blocked 4.36-4.40 on one and
+ * 2.18-2.21 on two (PyTorch 1.13: 3.38); the cnn's 1->32 (OC*KH*KW 288)
+ * stays plain: 0.76-0.81 against blocked's 3.61-3.81 / 1.78-1.89. */
 cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pass pass, cg_conv2d_isa isa) {
     int64_t out = d->oh * d->ow, taps = d->kh * d->kw, red = (d->c / d->groups) * taps;
     int strided = d->stride_h > 1 || d->stride_w > 1, avx2 = isa != CG_CONV2D_ISA_AVX512;
     if (out == 1 || (out <= 4 && taps > 1)) return CG_CONV2D_GEMM;
     if (pass != CG_CONV2D_FWD && out <= 16 && taps > 1 && strided) return CG_CONV2D_GEMM;
-    if (pass == CG_CONV2D_BWD_DATA && d->c / d->groups < 16) return CG_CONV2D_DNNL_PLAIN;
+    if (pass == CG_CONV2D_BWD_DATA && d->c / d->groups < 16)
+        /* on AVX2 a deep one (the stem: OC*KH*KW 3136) runs blocked on 2 threads */
+        return avx2 && d->oc * taps >= 1024 ? CG_CONV2D_DNNL_BLOCKED : CG_CONV2D_DNNL_PLAIN;
     if (pass != CG_CONV2D_BWD_DATA && red < 16)
         return cg_conv2d_direct_supports(d) ? CG_CONV2D_DIRECT : CG_CONV2D_DNNL_PLAIN;
     if (taps == 1 && strided && d->h * d->w >= 49) { /* the strided 1x1 downsample at 7x7 and up */

@@ -65,6 +65,74 @@ TGT static void CAT(fwd_image, SUF)(int T, int64_t oc, int64_t p, const float *s
     }
 }
 
+/* One image's forward into the blocked layout: y_img (OC/B, P, B) of the
+ * image (nChw8c or nChw16c, B = block), from S (T, P); the same products
+ * in the same order as fwd_image_t (bias, then the even and odd taps in two
+ * chains, FMA where the level fuses, then the chains added; the tail of P
+ * past its last full vector of VW unfused, as fwd_image_t's scalar tail),
+ * so every element has the bits of the plain kernel's.  Vectorised along
+ * the B channels of a block (B a multiple of VW; the caller checks), four
+ * outputs at once so that eight chains overlap. */
+TGT static inline __attribute__((always_inline)) void CAT(fwd_image_blocked_t, SUF)(
+    int T, int64_t oc, int64_t p, int64_t block, const float *s, const float *w, const float *bias, float *y_img) {
+    int64_t pv = p - p % VW; /* fwd_image_t's vector part; the rest is its scalar tail */
+    for (int64_t cb = 0; cb < oc / block; cb++)
+        for (int64_t l0 = 0; l0 < block; l0 += VW) {
+            int64_t o0 = cb * block + l0;
+            VEC wv[CG_CONV2D_DIRECT_MAX_TAPS], bv;
+            float lanes[VW];
+            for (int t = 0; t < T; t++) { /* tap t's weights of the VW channels */
+                for (int l = 0; l < VW; l++) lanes[l] = w[(o0 + l) * T + t];
+                __builtin_memcpy(&wv[t], lanes, sizeof(VEC));
+            }
+            for (int l = 0; l < VW; l++) lanes[l] = bias ? bias[o0 + l] : 0.0f;
+            __builtin_memcpy(&bv, lanes, sizeof(VEC));
+            float *yb = y_img + cb * p * block + l0;
+            int64_t q = 0;
+            for (; q + 4 <= pv; q += 4) {
+                VEC a0[4], a1[4];
+                for (int k = 0; k < 4; k++) a0[k] = bv, a1[k] = (VEC){0};
+                for (int t = 0; t + 1 < T; t += 2)
+                    for (int k = 0; k < 4; k++) {
+                        a0[k] = VFMA(a0[k], wv[t], VSPLAT(s[t * p + q + k]));
+                        a1[k] = VFMA(a1[k], wv[t + 1], VSPLAT(s[(t + 1) * p + q + k]));
+                    }
+                for (int k = 0; k < 4; k++) {
+                    if (T & 1) a0[k] = VFMA(a0[k], wv[T - 1], VSPLAT(s[(T - 1) * p + q + k]));
+                    a0[k] += a1[k];
+                    __builtin_memcpy(yb + (q + k) * block, &a0[k], sizeof(VEC));
+                }
+            }
+            for (; q < pv; q++) {
+                VEC a0 = bv, a1 = (VEC){0};
+                for (int t = 0; t + 1 < T; t += 2) {
+                    a0 = VFMA(a0, wv[t], VSPLAT(s[t * p + q]));
+                    a1 = VFMA(a1, wv[t + 1], VSPLAT(s[(t + 1) * p + q]));
+                }
+                if (T & 1) a0 = VFMA(a0, wv[T - 1], VSPLAT(s[(T - 1) * p + q]));
+                a0 += a1;
+                __builtin_memcpy(yb + q * block, &a0, sizeof(VEC));
+            }
+            for (; q < p; q++) /* fwd_image_t's tail: unfused, one output at a time */
+                for (int l = 0; l < VW; l++) {
+                    float acc = bias ? bias[o0 + l] : 0.0f;
+                    for (int t = 0; t < T; t++) acc += w[(o0 + l) * T + t] * s[t * p + q];
+                    yb[q * block + l] = acc;
+                }
+        }
+}
+
+TGT static void CAT(fwd_image_blocked, SUF)(int T, int64_t oc, int64_t p, int64_t block, const float *s,
+                                            const float *w, const float *bias, float *y_img) {
+    switch (T) {
+#define CASE(k) case k: CAT(fwd_image_blocked_t, SUF)(k, oc, p, block, s, w, bias, y_img); return;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+#undef CASE
+    default: return;
+    }
+}
+
 /* One image's weight gradient for outputs [o0, o1): acc holds, per (o, t),
  * VW double lanes (at acc + (o*T + t) * CG_DIRECT_LANES), dy (OC, P) is
  * this image's, S (T, P); dbias_acc (OC lanes of the same shape) or NULL.

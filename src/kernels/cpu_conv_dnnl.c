@@ -271,8 +271,8 @@ fail:
 /* Whether cgrad's own kernel (the GEMM, the direct one) takes this shape
  * and pass; oneDNN's layouts answer 1 (only building the primitive tells). */
 static int own_kernel_takes(const cg_conv2d_desc *d, int pass, int kernel) {
-    if ((kernel == CG_CONV2D_GEMM || kernel == CG_CONV2D_DIRECT) && (d->x_block || d->y_block))
-        return 0; /* they read and write plain NCHW only */
+    if (kernel == CG_CONV2D_GEMM && (d->x_block || d->y_block))
+        return 0; /* it reads and writes plain NCHW only (the direct kernel says which blocks it takes) */
     if (kernel == CG_CONV2D_GEMM)
         return d->kh * d->kw <= CG_CONV2D_GEMM_MAX_TAPS && cg_conv2d_gemm_workspace(d) <= GEMM_MAX_WORKSPACE;
     if (kernel == CG_CONV2D_DIRECT) return pass != CG_CONV2D_BWD_DATA && cg_conv2d_direct_supports(d);
@@ -819,6 +819,12 @@ cg_nn_status cg_conv2d_native_blocks(const cg_conv2d_desc *d, cg_conv2d_pass pas
     pd.x_block = pd.y_block = 0;
     int kernel = atomic_load(&forced_kernel);
     if (kernel < 0 || kernel >= CG_CONV2D_KERNELS) kernel = cg_conv2d_kernel_for(&pd, pass);
+    /* cgrad's direct kernels write y (read dy) in the CPU's block, x plain */
+    if (kernel == CG_CONV2D_DIRECT) {
+        pd.y_block = cg_conv2d_preferred_block();
+        if (pd.y_block && own_kernel_takes(&pd, pass, kernel)) *y_block = pd.y_block;
+        return CG_NN_OK;
+    }
     /* only oneDNN's blocked kernels run in a channel-block layout; a shape
      * they refuse falls back to plain or to cgrad's own, and the plan says so */
     if (kernel != CG_CONV2D_DNNL_BLOCKED && kernel != CG_CONV2D_DNNL_WINOGRAD) return CG_NN_OK;

@@ -178,7 +178,8 @@ cg_nn_status cg_conv2d_backward_weights_gemm(const cg_conv2d_desc *d, const floa
 /* The third: direct kernels for thin layers (cpu_conv_direct.c), where one
  * output reads at most CG_CONV2D_DIRECT_MAX_TAPS values (C*KH*KW, groups
  * 1: the cnn's 1->32 3x3 first layer has 9), vectorised at the CPU's level
- * (cpu_dispatch.h), on cgrad's NCHW buffers as they are.  work holds
+ * (cpu_dispatch.h), on cgrad's NCHW x as it is, and y (dy) in NCHW or in
+ * d->y_block (8 or 16, a multiple of the level's vector, OC a multiple of it).  work holds
  * cg_conv2d_direct_workspace(d, threads) floats (aligned to 8 bytes); the
  * bits do not depend on threads.  CG_NN_EINVAL where
  * cg_conv2d_direct_supports(d) is 0.  (The data backward of these layers

@@ -271,6 +271,8 @@ fail:
 /* Whether cgrad's own kernel (the GEMM, the direct one) takes this shape
  * and pass; oneDNN's layouts answer 1 (only building the primitive tells). */
 static int own_kernel_takes(const cg_conv2d_desc *d, int pass, int kernel) {
+    if (kernel == CG_CONV2D_WINOGRAD) /* plain or blocked x / y; no weight backward */
+        return pass != CG_CONV2D_BWD_WEIGHTS && cg_conv2d_winograd_supports(d);
     if (kernel == CG_CONV2D_GEMM && (d->x_block || d->y_block))
         return 0; /* it reads and writes plain NCHW only (the direct kernel says which blocks it takes) */
     if (kernel == CG_CONV2D_GEMM)
@@ -297,13 +299,15 @@ static conv_plan *plan_build(const cg_conv2d_desc *d, int pass, int bias, int la
     p->pass = pass, p->bias = bias, p->d = d;
     dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
     dnnl_primitive_attr_t attr = NULL;
-    if (layout == CG_CONV2D_GEMM || layout == CG_CONV2D_DIRECT) {
+    if (layout == CG_CONV2D_GEMM || layout == CG_CONV2D_DIRECT || layout == CG_CONV2D_WINOGRAD) {
         if (!own_kernel_takes(d, pass, layout)) {
             free(p);
             return NULL; /* not a candidate here; oneDNN's layouts remain */
         }
         /* the direct kernel's workspace depends on the thread count: plan_run sizes it */
-        p->need = layout == CG_CONV2D_GEMM ? (size_t)cg_conv2d_gemm_workspace(d) * sizeof(float) : 0;
+        p->need = layout == CG_CONV2D_GEMM       ? (size_t)cg_conv2d_gemm_workspace(d) * sizeof(float)
+                  : layout == CG_CONV2D_WINOGRAD ? (size_t)cg_conv2d_winograd_workspace(d, 1) * sizeof(float)
+                                                 : 0;
         return p;
     }
     DNNL_TRY(dnnl_stream_create(&p->stream, engine, dnnl_stream_default_flags));
@@ -398,6 +402,13 @@ static int plan_run(conv_plan *p, conv_slot *slot, void *const *ptrs, int blocks
         return cg_conv2d_backward_weights_direct(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL, slot->buf,
                                                  threads) ? -1 : 0;
     }
+    if (p->layout == CG_CONV2D_WINOGRAD) {
+        int threads = omp_get_max_threads();
+        if (p->pass == CG_CONV2D_FWD)
+            return cg_conv2d_forward_winograd(p->d, ptrs[0], ptrs[1], p->bias ? ptrs[2] : NULL,
+                                              ptrs[p->bias ? 3 : 2], slot->buf, threads) ? -1 : 0;
+        return cg_conv2d_backward_data_winograd(p->d, ptrs[0], ptrs[1], ptrs[2], slot->buf, threads) ? -1 : 0;
+    }
     if (p->layout == CG_CONV2D_GEMM) {
         int threads = omp_get_max_threads();
         float *work = slot->buf;
@@ -450,6 +461,7 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
     case CG_CONV2D_GEMM: return "gemm";
     case CG_CONV2D_DIRECT: return "direct";
     case CG_CONV2D_DNNL_WINOGRAD: return "dnnl-winograd";
+    case CG_CONV2D_WINOGRAD: return "winograd";
     default: return "auto";
     }
 }
@@ -518,8 +530,14 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *    4.20, 1x1 s2 128->256 at 4x4 (2x2 out) 0.88 / 0.44 -> 0.57 / 0.31.
  *    The GEMM's CPU time was lower in every run (by 8-69% and 6-129%),
  *    its wall time in 8 and 9 of 10 (the weaker evidence of the three).
- *  - No winograd: oneDNN has none on AVX2 and runs blocked in its place,
- *    so the column says blocked (3x3 64->64 at 7x7 6.42 / 3.29).
+ *  - Winograd: oneDNN has none on AVX2, so the 3x3 stride-1 pad-1
+ *    forward and data backward (C, OC multiples of 8) run cgrad's own
+ *    F(4x4, 3x3) (cpu_conv_winograd.c; on 2 December, --kernels 2 on
+ *    plain buffers, 2 runs, under chrt): 3x3 64->64 at 7x7 forward 2.78 /
+ *    1.42 (blocked) -> 1.67 / 0.88, data backward 2.36 / 1.21 -> 1.65 /
+ *    0.88; 3x3 128->128 at 4x4 forward 3.59 / 1.82 -> 2.02 / 1.06, data
+ *    backward 2.99 / 1.50 -> 1.80 / 0.94.  Its weight backward is not
+ *    written: those rows keep blocked (7x7) and the GEMM (4x4).
  * Everywhere else the AVX-512 choice is also the AVX2 one or within the
  * run-to-run spread (which reaches 50% on this VM between identical
  * kernels): the GEMM was 10-17% ahead of blocked on the forwards of 3x3 s2
@@ -547,8 +565,14 @@ cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pas
     }
     if (avx2 && pass == CG_CONV2D_BWD_WEIGHTS && out <= 16) return CG_CONV2D_GEMM;
     if (d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 &&
-        d->groups == 1 && out >= 16)
-        return avx2 ? CG_CONV2D_DNNL_BLOCKED : CG_CONV2D_DNNL_WINOGRAD; /* oneDNN has winograd on AVX-512 only */
+        d->groups == 1 && out >= 16) {
+        if (!avx2) return CG_CONV2D_DNNL_WINOGRAD;
+        /* oneDNN has winograd on AVX-512 only: cgrad's own (cpu_conv_winograd.c) on AVX2, but for the weight
+         * backward; on a CPU without AVX2 it refuses and conv_run falls back to blocked */
+        if (pass != CG_CONV2D_BWD_WEIGHTS && d->pad_h == 1 && d->pad_w == 1 && d->c % 8 == 0 && d->oc % 8 == 0)
+            return CG_CONV2D_WINOGRAD;
+        return CG_CONV2D_DNNL_BLOCKED;
+    }
     return CG_CONV2D_DNNL_BLOCKED;
 }
 
@@ -616,7 +640,8 @@ static conv_entry *entry_get(const cg_conv2d_desc *d, int pass, int bias, int ke
  * same kernel. */
 static conv_plan *plan_for(const cg_conv2d_desc *d, int pass, int bias, int kernel, char *msg, size_t msg_size) {
     static const int order[CG_CONV2D_KERNELS] = {CG_CONV2D_DNNL_BLOCKED, CG_CONV2D_DNNL_PLAIN, CG_CONV2D_DNNL_NHWC,
-                                                 CG_CONV2D_GEMM, CG_CONV2D_DIRECT, CG_CONV2D_DNNL_WINOGRAD};
+                                                 CG_CONV2D_GEMM, CG_CONV2D_DIRECT, CG_CONV2D_DNNL_WINOGRAD,
+                                                 CG_CONV2D_WINOGRAD};
     conv_plan *p = plan_build(d, pass, bias, kernel, msg, msg_size);
     for (int i = 0; !p && i < CG_CONV2D_KERNELS; i++)
         if (order[i] != kernel) p = plan_build(d, pass, bias, order[i], msg, msg_size);
@@ -819,6 +844,14 @@ cg_nn_status cg_conv2d_native_blocks(const cg_conv2d_desc *d, cg_conv2d_pass pas
     pd.x_block = pd.y_block = 0;
     int kernel = atomic_load(&forced_kernel);
     if (kernel < 0 || kernel >= CG_CONV2D_KERNELS) kernel = cg_conv2d_kernel_for(&pd, pass);
+    /* cgrad's winograd reads and writes the CPU's block as it is */
+    if (kernel == CG_CONV2D_WINOGRAD) {
+        if (own_kernel_takes(&pd, pass, kernel)) {
+            *x_block = *y_block = cg_conv2d_preferred_block();
+            return CG_NN_OK;
+        }
+        kernel = CG_CONV2D_DNNL_BLOCKED; /* conv_run's fallback */
+    }
     /* cgrad's direct kernels write y (read dy) in the CPU's block, x plain */
     if (kernel == CG_CONV2D_DIRECT) {
         pd.y_block = cg_conv2d_preferred_block();

@@ -113,6 +113,7 @@ typedef enum cg_conv2d_kernel {
     CG_CONV2D_GEMM,         /* the batch SGEMM below */
     CG_CONV2D_DIRECT,       /* cgrad's direct kernels for thin layers below (forward, weight backward) */
     CG_CONV2D_DNNL_WINOGRAD, /* the blocked layout with oneDNN's winograd algorithm (3x3, stride 1, AVX-512) */
+    CG_CONV2D_WINOGRAD,      /* cgrad's F(4x4,3x3) winograd kernel below (3x3 s1 p1, AVX2; forward, data backward) */
     CG_CONV2D_KERNELS
 } cg_conv2d_kernel;
 /* The rule's columns: oneDNN's kernels rank differently on AVX-512 and on
@@ -128,7 +129,7 @@ const char *cg_conv2d_isa_name(cg_conv2d_isa isa);
  * column on any machine, for tests); cg_conv2d_kernel_for: in this CPU's. */
 cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pass pass, cg_conv2d_isa isa);
 cg_conv2d_kernel cg_conv2d_kernel_for(const cg_conv2d_desc *d, cg_conv2d_pass pass);
-/* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm", "direct", "dnnl-winograd" ("auto" for CG_CONV2D_AUTO). */
+/* "dnnl-plain", "dnnl-blocked", "dnnl-nhwc", "gemm", "direct", "dnnl-winograd", "winograd" ("auto" for CG_CONV2D_AUTO). */
 const char *cg_conv2d_kernel_name(cg_conv2d_kernel k);
 /* For benchmarks and tests: every later call runs kernel k (CG_CONV2D_AUTO:
  * the rule again).  Process-wide; not for use while conv calls run. */
@@ -191,6 +192,19 @@ cg_nn_status cg_conv2d_forward_direct(const cg_conv2d_desc *d, const float *x, c
                                       float *y, float *work, int threads);
 cg_nn_status cg_conv2d_backward_weights_direct(const cg_conv2d_desc *d, const float *x, const float *dy,
                                                float *dw, float *dbias, float *work, int threads);
+
+/* The fourth: Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1, dilation 1,
+ * groups 1, C and OC multiples of 8 (cpu_conv_winograd.c), forward and
+ * data backward, on AVX2+FMA (cg_conv2d_winograd_supports is 0 on a CPU
+ * without AVX2).  x_block / y_block 0, 8 or 16 are read and written as
+ * they are.  work holds cg_conv2d_winograd_workspace(d, threads) floats;
+ * the bits do not depend on threads.  CG_NN_EINVAL where unsupported. */
+int cg_conv2d_winograd_supports(const cg_conv2d_desc *d);
+int64_t cg_conv2d_winograd_workspace(const cg_conv2d_desc *d, int threads);
+cg_nn_status cg_conv2d_forward_winograd(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
+                                        float *y, float *work, int threads);
+cg_nn_status cg_conv2d_backward_data_winograd(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
+                                              float *work, int threads);
 
 /* Frees every cached primitive and buffer (call at shutdown, or to bound
  * memory after many shapes); safe while no conv call is running. */

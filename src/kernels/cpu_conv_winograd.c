@@ -1,0 +1,323 @@
+/* conv2d by Winograd's minimal filtering, F(4x4, 3x3): cgrad's own kernel
+ * for 3x3, stride 1, pad 1, dilation 1, groups 1, C and OC multiples of 8,
+ * forward and data backward, on AVX2+FMA (picked at run time; on a CPU
+ * without AVX2 cg_conv2d_winograd_supports says 0 and the rule's fallback
+ * runs instead).
+ *
+ * Why: on AVX2 oneDNN 2.6 has no Winograd (only on AVX-512), and its
+ * blocked direct kernel already runs near the FMA peak, so the stride-1
+ * 3x3 layers of resnet18 (64->64 at 7x7, 128->128 at 4x4) can only get
+ * faster with fewer multiplies.  F(4x4, 3x3) does a 4x4 output tile with
+ * 36 products per (input, output) channel pair instead of 144: a 7x7 map
+ * is 2x2 tiles (8x8, 3.06x fewer multiplies), a 4x4 map one tile (4x).
+ *
+ * How (Lavin & Gray's matrices, points 0, +-1, +-2 and infinity):
+ *   U[a][c][k] = (G g[k][c] G^T)[a]          weights, a = 0..35 (6x6)
+ *   V[a][t][c] = (B^T d[t][c] B)[a]          each tile's 6x6 input patch
+ *   M[a][t][k] = sum_c V[a][t][c] U[a][c][k] 36 products [T x C] x [C x K]
+ *   y[t][k]    = A^T M[.][t][k] A (+ bias)   the 4x4 output tile
+ * with the 8 channels of one nChw8c / nChw16c block in the 8 lanes of a
+ * vector.  Plain NCHW buffers are reordered into nChw8c in the workspace
+ * first (and the output out of it); blocked ones (8 or 16) are read and
+ * written as they are, so the network keeps nChw8c around this kernel.
+ * The data backward is the same machinery: dx = conv(dy, w rotated 180
+ * degrees with C and OC swapped), pad 1.
+ *
+ * Same bits on any thread count: the three phases (input transform by
+ * tile, products by (a, fixed chunk of WG_CHUNK tiles), output transform
+ * by tile) give every value to one task that sums in a fixed order; the
+ * thread count only decides which thread runs a task.
+ *
+ * Accuracy: the transforms' constants (up to 8 and 1/24) cost bits:
+ * against the double reference kernel, max |err| / max |y| over the whole
+ * output, as tests/test_conv_winograd.c measures it (inputs of size 1,
+ * weights of the size PyTorch's init gives, every shape and layout of the
+ * test, 64->64 at 7x7 and 128->128 at 4x4 batch 64 among them): 3.8e-5
+ * forward, 6.9e-5 data backward, against the test's bar of 1e-4.
+ *
+ * Workspace (floats, cg_conv2d_winograd_workspace): U 36*C*K, V 36*T*Cin,
+ * M 36*T*Cout, and one (N, max(C, OC), H, W) buffer for the plain input's
+ * and output's nChw8c copies, with T = N * ceil(H/4) * ceil(W/4) tiles. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/cpu_dispatch.h"
+#include "kernels/cpu_nn_threads.h"
+#include "kernels/nn_kernels.h"
+
+#define TGT __attribute__((target("avx2,fma")))
+#define WG_ALPHA 36
+/* tiles per product task: a multiple of the micro-kernel's 6 rows */
+#define WG_CHUNK 96
+
+int cg_conv2d_winograd_supports(const cg_conv2d_desc *d) {
+    if (cg_cpu_level_active() < CG_CPU_AVX2) return 0;
+    if (d->kh != 3 || d->kw != 3 || d->stride_h != 1 || d->stride_w != 1 || d->pad_h != 1 || d->pad_w != 1 ||
+        d->dil_h != 1 || d->dil_w != 1 || d->groups != 1)
+        return 0;
+    if (d->c % 8 || d->oc % 8) return 0;
+    int xb = d->x_block == 0 || d->x_block == 8 || d->x_block == 16;
+    int yb = d->y_block == 0 || d->y_block == 8 || d->y_block == 16;
+    return xb && yb;
+}
+
+static int64_t wg_tiles(const cg_conv2d_desc *d) { return d->n * ((d->h + 3) / 4) * ((d->w + 3) / 4); }
+static int64_t up16(int64_t v) { return (v + 15) & ~(int64_t)15; }
+
+int64_t cg_conv2d_winograd_workspace(const cg_conv2d_desc *d, int threads) {
+    (void)threads; /* the same on any thread count */
+    int64_t t = wg_tiles(d), cmax = d->c > d->oc ? d->c : d->oc;
+    return up16(WG_ALPHA * d->c * d->oc) + up16(WG_ALPHA * t * d->c) + up16(WG_ALPHA * t * d->oc) +
+           up16(d->n * cmax * d->h * d->w);
+}
+
+/* ---- weights: U[a][ci][co] for the products' (input ci, output co) ---- */
+
+static const float WG_G[6][3] = {{1.f / 4, 0, 0},
+                                 {-1.f / 6, -1.f / 6, -1.f / 6},
+                                 {-1.f / 6, 1.f / 6, -1.f / 6},
+                                 {1.f / 24, 1.f / 12, 1.f / 6},
+                                 {1.f / 24, -1.f / 12, 1.f / 6},
+                                 {0, 0, 1}};
+
+/* 8 filters at once (filter j's 3x3 taps at g + j*stride, flipped 180
+ * degrees when rot): u[a] = (G g G^T)[a], one lane per filter, stored at
+ * out + a*ld (8 contiguous floats each) */
+static TGT void filters8(const float *g, int64_t stride, int rot, float *out, int64_t ld) {
+    __m256 f[3][3], t[6][3];
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+            int tap = rot ? (2 - a) * 3 + (2 - b) : a * 3 + b;
+            f[a][b] = _mm256_set_ps(g[7 * stride + tap], g[6 * stride + tap], g[5 * stride + tap], g[4 * stride + tap],
+                                    g[3 * stride + tap], g[2 * stride + tap], g[stride + tap], g[tap]);
+        }
+    for (int i = 0; i < 6; i++)
+        for (int b = 0; b < 3; b++)
+            t[i][b] = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(WG_G[i][0]), f[0][b]),
+                                                  _mm256_mul_ps(_mm256_set1_ps(WG_G[i][1]), f[1][b])),
+                                    _mm256_mul_ps(_mm256_set1_ps(WG_G[i][2]), f[2][b]));
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++)
+            _mm256_storeu_ps(out + (i * 6 + j) * ld,
+                             _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(t[i][0], _mm256_set1_ps(WG_G[j][0])),
+                                                         _mm256_mul_ps(t[i][1], _mm256_set1_ps(WG_G[j][1]))),
+                                           _mm256_mul_ps(t[i][2], _mm256_set1_ps(WG_G[j][2]))));
+}
+
+/* Forward: products read input c, write output k: U[a][c][k] from w[k][c].
+ * Data backward: input k (dy's channels), output c: U[a][k][c] from w[k][c] rotated. */
+static void weights_transform(const cg_conv2d_desc *d, const float *w, int backward, float *U, int threads) {
+    int64_t C = d->c, K = d->oc, ld = C * K;
+    if (!backward) /* 8 output channels k.. of input channel c: filters 9*C apart */
+        CG_NN_PARALLEL_FOR(threads, for (int64_t k = 0; k < K; k += 8) {
+            for (int64_t c = 0; c < C; c++) filters8(w + (k * C + c) * 9, C * 9, 0, U + c * K + k, ld);
+        });
+    else /* input channel k, 8 output channels c..: filters 9 apart */
+        CG_NN_PARALLEL_FOR(threads, for (int64_t k = 0; k < K; k++) {
+            for (int64_t c = 0; c < C; c += 8) filters8(w + (k * C + c) * 9, 9, 1, U + k * C + c, ld);
+        });
+}
+
+/* ---- the input transform: B^T d B, 8 channels a vector ---- */
+
+static TGT inline void bt6(const __m256 x[6], __m256 o[6]) {
+    const __m256 four = _mm256_set1_ps(4.f), five = _mm256_set1_ps(5.f), two = _mm256_set1_ps(2.f);
+    __m256 x12 = _mm256_add_ps(x[1], x[2]), x34 = _mm256_add_ps(x[3], x[4]);
+    __m256 d12 = _mm256_sub_ps(x[1], x[2]), d43 = _mm256_sub_ps(x[4], x[3]);
+    __m256 d42 = _mm256_sub_ps(x[4], x[2]), d31 = _mm256_sub_ps(x[3], x[1]);
+    o[0] = _mm256_fmadd_ps(four, x[0], _mm256_fnmadd_ps(five, x[2], x[4]));
+    o[1] = _mm256_fnmadd_ps(four, x12, x34);
+    o[2] = _mm256_fmadd_ps(four, d12, d43);
+    o[3] = _mm256_fmadd_ps(two, d31, d42);
+    o[4] = _mm256_fnmadd_ps(two, d31, d42);
+    o[5] = _mm256_fmadd_ps(four, x[1], _mm256_fnmadd_ps(five, x[3], x[5]));
+}
+
+typedef struct wg_geom {
+    int64_t n, h, w, cin, cout; /* stride 1, pad 1: the output is h x w too */
+    int64_t th, tw, tiles;      /* tiles per column and row of a map, in all */
+} wg_geom;
+
+/* V[a][t][cin] for tiles t of `in` (blocked, block ib) */
+/* (The parallel loops call one TGT function per item: clang does not give
+ * an OpenMP region's outlined body its function's target attribute.) */
+static TGT void input_tile(const wg_geom *g, const float *in, int64_t ib, float *V, int64_t t) {
+    int64_t hw = g->h * g->w, T = g->tiles, ng = g->cin / 8;
+    {
+        int64_t n = t / (g->th * g->tw), r = t % (g->th * g->tw);
+        int64_t y0 = (r / g->tw) * 4 - 1, x0 = (r % g->tw) * 4 - 1;
+        for (int64_t cg = 0; cg < ng; cg++) {
+            int64_t c = cg * 8;
+            const float *p = in + ((n * (g->cin / ib) + c / ib) * hw) * ib + c % ib;
+            __m256 dd[6][6], tt[6][6];
+            for (int i = 0; i < 6; i++) {
+                int64_t yy = y0 + i;
+                for (int j = 0; j < 6; j++) {
+                    int64_t xx = x0 + j;
+                    dd[i][j] = yy >= 0 && yy < g->h && xx >= 0 && xx < g->w ? _mm256_loadu_ps(p + (yy * g->w + xx) * ib)
+                                                                            : _mm256_setzero_ps();
+                }
+            }
+            for (int j = 0; j < 6; j++) { /* columns: tt = B^T dd */
+                __m256 col[6], o[6];
+                for (int i = 0; i < 6; i++) col[i] = dd[i][j];
+                bt6(col, o);
+                for (int i = 0; i < 6; i++) tt[i][j] = o[i];
+            }
+            for (int i = 0; i < 6; i++) { /* rows: tt B */
+                __m256 o[6];
+                bt6(tt[i], o);
+                for (int j = 0; j < 6; j++) _mm256_storeu_ps(V + ((int64_t)(i * 6 + j) * T + t) * g->cin + c, o[j]);
+            }
+        }
+    }
+}
+
+static void input_transform(const wg_geom *g, const float *in, int64_t ib, float *V, int threads) {
+    CG_NN_PARALLEL_FOR(threads, for (int64_t t = 0; t < g->tiles; t++) input_tile(g, in, ib, V, t););
+}
+
+/* ---- the products: M[a][t][k] = sum_c V[a][t][c] U[a][c][k] ---- */
+
+/* 6 rows x 16 columns of M, summed over c = 0..C-1 in order: 12
+ * accumulators named one by one (an array of them was kept on the stack by
+ * gcc, at a third of the speed) */
+static TGT void micro6x16(int64_t C, const float *v, int64_t ldv, const float *u, int64_t ldu, float *m,
+                          int64_t ldm) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+    __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+    const float *v1 = v + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv, *v4 = v3 + ldv, *v5 = v4 + ldv;
+    for (int64_t c = 0; c < C; c++) {
+        __m256 u0 = _mm256_loadu_ps(u + c * ldu), u1 = _mm256_loadu_ps(u + c * ldu + 8), b;
+        b = _mm256_broadcast_ss(v + c), a00 = _mm256_fmadd_ps(b, u0, a00), a01 = _mm256_fmadd_ps(b, u1, a01);
+        b = _mm256_broadcast_ss(v1 + c), a10 = _mm256_fmadd_ps(b, u0, a10), a11 = _mm256_fmadd_ps(b, u1, a11);
+        b = _mm256_broadcast_ss(v2 + c), a20 = _mm256_fmadd_ps(b, u0, a20), a21 = _mm256_fmadd_ps(b, u1, a21);
+        b = _mm256_broadcast_ss(v3 + c), a30 = _mm256_fmadd_ps(b, u0, a30), a31 = _mm256_fmadd_ps(b, u1, a31);
+        b = _mm256_broadcast_ss(v4 + c), a40 = _mm256_fmadd_ps(b, u0, a40), a41 = _mm256_fmadd_ps(b, u1, a41);
+        b = _mm256_broadcast_ss(v5 + c), a50 = _mm256_fmadd_ps(b, u0, a50), a51 = _mm256_fmadd_ps(b, u1, a51);
+    }
+    _mm256_storeu_ps(m, a00), _mm256_storeu_ps(m + 8, a01), m += ldm;
+    _mm256_storeu_ps(m, a10), _mm256_storeu_ps(m + 8, a11), m += ldm;
+    _mm256_storeu_ps(m, a20), _mm256_storeu_ps(m + 8, a21), m += ldm;
+    _mm256_storeu_ps(m, a30), _mm256_storeu_ps(m + 8, a31), m += ldm;
+    _mm256_storeu_ps(m, a40), _mm256_storeu_ps(m + 8, a41), m += ldm;
+    _mm256_storeu_ps(m, a50), _mm256_storeu_ps(m + 8, a51);
+}
+
+/* the edges: one row x 8 columns at a time, the same sum in the same order
+ * (c ascending, one fused multiply-add each), so the bits do not depend on
+ * which kernel computed a value */
+static TGT void micro1x8(int64_t C, const float *v, const float *u, int64_t ldu, float *m) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t c = 0; c < C; c++) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(v + c), _mm256_loadu_ps(u + c * ldu), acc);
+    _mm256_storeu_ps(m, acc);
+}
+
+static TGT void micro_any(int rows, int nv, int64_t C, const float *v, int64_t ldv, const float *u, int64_t ldu,
+                          float *m, int64_t ldm) {
+    if (rows == 6 && nv == 2) {
+        micro6x16(C, v, ldv, u, ldu, m, ldm);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < nv; j++) micro1x8(C, v + r * ldv, u + j * 8, ldu, m + r * ldm + j * 8);
+}
+
+static void products(const wg_geom *g, const float *V, const float *U, float *M, int threads) {
+    int64_t T = g->tiles, C = g->cin, K = g->cout, chunks = (T + WG_CHUNK - 1) / WG_CHUNK;
+    CG_NN_PARALLEL_FOR(threads, for (int64_t task = 0; task < WG_ALPHA * chunks; task++) {
+        int64_t a = task / chunks, t0 = (task % chunks) * WG_CHUNK, t1 = t0 + WG_CHUNK < T ? t0 + WG_CHUNK : T;
+        const float *va = V + a * T * C, *ua = U + a * C * K;
+        float *ma = M + a * T * K;
+        for (int64_t k = 0; k < K; k += 16) {
+            int nv = K - k >= 16 ? 2 : 1;
+            for (int64_t t = t0; t < t1; t += 6) {
+                int rows = t1 - t >= 6 ? 6 : (int)(t1 - t);
+                micro_any(rows, nv, C, va + t * C, C, ua + k, K, ma + t * K + k, K);
+            }
+        }
+    });
+}
+
+/* ---- the output transform: A^T m A (+ bias) ---- */
+
+static TGT inline void at6(const __m256 x[6], __m256 o[4]) {
+    const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), eight = _mm256_set1_ps(8.f);
+    __m256 s12 = _mm256_add_ps(x[1], x[2]), d12 = _mm256_sub_ps(x[1], x[2]);
+    __m256 s34 = _mm256_add_ps(x[3], x[4]), d34 = _mm256_sub_ps(x[3], x[4]);
+    o[0] = _mm256_add_ps(_mm256_add_ps(x[0], s12), s34);
+    o[1] = _mm256_fmadd_ps(two, d34, d12);
+    o[2] = _mm256_fmadd_ps(four, s34, s12);
+    o[3] = _mm256_add_ps(_mm256_fmadd_ps(eight, d34, d12), x[5]);
+}
+
+static TGT void output_tile(const wg_geom *g, const float *M, const float *bias, float *out, int64_t ob, int64_t t) {
+    int64_t hw = g->h * g->w, T = g->tiles, ng = g->cout / 8;
+    {
+        int64_t n = t / (g->th * g->tw), r = t % (g->th * g->tw);
+        int64_t y0 = (r / g->tw) * 4, x0 = (r % g->tw) * 4;
+        for (int64_t kg = 0; kg < ng; kg++) {
+            int64_t k = kg * 8;
+            __m256 mm[6][6], tt[4][6];
+            for (int a = 0; a < WG_ALPHA; a++) mm[a / 6][a % 6] = _mm256_loadu_ps(M + ((int64_t)a * T + t) * g->cout + k);
+            for (int j = 0; j < 6; j++) { /* columns: tt = A^T mm */
+                __m256 col[6], o[4];
+                for (int i = 0; i < 6; i++) col[i] = mm[i][j];
+                at6(col, o);
+                for (int i = 0; i < 4; i++) tt[i][j] = o[i];
+            }
+            __m256 b = bias ? _mm256_loadu_ps(bias + k) : _mm256_setzero_ps();
+            float *p = out + ((n * (g->cout / ob) + k / ob) * hw) * ob + k % ob;
+            for (int i = 0; i < 4; i++) { /* rows: tt A */
+                if (y0 + i >= g->h) break;
+                __m256 o[4];
+                at6(tt[i], o);
+                for (int j = 0; j < 4 && x0 + j < g->w; j++) {
+                    __m256 v = bias ? _mm256_add_ps(o[j], b) : o[j];
+                    _mm256_storeu_ps(p + ((y0 + i) * g->w + x0 + j) * ob, v);
+                }
+            }
+        }
+    }
+}
+
+static void output_transform(const wg_geom *g, const float *M, const float *bias, float *out, int64_t ob,
+                             int threads) {
+    CG_NN_PARALLEL_FOR(threads, for (int64_t t = 0; t < g->tiles; t++) output_tile(g, M, bias, out, ob, t););
+}
+
+/* ---- the passes ---- */
+
+/* in (N, cin, H, W) in block ib (0: plain), out (N, cout, H, W) in block ob */
+static void wg_run(const cg_conv2d_desc *d, const float *w, int backward, const float *in, int64_t ib,
+                   const float *bias, float *out, int64_t ob, float *work, int threads) {
+    wg_geom g = {d->n, d->h, d->w, backward ? d->oc : d->c, backward ? d->c : d->oc, (d->h + 3) / 4, (d->w + 3) / 4, 0};
+    g.tiles = wg_tiles(d);
+    float *U = work, *V = U + up16(WG_ALPHA * d->c * d->oc), *M = V + up16(WG_ALPHA * g.tiles * g.cin);
+    float *X = M + up16(WG_ALPHA * g.tiles * g.cout);
+    if (threads < 1) threads = 1;
+    weights_transform(d, w, backward, U, threads);
+    if (!ib) {
+        cg_layout_plain_to_blocked(8, g.n, g.cin, g.h * g.w, in, X);
+        in = X, ib = 8;
+    }
+    input_transform(&g, in, ib, V, threads);
+    products(&g, V, U, M, threads);
+    /* X is free again once the input transform has read it */
+    output_transform(&g, M, bias, ob ? out : X, ob ? ob : 8, threads);
+    if (!ob) cg_layout_blocked_to_plain(8, g.n, g.cout, g.h * g.w, X, out);
+}
+
+cg_nn_status cg_conv2d_forward_winograd(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
+                                        float *y, float *work, int threads) {
+    if (!cg_conv2d_winograd_supports(d)) return CG_NN_EINVAL;
+    wg_run(d, w, 0, x, d->x_block, bias, y, d->y_block, work, threads);
+    return CG_NN_OK;
+}
+
+cg_nn_status cg_conv2d_backward_data_winograd(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
+                                              float *work, int threads) {
+    if (!cg_conv2d_winograd_supports(d)) return CG_NN_EINVAL;
+    wg_run(d, w, 1, dy, d->y_block, NULL, dx, d->x_block, work, threads);
+    return CG_NN_OK;
+}

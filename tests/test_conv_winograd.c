@@ -1,6 +1,7 @@
 /* test_conv_winograd.c — cgrad's F(4x4, 3x3) winograd conv kernel
  * (cpu_conv_winograd.c) against the double reference kernels:
- *   - forward (with and without bias) and data backward at resnet18's
+ *   - forward (with and without bias), data backward and weight backward
+ *     (with and without dbias) at resnet18's
  *     shapes (64->64 at 7x7, 128->128 at 4x4, batch 64) and small odd ones
  *     (batch 1 and 3; 5x5, 6x6, 7x7, 9x11, 1x1, 2x3; 8->16, 16->8, 8->8),
  *     plain NCHW and blocked nChw8c / nChw16c on either side; the error is
@@ -54,7 +55,7 @@ static double rel_err(int64_t n, const float *a, const float *b) {
     return m > 0 ? e / m : e;
 }
 
-static double worst_fwd, worst_bwd;
+static double worst_fwd, worst_bwd, worst_wgt;
 
 /* One shape: forward (bias on/off) and data backward in layouts xb / yb,
  * against the reference; returns nothing, asserts. */
@@ -103,6 +104,24 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, 
     assert_int_equal(cg_conv2d_backward_data_winograd(&d, dyin, wt, one, work, 1), CG_NN_OK);
     assert_memory_equal(one, got, (size_t)nx * sizeof *one);
     free(one);
+    /* weight backward, with and without dbias */
+    float *dwref = alloc_f(nw), *dw = alloc_f(nw), *dw1 = alloc_f(nw), *dbref = alloc_f(oc), *db = alloc_f(oc);
+    float *db1 = alloc_f(oc);
+    cg_conv2d_backward_weights_ref(&pd, x, dy, dwref, dbref);
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(cg_conv2d_backward_weights_winograd(&d, xin, dyin, dw, b ? db : NULL, work, 2), CG_NN_OK);
+        e = rel_err(nw, dw, dwref);
+        if (e > worst_wgt) worst_wgt = e;
+        if (e > 1e-4) fail_msg("bwd weight %ldx%ld->%ld %ldx%ld blocks %ld/%ld: rel err %g", (long)n, (long)c,
+                               (long)oc, (long)h, (long)w, (long)xb, (long)yb, e);
+        assert_int_equal(cg_conv2d_backward_weights_winograd(&d, xin, dyin, dw1, b ? db1 : NULL, work, 1), CG_NN_OK);
+        assert_memory_equal(dw, dw1, (size_t)nw * sizeof *dw);
+        if (b) {
+            assert_true(rel_err(oc, db, dbref) < 1e-6);
+            assert_memory_equal(db, db1, (size_t)oc * sizeof *db);
+        }
+    }
+    free(dwref), free(dw), free(dw1), free(dbref), free(db), free(db1);
     free(x), free(wt), free(bias), free(dy), free(ref), free(got), free(plain), free(xin), free(dyin), free(work);
 }
 
@@ -125,7 +144,8 @@ static void test_resnet_shapes(void **state) {
     check_shape(64, 64, 7, 7, 64, 8, 8);
     check_shape(64, 128, 4, 4, 128, 8, 8);
     check_shape(64, 128, 4, 4, 128, 16, 0);
-    printf("winograd max rel err (of max |ref|): forward %.3g, data backward %.3g\n", worst_fwd, worst_bwd);
+    printf("winograd max rel err (of max |ref|): forward %.3g, data backward %.3g, weight backward %.3g\n",
+           worst_fwd, worst_bwd, worst_wgt);
 }
 
 static void test_refuses(void **state) {
@@ -173,7 +193,7 @@ static void test_public_op(void **state) {
     omp_set_num_threads(2);
     assert_int_equal(cg_conv2d_backward_data(&d, dy, wt, dgot, msg, sizeof msg), CG_NN_OK);
     assert_true(rel_err(nx, dgot, dref) < 1e-4);
-    /* the weight backward is not winograd's: forced, it falls back and still matches */
+    /* the weight backward, with dbias */
     float *dw = alloc_f(24 * 16 * 9), *dwref = alloc_f(24 * 16 * 9), *db = alloc_f(24), *dbref = alloc_f(24);
     cg_conv2d_backward_weights_ref(&d, x, dy, dwref, dbref);
     assert_int_equal(cg_conv2d_backward_weights(&d, x, dy, dw, db, msg, sizeof msg), CG_NN_OK);

@@ -271,8 +271,7 @@ fail:
 /* Whether cgrad's own kernel (the GEMM, the direct one) takes this shape
  * and pass; oneDNN's layouts answer 1 (only building the primitive tells). */
 static int own_kernel_takes(const cg_conv2d_desc *d, int pass, int kernel) {
-    if (kernel == CG_CONV2D_WINOGRAD) /* plain or blocked x / y; no weight backward */
-        return pass != CG_CONV2D_BWD_WEIGHTS && cg_conv2d_winograd_supports(d);
+    if (kernel == CG_CONV2D_WINOGRAD) return cg_conv2d_winograd_supports(d); /* plain or blocked x / y */
     if (kernel == CG_CONV2D_GEMM && (d->x_block || d->y_block))
         return 0; /* it reads and writes plain NCHW only (the direct kernel says which blocks it takes) */
     if (kernel == CG_CONV2D_GEMM)
@@ -407,7 +406,10 @@ static int plan_run(conv_plan *p, conv_slot *slot, void *const *ptrs, int blocks
         if (p->pass == CG_CONV2D_FWD)
             return cg_conv2d_forward_winograd(p->d, ptrs[0], ptrs[1], p->bias ? ptrs[2] : NULL,
                                               ptrs[p->bias ? 3 : 2], slot->buf, threads) ? -1 : 0;
-        return cg_conv2d_backward_data_winograd(p->d, ptrs[0], ptrs[1], ptrs[2], slot->buf, threads) ? -1 : 0;
+        if (p->pass == CG_CONV2D_BWD_DATA)
+            return cg_conv2d_backward_data_winograd(p->d, ptrs[0], ptrs[1], ptrs[2], slot->buf, threads) ? -1 : 0;
+        return cg_conv2d_backward_weights_winograd(p->d, ptrs[0], ptrs[1], ptrs[2], p->bias ? ptrs[3] : NULL,
+                                                   slot->buf, threads) ? -1 : 0;
     }
     if (p->layout == CG_CONV2D_GEMM) {
         int threads = omp_get_max_threads();
@@ -526,18 +528,21 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *    on 1 thread than on 2 at odd batch sizes (1, 3, 5, 7, 9: the last
  *    batch of an epoch), and the GEMM gives the same at every batch.
  *  - The weight backward onto any other output map of up to 4x4 goes to
- *    the GEMM too: 3x3 128->128 at 4x4 11.07 / 5.82 (blocked) -> 8.09 /
- *    4.20, 1x1 s2 128->256 at 4x4 (2x2 out) 0.88 / 0.44 -> 0.57 / 0.31.
+ *    the GEMM too (but for the 3x3 stride-1 ones, winograd's below): 3x3
+ *    128->128 at 4x4 11.07 / 5.82 (blocked) -> 8.09 / 4.20, 1x1 s2
+ *    128->256 at 4x4 (2x2 out) 0.88 / 0.44 -> 0.57 / 0.31.
  *    The GEMM's CPU time was lower in every run (by 8-69% and 6-129%),
  *    its wall time in 8 and 9 of 10 (the weaker evidence of the three).
- *  - Winograd: oneDNN has none on AVX2, so the 3x3 stride-1 pad-1
- *    forward and data backward (C, OC multiples of 8) run cgrad's own
- *    F(4x4, 3x3) (cpu_conv_winograd.c; on 2 December, --kernels 2 on
- *    plain buffers, 2 runs, under chrt): 3x3 64->64 at 7x7 forward 2.78 /
+ *  - Winograd: oneDNN has none on AVX2, so the 3x3 stride-1 pad-1 passes
+ *    (C, OC multiples of 8; maps of 4x4 and up) run cgrad's own F(4x4,
+ *    3x3) (cpu_conv_winograd.c; on 2 December, --kernels 2 on plain
+ *    buffers, 2-3 runs, under chrt): 3x3 64->64 at 7x7 forward 2.78 /
  *    1.42 (blocked) -> 1.67 / 0.88, data backward 2.36 / 1.21 -> 1.65 /
- *    0.88; 3x3 128->128 at 4x4 forward 3.59 / 1.82 -> 2.02 / 1.06, data
- *    backward 2.99 / 1.50 -> 1.80 / 0.94.  Its weight backward is not
- *    written: those rows keep blocked (7x7) and the GEMM (4x4).
+ *    0.88, weight backward 3.33 / 1.70 (blocked) -> 2.35 / 1.40; 3x3
+ *    128->128 at 4x4 forward 3.59 / 1.82 -> 2.02 / 1.06, data backward
+ *    2.99 / 1.50 -> 1.80 / 0.94, weight backward 3.67 / 1.95 (the GEMM)
+ *    -> 1.74 / 0.93.  Maps above 7x7 take it too (unmeasured: fewer
+ *    wasted tile rows there, so at least as far ahead).
  * Everywhere else the AVX-512 choice is also the AVX2 one or within the
  * run-to-run spread (which reaches 50% on this VM between identical
  * kernels): the GEMM was 10-17% ahead of blocked on the forwards of 3x3 s2
@@ -563,16 +568,14 @@ cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pas
         if (avx2) return CG_CONV2D_GEMM;
         if (pass == CG_CONV2D_BWD_DATA) return CG_CONV2D_DNNL_PLAIN;
     }
+    int wino = d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 &&
+               d->dil_w == 1 && d->groups == 1 && out >= 16;
+    /* oneDNN has winograd on AVX-512 only: cgrad's own (cpu_conv_winograd.c) on AVX2, every pass; on a CPU
+     * without AVX2 it refuses and conv_run falls back to blocked */
+    if (wino && avx2 && d->pad_h == 1 && d->pad_w == 1 && d->c % 8 == 0 && d->oc % 8 == 0)
+        return CG_CONV2D_WINOGRAD;
     if (avx2 && pass == CG_CONV2D_BWD_WEIGHTS && out <= 16) return CG_CONV2D_GEMM;
-    if (d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 &&
-        d->groups == 1 && out >= 16) {
-        if (!avx2) return CG_CONV2D_DNNL_WINOGRAD;
-        /* oneDNN has winograd on AVX-512 only: cgrad's own (cpu_conv_winograd.c) on AVX2, but for the weight
-         * backward; on a CPU without AVX2 it refuses and conv_run falls back to blocked */
-        if (pass != CG_CONV2D_BWD_WEIGHTS && d->pad_h == 1 && d->pad_w == 1 && d->c % 8 == 0 && d->oc % 8 == 0)
-            return CG_CONV2D_WINOGRAD;
-        return CG_CONV2D_DNNL_BLOCKED;
-    }
+    if (wino) return avx2 ? CG_CONV2D_DNNL_BLOCKED : CG_CONV2D_DNNL_WINOGRAD;
     return CG_CONV2D_DNNL_BLOCKED;
 }
 
@@ -761,7 +764,8 @@ static cg_nn_status conv_run(const cg_conv2d_desc *d, int pass, int bias, void *
     if (kernel == CG_CONV2D_DNNL_PLAIN && pass != CG_CONV2D_BWD_WEIGHTS) threads = 1, arm = 0;
     cg_nn_status status = CG_NN_OK;
     double t0 = cg_nn_now_ms();
-    if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && kernel != CG_CONV2D_DIRECT) {
+    if (pass == CG_CONV2D_BWD_WEIGHTS && kernel != CG_CONV2D_GEMM && kernel != CG_CONV2D_DIRECT &&
+        kernel != CG_CONV2D_WINOGRAD) {
         /* sliced on any thread count, one thread included (WBWD_SLICES) */
         if (!e->nchunks && chunks_build(e, msg, msg_size)) status = CG_NN_EBACKEND;
         else if (chunks_run(e, ar, ptrs, threads, msg, msg_size)) status = CG_NN_EBACKEND;

@@ -1,6 +1,6 @@
 /* conv2d by Winograd's minimal filtering, F(4x4, 3x3): cgrad's own kernel
  * for 3x3, stride 1, pad 1, dilation 1, groups 1, C and OC multiples of 8,
- * forward and data backward, on AVX2+FMA (picked at run time; on a CPU
+ * every pass, on AVX2+FMA (picked at run time; on a CPU
  * without AVX2 cg_conv2d_winograd_supports says 0 and the rule's fallback
  * runs instead).
  *
@@ -21,19 +21,24 @@
  * first (and the output out of it); blocked ones (8 or 16) are read and
  * written as they are, so the network keeps nChw8c around this kernel.
  * The data backward is the same machinery: dx = conv(dy, w rotated 180
- * degrees with C and OC swapped), pad 1.
+ * degrees with C and OC swapped), pad 1.  The weight backward is its
+ * adjoint: dw[k][c] = G^T (sum_t V[.][t][c] * (A dY_t A^T)[.]) G, the sum
+ * over the batch's tiles one per-a product [C x T] x [T x K].
  *
  * Same bits on any thread count: the three phases (input transform by
  * tile, products by (a, fixed chunk of WG_CHUNK tiles), output transform
  * by tile) give every value to one task that sums in a fixed order; the
- * thread count only decides which thread runs a task.
+ * thread count only decides which thread runs a task.  The weight
+ * backward's products are one task per a, each summing all T tiles in
+ * order; dbias is one double per channel in (n, s) order.
  *
  * Accuracy: the transforms' constants (up to 8 and 1/24) cost bits:
  * against the double reference kernel, max |err| / max |y| over the whole
  * output, as tests/test_conv_winograd.c measures it (inputs of size 1,
  * weights of the size PyTorch's init gives, every shape and layout of the
  * test, 64->64 at 7x7 and 128->128 at 4x4 batch 64 among them): 3.8e-5
- * forward, 6.9e-5 data backward, against the test's bar of 1e-4.
+ * forward, 6.9e-5 data backward, 1.6e-5 weight backward (max |err| /
+ * max |dw|), against the test's bar of 1e-4.
  *
  * Workspace (floats, cg_conv2d_winograd_workspace): U 36*C*K, V 36*T*Cin,
  * M 36*T*Cout, and one (N, max(C, OC), H, W) buffer for the plain input's
@@ -182,19 +187,19 @@ static void input_transform(const wg_geom *g, const float *in, int64_t ib, float
 /* 6 rows x 16 columns of M, summed over c = 0..C-1 in order: 12
  * accumulators named one by one (an array of them was kept on the stack by
  * gcc, at a third of the speed) */
-static TGT void micro6x16(int64_t C, const float *v, int64_t ldv, const float *u, int64_t ldu, float *m,
-                          int64_t ldm) {
+static TGT void micro6x16(int64_t C, const float *v, int64_t ldv, int64_t vs, const float *u, int64_t ldu,
+                          float *m, int64_t ldm) {
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
     __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
     const float *v1 = v + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv, *v4 = v3 + ldv, *v5 = v4 + ldv;
     for (int64_t c = 0; c < C; c++) {
         __m256 u0 = _mm256_loadu_ps(u + c * ldu), u1 = _mm256_loadu_ps(u + c * ldu + 8), b;
-        b = _mm256_broadcast_ss(v + c), a00 = _mm256_fmadd_ps(b, u0, a00), a01 = _mm256_fmadd_ps(b, u1, a01);
-        b = _mm256_broadcast_ss(v1 + c), a10 = _mm256_fmadd_ps(b, u0, a10), a11 = _mm256_fmadd_ps(b, u1, a11);
-        b = _mm256_broadcast_ss(v2 + c), a20 = _mm256_fmadd_ps(b, u0, a20), a21 = _mm256_fmadd_ps(b, u1, a21);
-        b = _mm256_broadcast_ss(v3 + c), a30 = _mm256_fmadd_ps(b, u0, a30), a31 = _mm256_fmadd_ps(b, u1, a31);
-        b = _mm256_broadcast_ss(v4 + c), a40 = _mm256_fmadd_ps(b, u0, a40), a41 = _mm256_fmadd_ps(b, u1, a41);
-        b = _mm256_broadcast_ss(v5 + c), a50 = _mm256_fmadd_ps(b, u0, a50), a51 = _mm256_fmadd_ps(b, u1, a51);
+        b = _mm256_broadcast_ss(v + c * vs), a00 = _mm256_fmadd_ps(b, u0, a00), a01 = _mm256_fmadd_ps(b, u1, a01);
+        b = _mm256_broadcast_ss(v1 + c * vs), a10 = _mm256_fmadd_ps(b, u0, a10), a11 = _mm256_fmadd_ps(b, u1, a11);
+        b = _mm256_broadcast_ss(v2 + c * vs), a20 = _mm256_fmadd_ps(b, u0, a20), a21 = _mm256_fmadd_ps(b, u1, a21);
+        b = _mm256_broadcast_ss(v3 + c * vs), a30 = _mm256_fmadd_ps(b, u0, a30), a31 = _mm256_fmadd_ps(b, u1, a31);
+        b = _mm256_broadcast_ss(v4 + c * vs), a40 = _mm256_fmadd_ps(b, u0, a40), a41 = _mm256_fmadd_ps(b, u1, a41);
+        b = _mm256_broadcast_ss(v5 + c * vs), a50 = _mm256_fmadd_ps(b, u0, a50), a51 = _mm256_fmadd_ps(b, u1, a51);
     }
     _mm256_storeu_ps(m, a00), _mm256_storeu_ps(m + 8, a01), m += ldm;
     _mm256_storeu_ps(m, a10), _mm256_storeu_ps(m + 8, a11), m += ldm;
@@ -207,20 +212,22 @@ static TGT void micro6x16(int64_t C, const float *v, int64_t ldv, const float *u
 /* the edges: one row x 8 columns at a time, the same sum in the same order
  * (c ascending, one fused multiply-add each), so the bits do not depend on
  * which kernel computed a value */
-static TGT void micro1x8(int64_t C, const float *v, const float *u, int64_t ldu, float *m) {
+static TGT void micro1x8(int64_t C, const float *v, int64_t vs, const float *u, int64_t ldu, float *m) {
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t c = 0; c < C; c++) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(v + c), _mm256_loadu_ps(u + c * ldu), acc);
+    for (int64_t c = 0; c < C; c++)
+        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(v + c * vs), _mm256_loadu_ps(u + c * ldu), acc);
     _mm256_storeu_ps(m, acc);
 }
 
-static TGT void micro_any(int rows, int nv, int64_t C, const float *v, int64_t ldv, const float *u, int64_t ldu,
-                          float *m, int64_t ldm) {
+/* rows x nv*8 of m = v (rows x C: (r, c) at v + r*ldv + c*vs) times u (C x nv*8) */
+static TGT void micro_any(int rows, int nv, int64_t C, const float *v, int64_t ldv, int64_t vs, const float *u,
+                          int64_t ldu, float *m, int64_t ldm) {
     if (rows == 6 && nv == 2) {
-        micro6x16(C, v, ldv, u, ldu, m, ldm);
+        micro6x16(C, v, ldv, vs, u, ldu, m, ldm);
         return;
     }
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < nv; j++) micro1x8(C, v + r * ldv, u + j * 8, ldu, m + r * ldm + j * 8);
+        for (int j = 0; j < nv; j++) micro1x8(C, v + r * ldv, vs, u + j * 8, ldu, m + r * ldm + j * 8);
 }
 
 static void products(const wg_geom *g, const float *V, const float *U, float *M, int threads) {
@@ -233,7 +240,7 @@ static void products(const wg_geom *g, const float *V, const float *U, float *M,
             int nv = K - k >= 16 ? 2 : 1;
             for (int64_t t = t0; t < t1; t += 6) {
                 int rows = t1 - t >= 6 ? 6 : (int)(t1 - t);
-                micro_any(rows, nv, C, va + t * C, C, ua + k, K, ma + t * K + k, K);
+                micro_any(rows, nv, C, va + t * C, C, 1, ua + k, K, ma + t * K + k, K);
             }
         }
     });
@@ -284,6 +291,138 @@ static TGT void output_tile(const wg_geom *g, const float *M, const float *bias,
 static void output_transform(const wg_geom *g, const float *M, const float *bias, float *out, int64_t ob,
                              int threads) {
     CG_NN_PARALLEL_FOR(threads, for (int64_t t = 0; t < g->tiles; t++) output_tile(g, M, bias, out, ob, t););
+}
+
+/* ---- the weight backward: dw[k][c] = G^T (sum_t V[.][t][c] * (A dY_t A^T)[.]) G ---- */
+
+/* A x for a column x of 4: the adjoint of at6 */
+static TGT inline void a6(const __m256 x[4], __m256 o[6]) {
+    const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), eight = _mm256_set1_ps(8.f);
+    __m256 s02 = _mm256_add_ps(x[0], x[2]), s13 = _mm256_add_ps(x[1], x[3]);
+    __m256 e = _mm256_fmadd_ps(four, x[2], x[0]), f = _mm256_fmadd_ps(eight, x[3], _mm256_mul_ps(two, x[1]));
+    o[0] = x[0];
+    o[1] = _mm256_add_ps(s02, s13);
+    o[2] = _mm256_sub_ps(s02, s13);
+    o[3] = _mm256_add_ps(e, f);
+    o[4] = _mm256_sub_ps(e, f);
+    o[5] = x[3];
+}
+
+/* M[a][t][k] = (A dY_t A^T)[a] for tile t of dy (blocked, block ob), 0 off the map */
+static TGT void grad_tile(const wg_geom *g, const float *dy, int64_t ob, float *M, int64_t t) {
+    int64_t hw = g->h * g->w, T = g->tiles, ng = g->cout / 8;
+    int64_t n = t / (g->th * g->tw), r = t % (g->th * g->tw);
+    int64_t y0 = (r / g->tw) * 4, x0 = (r % g->tw) * 4;
+    for (int64_t kg = 0; kg < ng; kg++) {
+        int64_t k = kg * 8;
+        const float *p = dy + ((n * (g->cout / ob) + k / ob) * hw) * ob + k % ob;
+        __m256 dd[4][4], tt[6][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                dd[i][j] = y0 + i < g->h && x0 + j < g->w ? _mm256_loadu_ps(p + ((y0 + i) * g->w + x0 + j) * ob)
+                                                          : _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) { /* columns: tt = A dd */
+            __m256 col[4], o[6];
+            for (int i = 0; i < 4; i++) col[i] = dd[i][j];
+            a6(col, o);
+            for (int i = 0; i < 6; i++) tt[i][j] = o[i];
+        }
+        for (int i = 0; i < 6; i++) { /* rows: tt A^T */
+            __m256 o[6];
+            a6(tt[i], o);
+            for (int j = 0; j < 6; j++) _mm256_storeu_ps(M + ((int64_t)(i * 6 + j) * T + t) * g->cout + k, o[j]);
+        }
+    }
+}
+
+/* S[a] (cin x cout) = sum over t in order of V[a][t][c] M[a][t][k]: one task per a */
+static void grad_products(const wg_geom *g, const float *V, const float *M, float *S, int threads) {
+    int64_t T = g->tiles, C = g->cin, K = g->cout;
+    CG_NN_PARALLEL_FOR(threads, for (int a = 0; a < WG_ALPHA; a++) {
+        const float *va = V + a * T * C, *ma = M + a * T * K;
+        float *sa = S + a * C * K;
+        for (int64_t k = 0; k < K; k += 16) {
+            int nv = K - k >= 16 ? 2 : 1;
+            for (int64_t c = 0; c < C; c += 6) {
+                int rows = C - c >= 6 ? 6 : (int)(C - c);
+                micro_any(rows, nv, T, va + c, 1, C, ma + k, K, sa + c * K + k, K);
+            }
+        }
+    });
+}
+
+/* dw[k][c][p][q] = sum_ij G[i][p] S[i*6+j][c][k] G[j][q], 8 k at a time */
+static TGT void grad_filters(const wg_geom *g, const float *S, float *dw, int64_t c) {
+    int64_t C = g->cin, K = g->cout;
+    for (int64_t k = 0; k < K; k += 8) {
+        __m256 s[6][6], t[3][6];
+        for (int a = 0; a < WG_ALPHA; a++) s[a / 6][a % 6] = _mm256_loadu_ps(S + ((int64_t)a * C + c) * K + k);
+        for (int p = 0; p < 3; p++)
+            for (int j = 0; j < 6; j++) {
+                __m256 acc = _mm256_setzero_ps();
+                for (int i = 0; i < 6; i++)
+                    if (WG_G[i][p] != 0) acc = _mm256_fmadd_ps(_mm256_set1_ps(WG_G[i][p]), s[i][j], acc);
+                t[p][j] = acc;
+            }
+        float out[9][8];
+        for (int p = 0; p < 3; p++)
+            for (int q = 0; q < 3; q++) {
+                __m256 acc = _mm256_setzero_ps();
+                for (int j = 0; j < 6; j++)
+                    if (WG_G[j][q] != 0) acc = _mm256_fmadd_ps(t[p][j], _mm256_set1_ps(WG_G[j][q]), acc);
+                _mm256_storeu_ps(out[p * 3 + q], acc);
+            }
+        for (int l = 0; l < 8; l++)
+            for (int tap = 0; tap < 9; tap++) dw[((k + l) * C + c) * 9 + tap] = out[tap][l];
+    }
+}
+
+static void grad_tiles(const wg_geom *g, const float *dy, int64_t ob, float *M, int threads) {
+    CG_NN_PARALLEL_FOR(threads, for (int64_t t = 0; t < g->tiles; t++) grad_tile(g, dy, ob, M, t););
+}
+
+static void grad_weights(const wg_geom *g, const float *S, float *dw, int threads) {
+    CG_NN_PARALLEL_FOR(threads, for (int64_t c = 0; c < g->cin; c++) grad_filters(g, S, dw, c););
+}
+
+/* dbias[k] = sum of dy over n, s: per channel one double in (n, s) order */
+static void grad_bias(const wg_geom *g, const float *dy, int64_t ob, float *dbias) {
+    int64_t hw = g->h * g->w, K = g->cout;
+    for (int64_t k = 0; k < K; k++) {
+        double sum = 0;
+        for (int64_t n = 0; n < g->n; n++) {
+            const float *p = ob ? dy + ((n * (K / ob) + k / ob) * hw) * ob + k % ob : dy + (n * K + k) * hw;
+            int64_t step = ob ? ob : 1;
+            for (int64_t s = 0; s < hw; s++) sum += p[s * step];
+        }
+        dbias[k] = (float)sum;
+    }
+}
+
+cg_nn_status cg_conv2d_backward_weights_winograd(const cg_conv2d_desc *d, const float *x, const float *dy,
+                                                 float *dw, float *dbias, float *work, int threads) {
+    if (!cg_conv2d_winograd_supports(d)) return CG_NN_EINVAL;
+    wg_geom g = {d->n, d->h, d->w, d->c, d->oc, (d->h + 3) / 4, (d->w + 3) / 4, 0};
+    g.tiles = wg_tiles(d);
+    float *S = work, *V = S + up16(WG_ALPHA * d->c * d->oc), *M = V + up16(WG_ALPHA * g.tiles * g.cin);
+    float *X = M + up16(WG_ALPHA * g.tiles * g.cout);
+    if (threads < 1) threads = 1;
+    const float *in = x, *gy = dy;
+    int64_t ib = d->x_block, ob = d->y_block;
+    if (dbias) grad_bias(&g, dy, ob, dbias);
+    if (!ib) {
+        cg_layout_plain_to_blocked(8, g.n, g.cin, g.h * g.w, x, X);
+        in = X, ib = 8;
+    }
+    input_transform(&g, in, ib, V, threads);
+    if (!ob) { /* X is free again once the input transform has read it */
+        cg_layout_plain_to_blocked(8, g.n, g.cout, g.h * g.w, dy, X);
+        gy = X, ob = 8;
+    }
+    grad_tiles(&g, gy, ob, M, threads);
+    grad_products(&g, V, M, S, threads);
+    grad_weights(&g, S, dw, threads);
+    return CG_NN_OK;
 }
 
 /* ---- the passes ---- */

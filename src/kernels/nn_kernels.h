@@ -113,7 +113,7 @@ typedef enum cg_conv2d_kernel {
     CG_CONV2D_GEMM,         /* the batch SGEMM below */
     CG_CONV2D_DIRECT,       /* cgrad's direct kernels for thin layers below (forward, weight backward) */
     CG_CONV2D_DNNL_WINOGRAD, /* the blocked layout with oneDNN's winograd algorithm (3x3, stride 1, AVX-512) */
-    CG_CONV2D_WINOGRAD,      /* cgrad's F(4x4,3x3) winograd kernel below (3x3 s1 p1, AVX2; forward, data backward) */
+    CG_CONV2D_WINOGRAD,      /* cgrad's F(4x4,3x3) winograd kernel below (3x3 s1 p1, AVX2, every pass) */
     CG_CONV2D_KERNELS
 } cg_conv2d_kernel;
 /* The rule's columns: oneDNN's kernels rank differently on AVX-512 and on
@@ -194,8 +194,8 @@ cg_nn_status cg_conv2d_backward_weights_direct(const cg_conv2d_desc *d, const fl
                                                float *dw, float *dbias, float *work, int threads);
 
 /* The fourth: Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1, dilation 1,
- * groups 1, C and OC multiples of 8 (cpu_conv_winograd.c), forward and
- * data backward, on AVX2+FMA (cg_conv2d_winograd_supports is 0 on a CPU
+ * groups 1, C and OC multiples of 8 (cpu_conv_winograd.c), every pass,
+ * on AVX2+FMA (cg_conv2d_winograd_supports is 0 on a CPU
  * without AVX2).  x_block / y_block 0, 8 or 16 are read and written as
  * they are.  work holds cg_conv2d_winograd_workspace(d, threads) floats;
  * the bits do not depend on threads.  CG_NN_EINVAL where unsupported. */
@@ -205,6 +205,10 @@ cg_nn_status cg_conv2d_forward_winograd(const cg_conv2d_desc *d, const float *x,
                                         float *y, float *work, int threads);
 cg_nn_status cg_conv2d_backward_data_winograd(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                               float *work, int threads);
+/* dw (OC, C, 3, 3) and dbias (OC, when not NULL) from x and dy; summed over
+ * the batch's tiles in a fixed order (dbias in double, as the reference). */
+cg_nn_status cg_conv2d_backward_weights_winograd(const cg_conv2d_desc *d, const float *x, const float *dy,
+                                                 float *dw, float *dbias, float *work, int threads);
 
 /* Frees every cached primitive and buffer (call at shutdown, or to bound
  * memory after many shapes); safe while no conv call is running. */

@@ -8,7 +8,7 @@
  *     max |fast - ref| / max |ref| over the whole output, held to 1e-4;
  *   - the same bits on one and two threads;
  *   - through the public op with the kernel forced (cg_conv2d_force_kernel);
- *   - what it refuses (stride 2, 5x5, C not a multiple of 8). */
+ *   - what it refuses (stride (2, 1), 5x5, C not a multiple of 8). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -156,7 +156,7 @@ static void test_refuses(void **state) {
         return;
     }
     assert_true(cg_conv2d_winograd_supports(&d));
-    cg_conv2d_desc s2 = d;
+    cg_conv2d_desc s2 = d; /* stride (2, 1); stride 2 both ways is test_conv_winograd_s2's */
     s2.stride_h = 2;
     assert_int_equal(cg_conv2d_desc_init(&s2, NULL, 0), CG_NN_OK);
     assert_false(cg_conv2d_winograd_supports(&s2));

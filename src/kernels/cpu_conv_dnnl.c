@@ -271,7 +271,8 @@ fail:
 /* Whether cgrad's own kernel (the GEMM, the direct one) takes this shape
  * and pass; oneDNN's layouts answer 1 (only building the primitive tells). */
 static int own_kernel_takes(const cg_conv2d_desc *d, int pass, int kernel) {
-    if (kernel == CG_CONV2D_WINOGRAD) return cg_conv2d_winograd_supports(d); /* plain or blocked x / y */
+    if (kernel == CG_CONV2D_WINOGRAD) /* plain or blocked x / y; at stride 2 no weight backward */
+        return cg_conv2d_winograd_supports(d) && (pass != CG_CONV2D_BWD_WEIGHTS || d->stride_h == 1);
     if (kernel == CG_CONV2D_GEMM && (d->x_block || d->y_block))
         return 0; /* it reads and writes plain NCHW only (the direct kernel says which blocks it takes) */
     if (kernel == CG_CONV2D_GEMM)

@@ -2,7 +2,8 @@
  * for 3x3, stride 1, pad 1, dilation 1, groups 1, C and OC multiples of 8,
  * every pass, on AVX2+FMA (picked at run time; on a CPU
  * without AVX2 cg_conv2d_winograd_supports says 0 and the rule's fallback
- * runs instead).
+ * runs instead).  Stride 2 (forward and data backward; not picked by the
+ * rule) branches to cpu_conv_winograd_s2.c.
  *
  * Why: on AVX2 oneDNN 2.6 has no Winograd (only on AVX-512), and its
  * blocked direct kernel already runs near the FMA peak, so the stride-1
@@ -49,16 +50,18 @@
 #include "kernels/cpu_dispatch.h"
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
+#include "kernels/cpu_winograd_impl.h"
 
-#define TGT __attribute__((target("avx2,fma")))
 #define WG_ALPHA 36
 /* tiles per product task: a multiple of the micro-kernel's 6 rows */
 #define WG_CHUNK 96
 
 int cg_conv2d_winograd_supports(const cg_conv2d_desc *d) {
     if (cg_cpu_level_active() < CG_CPU_AVX2) return 0;
-    if (d->kh != 3 || d->kw != 3 || d->stride_h != 1 || d->stride_w != 1 || d->pad_h != 1 || d->pad_w != 1 ||
-        d->dil_h != 1 || d->dil_w != 1 || d->groups != 1)
+    /* stride 2 (both ways): cpu_conv_winograd_s2.c */
+    int stride = d->stride_h == d->stride_w && (d->stride_h == 1 || d->stride_h == 2);
+    if (d->kh != 3 || d->kw != 3 || !stride || d->pad_h != 1 || d->pad_w != 1 || d->dil_h != 1 || d->dil_w != 1 ||
+        d->groups != 1)
         return 0;
     if (d->c % 8 || d->oc % 8) return 0;
     int xb = d->x_block == 0 || d->x_block == 8 || d->x_block == 16;
@@ -71,6 +74,7 @@ static int64_t up16(int64_t v) { return (v + 15) & ~(int64_t)15; }
 
 int64_t cg_conv2d_winograd_workspace(const cg_conv2d_desc *d, int threads) {
     (void)threads; /* the same on any thread count */
+    if (d->stride_h == 2) return cg_wg_s2_workspace(d);
     int64_t t = wg_tiles(d), cmax = d->c > d->oc ? d->c : d->oc;
     return up16(WG_ALPHA * d->c * d->oc) + up16(WG_ALPHA * t * d->c) + up16(WG_ALPHA * t * d->oc) +
            up16(d->n * cmax * d->h * d->w);
@@ -183,52 +187,6 @@ static void input_transform(const wg_geom *g, const float *in, int64_t ib, float
 }
 
 /* ---- the products: M[a][t][k] = sum_c V[a][t][c] U[a][c][k] ---- */
-
-/* 6 rows x 16 columns of M, summed over c = 0..C-1 in order: 12
- * accumulators named one by one (an array of them was kept on the stack by
- * gcc, at a third of the speed) */
-static TGT void micro6x16(int64_t C, const float *v, int64_t ldv, int64_t vs, const float *u, int64_t ldu,
-                          float *m, int64_t ldm) {
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
-    __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
-    const float *v1 = v + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv, *v4 = v3 + ldv, *v5 = v4 + ldv;
-    for (int64_t c = 0; c < C; c++) {
-        __m256 u0 = _mm256_loadu_ps(u + c * ldu), u1 = _mm256_loadu_ps(u + c * ldu + 8), b;
-        b = _mm256_broadcast_ss(v + c * vs), a00 = _mm256_fmadd_ps(b, u0, a00), a01 = _mm256_fmadd_ps(b, u1, a01);
-        b = _mm256_broadcast_ss(v1 + c * vs), a10 = _mm256_fmadd_ps(b, u0, a10), a11 = _mm256_fmadd_ps(b, u1, a11);
-        b = _mm256_broadcast_ss(v2 + c * vs), a20 = _mm256_fmadd_ps(b, u0, a20), a21 = _mm256_fmadd_ps(b, u1, a21);
-        b = _mm256_broadcast_ss(v3 + c * vs), a30 = _mm256_fmadd_ps(b, u0, a30), a31 = _mm256_fmadd_ps(b, u1, a31);
-        b = _mm256_broadcast_ss(v4 + c * vs), a40 = _mm256_fmadd_ps(b, u0, a40), a41 = _mm256_fmadd_ps(b, u1, a41);
-        b = _mm256_broadcast_ss(v5 + c * vs), a50 = _mm256_fmadd_ps(b, u0, a50), a51 = _mm256_fmadd_ps(b, u1, a51);
-    }
-    _mm256_storeu_ps(m, a00), _mm256_storeu_ps(m + 8, a01), m += ldm;
-    _mm256_storeu_ps(m, a10), _mm256_storeu_ps(m + 8, a11), m += ldm;
-    _mm256_storeu_ps(m, a20), _mm256_storeu_ps(m + 8, a21), m += ldm;
-    _mm256_storeu_ps(m, a30), _mm256_storeu_ps(m + 8, a31), m += ldm;
-    _mm256_storeu_ps(m, a40), _mm256_storeu_ps(m + 8, a41), m += ldm;
-    _mm256_storeu_ps(m, a50), _mm256_storeu_ps(m + 8, a51);
-}
-
-/* the edges: one row x 8 columns at a time, the same sum in the same order
- * (c ascending, one fused multiply-add each), so the bits do not depend on
- * which kernel computed a value */
-static TGT void micro1x8(int64_t C, const float *v, int64_t vs, const float *u, int64_t ldu, float *m) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t c = 0; c < C; c++)
-        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(v + c * vs), _mm256_loadu_ps(u + c * ldu), acc);
-    _mm256_storeu_ps(m, acc);
-}
-
-/* rows x nv*8 of m = v (rows x C: (r, c) at v + r*ldv + c*vs) times u (C x nv*8) */
-static TGT void micro_any(int rows, int nv, int64_t C, const float *v, int64_t ldv, int64_t vs, const float *u,
-                          int64_t ldu, float *m, int64_t ldm) {
-    if (rows == 6 && nv == 2) {
-        micro6x16(C, v, ldv, vs, u, ldu, m, ldm);
-        return;
-    }
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < nv; j++) micro1x8(C, v + r * ldv, vs, u + j * 8, ldu, m + r * ldm + j * 8);
-}
 
 static void products(const wg_geom *g, const float *V, const float *U, float *M, int threads) {
     int64_t T = g->tiles, C = g->cin, K = g->cout, chunks = (T + WG_CHUNK - 1) / WG_CHUNK;
@@ -401,7 +359,7 @@ static void grad_bias(const wg_geom *g, const float *dy, int64_t ob, float *dbia
 
 cg_nn_status cg_conv2d_backward_weights_winograd(const cg_conv2d_desc *d, const float *x, const float *dy,
                                                  float *dw, float *dbias, float *work, int threads) {
-    if (!cg_conv2d_winograd_supports(d)) return CG_NN_EINVAL;
+    if (!cg_conv2d_winograd_supports(d) || d->stride_h == 2) return CG_NN_EINVAL; /* not at stride 2 (yet) */
     wg_geom g = {d->n, d->h, d->w, d->c, d->oc, (d->h + 3) / 4, (d->w + 3) / 4, 0};
     g.tiles = wg_tiles(d);
     float *S = work, *V = S + up16(WG_ALPHA * d->c * d->oc), *M = V + up16(WG_ALPHA * g.tiles * g.cin);
@@ -450,13 +408,15 @@ static void wg_run(const cg_conv2d_desc *d, const float *w, int backward, const 
 cg_nn_status cg_conv2d_forward_winograd(const cg_conv2d_desc *d, const float *x, const float *w, const float *bias,
                                         float *y, float *work, int threads) {
     if (!cg_conv2d_winograd_supports(d)) return CG_NN_EINVAL;
-    wg_run(d, w, 0, x, d->x_block, bias, y, d->y_block, work, threads);
+    if (d->stride_h == 2) cg_wg_s2_forward(d, x, w, bias, y, work, threads);
+    else wg_run(d, w, 0, x, d->x_block, bias, y, d->y_block, work, threads);
     return CG_NN_OK;
 }
 
 cg_nn_status cg_conv2d_backward_data_winograd(const cg_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                               float *work, int threads) {
     if (!cg_conv2d_winograd_supports(d)) return CG_NN_EINVAL;
-    wg_run(d, w, 1, dy, d->y_block, NULL, dx, d->x_block, work, threads);
+    if (d->stride_h == 2) cg_wg_s2_backward_data(d, dy, w, dx, work, threads);
+    else wg_run(d, w, 1, dy, d->y_block, NULL, dx, d->x_block, work, threads);
     return CG_NN_OK;
 }

@@ -196,8 +196,10 @@ cg_nn_status cg_conv2d_backward_weights_direct(const cg_conv2d_desc *d, const fl
 /* The fourth: Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1, dilation 1,
  * groups 1, C and OC multiples of 8 (cpu_conv_winograd.c), every pass,
  * on AVX2+FMA (cg_conv2d_winograd_supports is 0 on a CPU
- * without AVX2).  x_block / y_block 0, 8 or 16 are read and written as
- * they are.  work holds cg_conv2d_winograd_workspace(d, threads) floats;
+ * without AVX2); stride 2 both ways too, forward and data backward only
+ * (cpu_conv_winograd_s2.c; the weight backward there says CG_NN_EINVAL).
+ * x_block / y_block 0, 8 or 16 are read and written as they are.  work
+ * holds cg_conv2d_winograd_workspace(d, threads) floats;
  * the bits do not depend on threads.  CG_NN_EINVAL where unsupported. */
 int cg_conv2d_winograd_supports(const cg_conv2d_desc *d);
 int64_t cg_conv2d_winograd_workspace(const cg_conv2d_desc *d, int threads);

@@ -494,8 +494,13 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *  - the backward passes of a strided multi-tap kernel onto a map of up to
  *    4x4 also go to the GEMM: 3x3 s2 64->128 at 7x7 data / weights 1.00 /
  *    0.96 vs 1.21 / 1.12 (blocked), the cnn's 3x3 s2 128->256 at 7x7 3.77 /
- *    3.91 vs 4.85 / 5.35; their forward stays blocked (0.78 vs the GEMM's
- *    1.16);
+ *    3.91 vs 4.85 / 5.35; their forward stays blocked on AVX-512 (0.78
+ *    vs the GEMM's 1.16).  On AVX2 the forward runs the GEMM too (3
+ *    December, EPYC, chrt, --kernels 2, 3 runs, 1-thread CPU ms: 64->128
+ *    at 7x7 2.15-2.21 vs blocked 2.87-3.82, the cnn's 128->256 at 7x7
+ *    6.1-7.6 vs 8.4-11.7; the 64->128 bench row in kept layouts, two
+ *    builds alternating, 1.19-1.24 vs 1.40-1.46 ms 2-thread wall, a
+ *    6,400-digit cnn epoch 4.53-5.10 vs 4.79-5.83 s);
  *  - a first layer with fewer than 16 input channels pads them to oneDNN's
  *    16-channel block: with C*KH*KW < 16 (the cnn's 1->32 3x3) cgrad's own
  *    direct kernels (cpu_conv_direct.c) run the forward and the weight
@@ -559,7 +564,7 @@ cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pas
     int64_t out = d->oh * d->ow, taps = d->kh * d->kw, red = (d->c / d->groups) * taps;
     int strided = d->stride_h > 1 || d->stride_w > 1, avx2 = isa != CG_CONV2D_ISA_AVX512;
     if (out == 1 || (out <= 4 && taps > 1)) return CG_CONV2D_GEMM;
-    if (pass != CG_CONV2D_FWD && out <= 16 && taps > 1 && strided) return CG_CONV2D_GEMM;
+    if ((pass != CG_CONV2D_FWD || avx2) && out <= 16 && taps > 1 && strided) return CG_CONV2D_GEMM;
     if (pass == CG_CONV2D_BWD_DATA && d->c / d->groups < 16)
         /* on AVX2 a deep one (the stem: OC*KH*KW 3136) runs blocked on 2 threads */
         return avx2 && d->oc * taps >= 1024 ? CG_CONV2D_DNNL_BLOCKED : CG_CONV2D_DNNL_PLAIN;

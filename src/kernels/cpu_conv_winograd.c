@@ -189,19 +189,7 @@ static void input_transform(const wg_geom *g, const float *in, int64_t ib, float
 /* ---- the products: M[a][t][k] = sum_c V[a][t][c] U[a][c][k] ---- */
 
 static void products(const wg_geom *g, const float *V, const float *U, float *M, int threads) {
-    int64_t T = g->tiles, C = g->cin, K = g->cout, chunks = (T + WG_CHUNK - 1) / WG_CHUNK;
-    CG_NN_PARALLEL_FOR(threads, for (int64_t task = 0; task < WG_ALPHA * chunks; task++) {
-        int64_t a = task / chunks, t0 = (task % chunks) * WG_CHUNK, t1 = t0 + WG_CHUNK < T ? t0 + WG_CHUNK : T;
-        const float *va = V + a * T * C, *ua = U + a * C * K;
-        float *ma = M + a * T * K;
-        for (int64_t k = 0; k < K; k += 16) {
-            int nv = K - k >= 16 ? 2 : 1;
-            for (int64_t t = t0; t < t1; t += 6) {
-                int rows = t1 - t >= 6 ? 6 : (int)(t1 - t);
-                micro_any(rows, nv, C, va + t * C, C, 1, ua + k, K, ma + t * K + k, K);
-            }
-        }
-    });
+    wg_batched_products(WG_ALPHA, g->tiles, g->cin, g->cout, WG_CHUNK, V, U, M, threads);
 }
 
 /* ---- the output transform: A^T m A (+ bias) ---- */

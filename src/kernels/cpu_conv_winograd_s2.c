@@ -214,19 +214,7 @@ static void input_transform(const s2_geom *g, const float *in, int64_t ib, int b
 /* ---- the products: M[a][t][k] = sum_c V[a][t][c] U[a][c][k] ---- */
 
 static void products(const s2_geom *g, const float *V, const float *U, float *M, int threads) {
-    int64_t T = g->tc, C = g->cin, K = g->cout, chunks = (T + S2_CHUNK - 1) / S2_CHUNK;
-    CG_NN_PARALLEL_FOR(threads, for (int64_t task = 0; task < S2_ALPHA * chunks; task++) {
-        int64_t a = task / chunks, t0 = (task % chunks) * S2_CHUNK, t1 = t0 + S2_CHUNK < T ? t0 + S2_CHUNK : T;
-        const float *va = V + a * T * C, *ua = U + a * C * K;
-        float *ma = M + a * T * K;
-        for (int64_t k = 0; k < K; k += 16) {
-            int nv = K - k >= 16 ? 2 : 1;
-            for (int64_t t = t0; t < t1; t += 6) {
-                int rows = t1 - t >= 6 ? 6 : (int)(t1 - t);
-                micro_any(rows, nv, C, va + t * C, C, 1, ua + k, K, ma + t * K + k, K);
-            }
-        }
-    });
+    wg_batched_products(S2_ALPHA, g->tc, g->cin, g->cout, S2_CHUNK, V, U, M, threads);
 }
 
 /* ---- the output transforms ---- */

@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "kernels/cpu_nn_threads.h"
+
 #define TGT __attribute__((target("avx2,fma")))
 
 /* 6 rows x 16 columns of M, summed over c = 0..C-1 in order: 12
@@ -56,6 +58,27 @@ static TGT void micro_any(int rows, int nv, int64_t C, const float *v, int64_t l
     }
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < nv; j++) micro1x8(C, v + r * ldv, vs, u + j * 8, ldu, m + r * ldm + j * 8);
+}
+
+/* The per-alpha products of both kernels: for each alpha a < alphas,
+ * M[a] (T x K) = V[a] (T x C) U[a] (C x K), one task per (a, chunk of
+ * `chunk` tiles, a multiple of 6), each value summed by one task in
+ * c order: the same bits on any thread count. */
+static void wg_batched_products(int64_t alphas, int64_t T, int64_t C, int64_t K, int64_t chunk, const float *V,
+                                const float *U, float *M, int threads) {
+    int64_t chunks = (T + chunk - 1) / chunk;
+    CG_NN_PARALLEL_FOR(threads, for (int64_t task = 0; task < alphas * chunks; task++) {
+        int64_t a = task / chunks, t0 = (task % chunks) * chunk, t1 = t0 + chunk < T ? t0 + chunk : T;
+        const float *va = V + a * T * C, *ua = U + a * C * K;
+        float *ma = M + a * T * K;
+        for (int64_t k = 0; k < K; k += 16) {
+            int nv = K - k >= 16 ? 2 : 1;
+            for (int64_t t = t0; t < t1; t += 6) {
+                int rows = t1 - t >= 6 ? 6 : (int)(t1 - t);
+                micro_any(rows, nv, C, va + t * C, C, 1, ua + k, K, ma + t * K + k, K);
+            }
+        }
+    });
 }
 
 /* The stride-2 kernel (cpu_conv_winograd_s2.c) behind cpu_conv_winograd.c's

@@ -120,10 +120,18 @@ typedef struct conv_plan {
  * on one thread (batch 64, SCHED_FIFO wall, this EPYC, best of several
  * runs, one primitive -> 4 slices: the cnn's 3x3 s2 64->128 at 14x14
  * 18.4 -> 18.4 ms, resnet18's winograd 128->128 at 4x4 12.1 -> 12.2, its
- * 1x1 s2 128->256 at 4x4 0.89 -> 1.00); 4 lets up to 4 threads share it.
+ * 1x1 s2 128->256 at 4x4 0.89 -> 1.00).  But slices of 16 images run
+ * slower than slices of 32 on AVX-512 (3 December, the 2-core AMD EPYC
+ * family 25 model 17, Zen 4; `CGRAD_BENCH_ONLY="bwd weight" bench_conv`, 2
+ * threads, chrt, the least of 5 runs, 4 slices of 16 -> 2 of 32): oneDNN's
+ * winograd 128->128 at 4x4 1.23 -> 0.73 ms, the cnn's 3x3 s2 64->128 at
+ * 14x14 2.65 -> 2.38, the 1x1 s2 downsamples 0.84-0.89x, every other row
+ * within 3%; so a slice holds at least WBWD_SLICE_IMAGES images
+ * (wbwd_slices below), and 4 slices (4 threads) need a batch of 128.
  * GEMM_BLOCKS: the GEMM kernel's fixed pieces (cpu_conv_gemm.c), for the
  * same reason (blocks 1, 2, 4 within noise on one thread). */
 #define WBWD_SLICES 4
+#define WBWD_SLICE_IMAGES 32
 #define GEMM_BLOCKS 4
 
 /* One slot: a buffer, grown on demand, used by one plan at a time. */
@@ -664,12 +672,22 @@ static void chunks_free(conv_entry *e) {
     e->nchunks = 0;
 }
 
+/* How many slices a batch of n images is cut into: slices of at least
+ * WBWD_SLICE_IMAGES images, at most WBWD_SLICES of them, and 2 whenever
+ * n >= 2 (so two threads always share the pass).  Batch 64: 2 slices of 32,
+ * 128: 4.  A function of n alone, so the bits never depend on the threads. */
+static int wbwd_slices(int64_t n) {
+    int64_t k = n / WBWD_SLICE_IMAGES;
+    if (k > WBWD_SLICES) k = WBWD_SLICES;
+    if (k < 2) k = 2;
+    return (int)(k > n ? n : k);
+}
+
 /* Builds e's chunked weight backward: slice i holds images
- * [n*i/k, n*(i+1)/k) with k = min(WBWD_SLICES, n); every primitive is made
- * on one thread. */
+ * [n*i/k, n*(i+1)/k) with k = wbwd_slices(n); every primitive is made on
+ * one thread. */
 static int chunks_build(conv_entry *e, char *msg, size_t msg_size) {
-    int k = WBWD_SLICES;
-    if (k > e->d.n) k = (int)e->d.n;
+    int k = wbwd_slices(e->d.n);
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
     int ok = 1;

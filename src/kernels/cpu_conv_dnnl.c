@@ -515,8 +515,12 @@ const char *cg_conv2d_kernel_name(cg_conv2d_kernel k) {
  *    backward (0.38 and 0.42 ms against oneDNN plain's 0.69 and 1.04; plain
  *    where groups > 1), and plain NCHW the data backward of any C < 16
  *    (the stem 4.8 vs 10.1 ms);
- *  - the strided 1x1 downsample at 7x7 runs its data backward faster plain
- *    (0.35 vs 0.87 ms);
+ *  - the strided 1x1 downsample at 7x7 runs its data backward on the GEMM:
+ *    plain was faster than blocked on the Xeon (0.35 vs 0.87 ms), but
+ *    plain runs on one thread (conv_run, for the bits), and on the Zen 4
+ *    EPYC (AVX-512; 3 December, `bench_conv` in the network's layouts, 2
+ *    threads, chrt, 5 runs) the GEMM took 0.137-0.165 ms against plain's
+ *    0.332-0.389 (PyTorch 1.13: 0.295);
  *  - a 3x3 stride-1 conv onto a map of 4x4 or more: the blocked layout
  *    with oneDNN's winograd algorithm (F(4x4, 3x3), AVX-512 only; oneDNN
  *    refuses it elsewhere and the blocked direct kernel runs): 3x3 64->64
@@ -579,8 +583,7 @@ cg_conv2d_kernel cg_conv2d_kernel_for_isa(const cg_conv2d_desc *d, cg_conv2d_pas
     if (pass != CG_CONV2D_BWD_DATA && red < 16)
         return cg_conv2d_direct_supports(d) ? CG_CONV2D_DIRECT : CG_CONV2D_DNNL_PLAIN;
     if (taps == 1 && strided && d->h * d->w >= 49) { /* the strided 1x1 downsample at 7x7 and up */
-        if (avx2) return CG_CONV2D_GEMM;
-        if (pass == CG_CONV2D_BWD_DATA) return CG_CONV2D_DNNL_PLAIN;
+        if (avx2 || pass == CG_CONV2D_BWD_DATA) return CG_CONV2D_GEMM;
     }
     int wino = d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 &&
                d->dil_w == 1 && d->groups == 1 && out >= 16;

@@ -23,36 +23,13 @@
 
 #include "kernels/cpu_dispatch.h"
 #include "kernels/nn_kernels.h"
-
-static float *sines(int64_t n, double a, double b, double scale) {
-    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-    assert_non_null(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)(scale * sin(a * (double)i + b));
-    return v;
-}
-
-static float *alloc_f(int64_t n) {
-    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-    assert_non_null(v);
-    return v;
-}
+#include "kernel_check.h"
 
 static cg_conv2d_desc make(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc) {
     cg_conv2d_desc d = {.n = n, .c = c, .h = h, .w = w, .oc = oc, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1,
                         .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1};
     assert_int_equal(cg_conv2d_desc_init(&d, NULL, 0), CG_NN_OK);
     return d;
-}
-
-/* max |a - b| / max |b| */
-static double rel_err(int64_t n, const float *a, const float *b) {
-    double e = 0, m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > e || d != d) e = d != d ? INFINITY : d;
-        if (fabs(b[i]) > m) m = fabs(b[i]);
-    }
-    return m > 0 ? e / m : e;
 }
 
 static double worst_fwd, worst_bwd, worst_wgt;
@@ -70,18 +47,15 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, 
     float *bias = sines(oc, 1.3, 0.2, 0.5), *dy = sines(ny, 0.53, 0.7, 1.0);
     float *ref = alloc_f(ny > nx ? ny : nx), *got = alloc_f(ny > nx ? ny : nx), *plain = alloc_f(ny > nx ? ny : nx);
     float *xin = alloc_f(nx), *dyin = alloc_f(ny);
-    if (xb) cg_layout_plain_to_blocked(xb, n, c, h * w, x, xin);
-    else memcpy(xin, x, (size_t)nx * sizeof *x);
-    if (yb) cg_layout_plain_to_blocked(yb, n, oc, h * w, dy, dyin);
-    else memcpy(dyin, dy, (size_t)ny * sizeof *dy);
+    to_layout(xb, n, c, h * w, x, xin);
+    to_layout(yb, n, oc, h * w, dy, dyin);
     float *work = alloc_f(cg_conv2d_winograd_workspace(&d, 2));
     cg_conv2d_desc pd = d;
     pd.x_block = pd.y_block = 0;
     for (int b = 0; b < 2; b++) {
         cg_conv2d_forward_ref(&pd, x, wt, b ? bias : NULL, ref);
         assert_int_equal(cg_conv2d_forward_winograd(&d, xin, wt, b ? bias : NULL, got, work, 2), CG_NN_OK);
-        if (yb) cg_layout_blocked_to_plain(yb, n, oc, h * w, got, plain);
-        else memcpy(plain, got, (size_t)ny * sizeof *got);
+        from_layout(yb, n, oc, h * w, got, plain);
         double e = rel_err(ny, plain, ref);
         if (e > worst_fwd) worst_fwd = e;
         if (e > 1e-4) fail_msg("forward %ldx%ld->%ld %ldx%ld blocks %ld/%ld bias %d: rel err %g", (long)n, (long)c,
@@ -94,8 +68,7 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, 
     }
     cg_conv2d_backward_data_ref(&pd, dy, wt, ref);
     assert_int_equal(cg_conv2d_backward_data_winograd(&d, dyin, wt, got, work, 2), CG_NN_OK);
-    if (xb) cg_layout_blocked_to_plain(xb, n, c, h * w, got, plain);
-    else memcpy(plain, got, (size_t)nx * sizeof *got);
+    from_layout(xb, n, c, h * w, got, plain);
     double e = rel_err(nx, plain, ref);
     if (e > worst_bwd) worst_bwd = e;
     if (e > 1e-4) fail_msg("bwd data %ldx%ld->%ld %ldx%ld blocks %ld/%ld: rel err %g", (long)n, (long)c, (long)oc,

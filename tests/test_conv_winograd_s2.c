@@ -23,19 +23,7 @@
 
 #include "kernels/cpu_dispatch.h"
 #include "kernels/nn_kernels.h"
-
-static float *sines(int64_t n, double a, double b, double scale) {
-    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-    assert_non_null(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)(scale * sin(a * (double)i + b));
-    return v;
-}
-
-static float *alloc_f(int64_t n) {
-    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-    assert_non_null(v);
-    return v;
-}
+#include "kernel_check.h"
 
 static cg_conv2d_desc make(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc) {
     cg_conv2d_desc d = {.n = n, .c = c, .h = h, .w = w, .oc = oc, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
@@ -44,28 +32,7 @@ static cg_conv2d_desc make(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o
     return d;
 }
 
-/* max |a - b| / max |b| */
-static double rel_err(int64_t n, const float *a, const float *b) {
-    double e = 0, m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > e || d != d) e = d != d ? INFINITY : d;
-        if (fabs(b[i]) > m) m = fabs(b[i]);
-    }
-    return m > 0 ? e / m : e;
-}
-
 static double worst_fwd, worst_bwd;
-
-static void to_layout(int64_t block, int64_t n, int64_t c, int64_t s, const float *plain, float *out) {
-    if (block) cg_layout_plain_to_blocked(block, n, c, s, plain, out);
-    else memcpy(out, plain, (size_t)(n * c * s) * sizeof *out);
-}
-
-static void from_layout(int64_t block, int64_t n, int64_t c, int64_t s, const float *in, float *plain) {
-    if (block) cg_layout_blocked_to_plain(block, n, c, s, in, plain);
-    else memcpy(plain, in, (size_t)(n * c * s) * sizeof *plain);
-}
 
 /* One shape: forward (bias on/off) and data backward in layouts xb / yb */
 static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t xb, int64_t yb) {

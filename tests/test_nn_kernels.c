@@ -19,16 +19,9 @@
 #include "kernels/cpu_dispatch.h"
 #include "kernels/cpu_nn_threads.h"
 #include "kernels/nn_kernels.h"
+#include "kernel_check.h"
 
 /* ---- helpers ---- */
-
-/* value[i] = scale * sin(a*i + b): deterministic, no two values alike. */
-static float *sines(int64_t n, double a, double b, double scale) {
-    float *v = malloc((size_t)n * sizeof *v);
-    assert_non_null(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)(scale * sin(a * (double)i + b));
-    return v;
-}
 
 static float *zeros(int64_t n) {
     float *v = calloc((size_t)n, sizeof *v);

@@ -20,14 +20,7 @@
 
 #include "kernels/cpu_kernels.h"
 #include "kernels/nn_kernels.h"
-
-/* value[i] = scale * sin(a*i + b): deterministic, no two values alike. */
-static float *sines(int64_t n, double a, double b, double scale) {
-    float *v = malloc((size_t)n * sizeof *v);
-    assert_non_null(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)(scale * sin(a * (double)i + b));
-    return v;
-}
+#include "kernel_check.h"
 
 /* max|got - want| <= tol * max|want| */
 static void assert_close_d(const char *what, const float *got, const double *want, int64_t n, double tol) {

@@ -158,11 +158,56 @@ TGT static void CAT(fwd_image_blocked, SUF)(int T, int64_t oc, int64_t p, int64_
  * its doubles (the tail's products into lane 0); the lanes are added up
  * once, after the last image.  The order is fixed by VW and P, never by
  * the threads. */
+/* Output channel o's sums of one image, vector part done: av[t] (and gb) into
+ * the double lanes, then the positions past the last whole vector. */
+TGT static inline __attribute__((always_inline)) void CAT(wgt_flush, SUF)(int T, int64_t o, int64_t p, int64_t pv,
+                                                                        const float *s, const float *g,
+                                                                        const VEC *av, VEC gb, double *acc,
+                                                                        double *dbias_acc) {
+    for (int t = 0; t < T; t++) {
+        double *da = acc + (o * T + t) * CG_DIRECT_LANES;
+        for (int l = 0; l < VW; l++) da[l] += (double)av[t][l];
+        for (int64_t q = pv; q < p; q++) da[0] += (double)g[q] * s[t * p + q];
+    }
+    if (dbias_acc) {
+        double *da = dbias_acc + o * CG_DIRECT_LANES;
+        for (int l = 0; l < VW; l++) da[l] += (double)gb[l];
+        for (int64_t q = pv; q < p; q++) da[0] += g[q];
+    }
+}
+
+/* One image's weight sums for output channels [o0, o1).  Two channels at a
+ * time where their 2T accumulators fit in the level's registers (32 with
+ * AVX-512, 16 below it), so each tap vector loaded serves two FMAs: the
+ * loop was bound by its loads (T + 1 for T FMAs).  Every (o, t) sum still
+ * adds the same products in the same order, so the bits are the one-channel
+ * loop's. */
 TGT static inline __attribute__((always_inline)) void CAT(wgt_image_t, SUF)(int T, int64_t o0, int64_t o1, int64_t p,
                                                                           const float *s, const float *dy,
                                                                           double *acc, double *dbias_acc) {
     int64_t pv = p - p % VW;
-    for (int64_t o = o0; o < o1; o++) {
+    int64_t o = o0;
+    if (2 * T + 3 <= (VW == 16 ? 32 : 16))
+        for (; o + 1 < o1; o += 2) {
+            const float *g0 = dy + o * p, *g1 = g0 + p;
+            VEC a0[CG_CONV2D_DIRECT_MAX_TAPS], a1[CG_CONV2D_DIRECT_MAX_TAPS], gb0 = (VEC){0}, gb1 = (VEC){0};
+            for (int t = 0; t < T; t++) a0[t] = a1[t] = (VEC){0};
+            for (int64_t q0 = 0; q0 < pv; q0 += VW) {
+                VEC gv0, gv1, sv;
+                __builtin_memcpy(&gv0, g0 + q0, sizeof(VEC));
+                __builtin_memcpy(&gv1, g1 + q0, sizeof(VEC));
+                gb0 += gv0;
+                gb1 += gv1;
+                for (int t = 0; t < T; t++) {
+                    __builtin_memcpy(&sv, s + t * p + q0, sizeof(VEC));
+                    a0[t] = VFMA(a0[t], gv0, sv);
+                    a1[t] = VFMA(a1[t], gv1, sv);
+                }
+            }
+            CAT(wgt_flush, SUF)(T, o, p, pv, s, g0, a0, gb0, acc, dbias_acc);
+            CAT(wgt_flush, SUF)(T, o + 1, p, pv, s, g1, a1, gb1, acc, dbias_acc);
+        }
+    for (; o < o1; o++) {
         const float *g = dy + o * p;
         VEC av[CG_CONV2D_DIRECT_MAX_TAPS], gb = (VEC){0};
         for (int t = 0; t < T; t++) av[t] = (VEC){0};
@@ -175,16 +220,7 @@ TGT static inline __attribute__((always_inline)) void CAT(wgt_image_t, SUF)(int 
                 av[t] = VFMA(av[t], gv, sv);
             }
         }
-        for (int t = 0; t < T; t++) {
-            double *da = acc + (o * T + t) * CG_DIRECT_LANES;
-            for (int l = 0; l < VW; l++) da[l] += (double)av[t][l];
-            for (int64_t q = pv; q < p; q++) da[0] += (double)g[q] * s[t * p + q];
-        }
-        if (dbias_acc) {
-            double *da = dbias_acc + o * CG_DIRECT_LANES;
-            for (int l = 0; l < VW; l++) da[l] += (double)gb[l];
-            for (int64_t q = pv; q < p; q++) da[0] += g[q];
-        }
+        CAT(wgt_flush, SUF)(T, o, p, pv, s, g, av, gb, acc, dbias_acc);
     }
 }
 

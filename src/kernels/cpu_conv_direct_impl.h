@@ -151,77 +151,60 @@ TGT static void CAT(fwd_image_blocked, SUF)(int T, int64_t oc, int64_t p, int64_
     }
 }
 
-/* One image's weight gradient for outputs [o0, o1): acc holds, per (o, t),
- * VW double lanes (at acc + (o*T + t) * CG_DIRECT_LANES), dy (OC, P) is
- * this image's, S (T, P); dbias_acc (OC lanes of the same shape) or NULL.
- * Each (o, t) is summed over q in float vectors, added lane by lane into
- * its doubles (the tail's products into lane 0); the lanes are added up
- * once, after the last image.  The order is fixed by VW and P, never by
- * the threads. */
-/* Output channel o's sums of one image, vector part done: av[t] (and gb) into
- * the double lanes, then the positions past the last whole vector. */
-TGT static inline __attribute__((always_inline)) void CAT(wgt_flush, SUF)(int T, int64_t o, int64_t p, int64_t pv,
-                                                                        const float *s, const float *g,
-                                                                        const VEC *av, VEC gb, double *acc,
-                                                                        double *dbias_acc) {
-    for (int t = 0; t < T; t++) {
-        double *da = acc + (o * T + t) * CG_DIRECT_LANES;
-        for (int l = 0; l < VW; l++) da[l] += (double)av[t][l];
-        for (int64_t q = pv; q < p; q++) da[0] += (double)g[q] * s[t * p + q];
+/* G output channels' sums of one image, from channel o: per (o+k, t) the
+ * products dy[o+k][q] * S[t][q] over q in float vectors, added lane by lane
+ * into acc's doubles (at acc + ((o+k)*T + t) * CG_DIRECT_LANES; the tail's
+ * products into lane 0), and dbias_acc's likewise when it is not NULL.  A
+ * constant G and T (always_inline) keep the G*T accumulators in registers,
+ * and each tap vector loaded feeds G FMAs. */
+TGT static inline __attribute__((always_inline)) void CAT(wgt_channels_t, SUF)(int G, int T, int64_t o, int64_t p,
+                                                                             const float *s, const float *dy,
+                                                                             double *acc, double *dbias_acc) {
+    int64_t pv = p - p % VW;
+    const float *g = dy + o * p;
+    VEC av[2][CG_CONV2D_DIRECT_MAX_TAPS], gb[2] = {{0}};
+    for (int k = 0; k < G; k++)
+        for (int t = 0; t < T; t++) av[k][t] = (VEC){0};
+    for (int64_t q0 = 0; q0 < pv; q0 += VW) {
+        VEC gv[2], sv;
+        for (int k = 0; k < G; k++) {
+            __builtin_memcpy(&gv[k], g + k * p + q0, sizeof(VEC));
+            gb[k] += gv[k];
+        }
+        for (int t = 0; t < T; t++) {
+            __builtin_memcpy(&sv, s + t * p + q0, sizeof(VEC));
+            for (int k = 0; k < G; k++) av[k][t] = VFMA(av[k][t], gv[k], sv);
+        }
     }
-    if (dbias_acc) {
-        double *da = dbias_acc + o * CG_DIRECT_LANES;
-        for (int l = 0; l < VW; l++) da[l] += (double)gb[l];
-        for (int64_t q = pv; q < p; q++) da[0] += g[q];
+    for (int k = 0; k < G; k++) {
+        const float *gk = g + k * p;
+        for (int t = 0; t < T; t++) {
+            double *da = acc + ((o + k) * T + t) * CG_DIRECT_LANES;
+            for (int l = 0; l < VW; l++) da[l] += (double)av[k][t][l];
+            for (int64_t q = pv; q < p; q++) da[0] += (double)gk[q] * s[t * p + q];
+        }
+        if (dbias_acc) {
+            double *da = dbias_acc + (o + k) * CG_DIRECT_LANES;
+            for (int l = 0; l < VW; l++) da[l] += (double)gb[k][l];
+            for (int64_t q = pv; q < p; q++) da[0] += gk[q];
+        }
     }
 }
 
-/* One image's weight sums for output channels [o0, o1).  Two channels at a
- * time where their 2T accumulators fit in the level's registers (32 with
- * AVX-512, 16 below it), so each tap vector loaded serves two FMAs: the
- * loop was bound by its loads (T + 1 for T FMAs).  Every (o, t) sum still
- * adds the same products in the same order, so the bits are the one-channel
- * loop's. */
+/* One image's weight gradient for outputs [o0, o1): dy (OC, P) is this
+ * image's, S (T, P); dbias_acc (OC lanes of acc's shape) or NULL.  The lanes
+ * are added up once, after the last image, so the order is fixed by VW and P,
+ * never by the threads.  Two channels at a time where their 2T accumulators
+ * fit the level's registers (32 with AVX-512, 16 below it): the one-channel
+ * loop was bound by its loads (T + 1 for T FMAs).  Each (o, t) sum adds the
+ * same products in the same order either way, so the bits do not change. */
 TGT static inline __attribute__((always_inline)) void CAT(wgt_image_t, SUF)(int T, int64_t o0, int64_t o1, int64_t p,
                                                                           const float *s, const float *dy,
                                                                           double *acc, double *dbias_acc) {
-    int64_t pv = p - p % VW;
     int64_t o = o0;
     if (2 * T + 3 <= (VW == 16 ? 32 : 16))
-        for (; o + 1 < o1; o += 2) {
-            const float *g0 = dy + o * p, *g1 = g0 + p;
-            VEC a0[CG_CONV2D_DIRECT_MAX_TAPS], a1[CG_CONV2D_DIRECT_MAX_TAPS], gb0 = (VEC){0}, gb1 = (VEC){0};
-            for (int t = 0; t < T; t++) a0[t] = a1[t] = (VEC){0};
-            for (int64_t q0 = 0; q0 < pv; q0 += VW) {
-                VEC gv0, gv1, sv;
-                __builtin_memcpy(&gv0, g0 + q0, sizeof(VEC));
-                __builtin_memcpy(&gv1, g1 + q0, sizeof(VEC));
-                gb0 += gv0;
-                gb1 += gv1;
-                for (int t = 0; t < T; t++) {
-                    __builtin_memcpy(&sv, s + t * p + q0, sizeof(VEC));
-                    a0[t] = VFMA(a0[t], gv0, sv);
-                    a1[t] = VFMA(a1[t], gv1, sv);
-                }
-            }
-            CAT(wgt_flush, SUF)(T, o, p, pv, s, g0, a0, gb0, acc, dbias_acc);
-            CAT(wgt_flush, SUF)(T, o + 1, p, pv, s, g1, a1, gb1, acc, dbias_acc);
-        }
-    for (; o < o1; o++) {
-        const float *g = dy + o * p;
-        VEC av[CG_CONV2D_DIRECT_MAX_TAPS], gb = (VEC){0};
-        for (int t = 0; t < T; t++) av[t] = (VEC){0};
-        for (int64_t q0 = 0; q0 < pv; q0 += VW) {
-            VEC gv, sv;
-            __builtin_memcpy(&gv, g + q0, sizeof(VEC));
-            gb += gv;
-            for (int t = 0; t < T; t++) {
-                __builtin_memcpy(&sv, s + t * p + q0, sizeof(VEC));
-                av[t] = VFMA(av[t], gv, sv);
-            }
-        }
-        CAT(wgt_flush, SUF)(T, o, p, pv, s, g, av, gb, acc, dbias_acc);
-    }
+        for (; o + 1 < o1; o += 2) CAT(wgt_channels_t, SUF)(2, T, o, p, s, dy, acc, dbias_acc);
+    for (; o < o1; o++) CAT(wgt_channels_t, SUF)(1, T, o, p, s, dy, acc, dbias_acc);
 }
 
 TGT static void CAT(wgt_image, SUF)(int T, int64_t o0, int64_t o1, int64_t p, const float *s, const float *dy,

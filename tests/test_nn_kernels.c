@@ -1139,7 +1139,7 @@ static void test_tuner_follows_the_faster_thread_count(void **state) {
     cg_nn_tuner_record(&u, arm, 10.0); /* a loaded machine: 2 threads take 10 ms */
     assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm), 1);
     cg_nn_tuner_record(&u, arm, 2.0); /* one thread 2 ms */
-    /* then one thread, except that every 16th call re-measures the other */
+    /* then one thread, except that every 16th call re-measures all threads */
     int two = 0;
     for (int k = 2; k < 18; k++) {
         int n = cg_nn_tuner_pick(&u, 2, &arm);
@@ -1147,15 +1147,40 @@ static void test_tuner_follows_the_faster_thread_count(void **state) {
         assert_int_equal(k % 16 == 15 ? 2 : 1, n);
     }
     assert_int_equal(two, 1);
-    /* the load goes away: 2 threads now take 1 ms; the estimate (half old, half
-     * new) goes 10 -> 5.5 -> 3.25 -> 2.125 -> 1.5625, below one thread's 2 ms */
-    for (int i = 0; i < 3; i++) {
-        cg_nn_tuner_record(&u, 1, 1.0);
-        assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm) == 2, (18 + i) % 16 == 15);
-    }
+    /* the load goes away: one time of 1 ms on 2 threads is the arm's best, below 2 */
     cg_nn_tuner_record(&u, 1, 1.0);
-    assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm), 2);
+    assert_true(cg_nn_tuner_estimate(&u, 1) == 1.0);
+    assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm), 2); /* call 18 */
     assert_int_equal(arm, 1);
+    /* a slower call of the same entry (another layer, colder caches: 3.5x, under
+     * the 4x jump) leaves the best at 1 ms, where an average would pass 2 */
+    cg_nn_tuner_record(&u, 1, 3.5);
+    assert_true(cg_nn_tuner_estimate(&u, 1) == 1.0);
+    /* while all threads win, one thread is re-measured once in 64 calls */
+    int one = 0;
+    for (int k = 19; k < 19 + 64; k++) {
+        int n = cg_nn_tuner_pick(&u, 2, &arm);
+        one += n == 1;
+        assert_int_equal(k % 64 == 15 ? 1 : 2, n);
+    }
+    assert_int_equal(one, 1);
+    /* a load again: 2 threads take 30 ms, over 4x the best, so the window restarts
+     * and the very next call goes to one thread */
+    cg_nn_tuner_record(&u, 1, 30.0);
+    assert_true(cg_nn_tuner_estimate(&u, 1) == 30.0);
+    assert_int_equal(cg_nn_tuner_pick(&u, 2, &arm), 1);
+    /* the window keeps the last 4 times: a slowdown under 4x shows once the
+     * quiet times have left it */
+    cg_nn_tuner v = {0};
+    cg_nn_tuner_record(&v, 0, 2.0);
+    cg_nn_tuner_record(&v, 1, 1.0);
+    for (int i = 0; i < 3; i++) {
+        cg_nn_tuner_record(&v, 1, 3.0);
+        assert_true(cg_nn_tuner_estimate(&v, 1) == 1.0);
+    }
+    cg_nn_tuner_record(&v, 1, 3.0);
+    assert_true(cg_nn_tuner_estimate(&v, 1) == 3.0);
+    assert_int_equal(cg_nn_tuner_pick(&v, 2, &arm), 1);
 }
 
 int main(void) {

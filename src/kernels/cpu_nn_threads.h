@@ -8,12 +8,26 @@
  * count cannot be right for both a quiet and a loaded machine, and the load
  * average reacts in minutes, not milliseconds.
  *
- * So each call site keeps a cg_nn_tuner: a running estimate of its time on
- * one thread and on all threads (omp_get_max_threads()).  The first calls
- * try both; afterwards a call runs on whichever is faster now, and every
- * 16th call re-measures the other, so the choice follows the load within a
- * few calls.  Each estimate is an exponential average (weight 1/2 for the
- * newest time), which forgets an old load quickly.  Small work never gets
+ * So each call site keeps a cg_nn_tuner: the last CG_NN_TUNER_WINDOW times
+ * of the call on one thread and on all threads (omp_get_max_threads()),
+ * and a call runs on whichever arm's fastest recent time is lower.  The
+ * first calls try both.  Then the other arm is re-measured now and again:
+ * every 16th call while one thread wins (so a machine whose load went
+ * away gets its threads back within 16 calls), every 64th while all
+ * threads win (one thread is the slower arm on a quiet machine, and each
+ * re-measure costs its difference).
+ *
+ * The minimum, not an average: one shape's entry serves several layers
+ * (resnet18's three 512->512 convs at 1x1), whose times differ by 1.5-2x
+ * with what the caches hold, and an average of 1/2 old and 1/2 new let one
+ * slow layer's call on two threads hand the next call to one thread (on a
+ * 2-core Xeon, 6-9% of a quiet resnet18 epoch: 12.5-12.7 s against
+ * 11.4-11.6 s with every call on both threads).  A load, though, makes a
+ * call on all threads take 10-80x longer (a 0.5 ms conv 20-40 ms), so a
+ * time above CG_NN_TUNER_JUMP times the arm's recent minimum starts the
+ * window afresh: the next call already sees the load.
+ *
+ * Small work never gets
  * here: below CG_NN_PARALLEL_MIN elements a kernel runs on one thread (the
  * reasoning of cpu_iter.h: a team costs ~1.5 us, more than a small pass).
  *
@@ -26,16 +40,22 @@
 #include <stdint.h>
 
 #define CG_NN_PARALLEL_MIN 32768
+#define CG_NN_TUNER_WINDOW 4
+#define CG_NN_TUNER_JUMP 4.0
 
 typedef struct cg_nn_tuner {
     atomic_uint_fast64_t calls;
-    _Atomic double ms[2]; /* [0]: one thread, [1]: all threads; 0 = not measured */
+    /* [0]: one thread, [1]: all threads; the last CG_NN_TUNER_WINDOW times, 0 = none yet */
+    _Atomic double ms[2][CG_NN_TUNER_WINDOW];
+    atomic_uint next[2]; /* the slot the arm's next time goes to */
 } cg_nn_tuner;
 
 /* The thread count for this call (1 or max_threads) and which estimate it
  * feeds (*arm, to pass to cg_nn_tuner_record). */
 int cg_nn_tuner_pick(cg_nn_tuner *t, int max_threads, int *arm);
 void cg_nn_tuner_record(cg_nn_tuner *t, int arm, double ms);
+/* The arm's fastest recent time in ms (0: not measured yet). */
+double cg_nn_tuner_estimate(cg_nn_tuner *t, int arm);
 
 /* Monotonic milliseconds. */
 double cg_nn_now_ms(void);

@@ -7,6 +7,7 @@
 #include "cgrad.h"
 #include "cli/cli_dist.h"
 #include "cli/cli_escape.h"
+#include "cli/cli_omp_env.h"
 #include "cli/commands.h"
 
 static const cli_command commands[] = {
@@ -108,6 +109,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    cli_omp_env_apply(argv); /* may start this program again, with GOMP_SPINCOUNT set */
     if (argc < 2) {
         fprintf(stderr, "cgrad: which command? (`cgrad --help` lists them)\n");
         return 2;

@@ -6,14 +6,22 @@
  * short regions of a training step.  On a loaded one it is what makes two
  * threads slower than one: the spinning helper takes a core from the
  * thread that has work, and from the other job.  Measured on the 2-core
- * Xeon of 4 December, a 6,400-digit cnn epoch (`cgrad train --model cnn
- * --epochs 1`, best-to-worst of 3 runs), with one busy loop beside it:
- * --threads 1 3.69-3.87 s; --threads 2 4.67-5.32 s with libgomp's default,
- * 3.70-4.14 with GOMP_SPINCOUNT=10000, 3.49-3.57 with 3000, 3.47-3.59 with
- * 1000, 3.44-3.66 with OMP_WAIT_POLICY=passive.  Quiet, on 2 threads: the
- * default 2.02-2.15 s, 10000 1.90-1.93, 3000 1.96-1.98, 1000 2.12-2.14,
- * passive 2.59.  10,000 turns keep the quiet speed and bring the loaded
- * run to one thread's.
+ * Xeon of 4 December, seconds, the least and most of 3 runs of `cgrad
+ * train ... --threads 2` (one build, one session), with one busy loop
+ * beside it and then quiet:
+ *
+ *   GOMP_SPINCOUNT     cnn, 6,400 digits, 1 epoch    resnet18, 1,280 digits, 2 epochs
+ *                      loaded       quiet            loaded        quiet
+ *   (--threads 1)      3.41-3.50                     4.28-4.34
+ *   300000 (default)   4.66-6.98    1.91-2.00        7.58-13.22    2.94-3.06
+ *   10000              3.55-3.74    1.93-1.98        4.66-4.82     3.00-3.06
+ *   3000               3.32-3.53    1.94-2.08        4.58-4.60     3.03-3.08
+ *   1000               3.44-3.67    2.09-2.16        4.47-4.60     3.37-3.41
+ *   0                  3.42-3.57    2.44-2.50        4.33-4.41     3.80-3.85
+ *
+ * 3000 turns keep the quiet speed (within 3% of the default) and bring the
+ * loaded runs to one thread's time (the cnn's the same, resnet18's 6% over);
+ * fewer turns lose the quiet speed, more the loaded one.
  *
  * libgomp reads its variables once, in its constructor, before main and
  * before even an executable's .preinit_array (a setenv there was not seen:
@@ -25,7 +33,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define CLI_OMP_SPINCOUNT "10000"
+#define CLI_OMP_SPINCOUNT "3000"
 
 void cli_omp_env_apply(char **argv) {
     if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY")) return;

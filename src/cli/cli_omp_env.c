@@ -27,16 +27,28 @@
  * before even an executable's .preinit_array (a setenv there was not seen:
  * OMP_DISPLAY_ENV=verbose still printed 300000), so the variable is set and
  * the program started again; a user's own GOMP_SPINCOUNT or OMP_WAIT_POLICY
- * is left alone, and sets it without the second exec. */
+ * is left alone, and sets it without the second exec (as under valgrind,
+ * below, where a user who wants it sets it). */
 #include "cli/cli_omp_env.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define CLI_OMP_SPINCOUNT "3000"
 
+/* Under valgrind (its preload libraries named in LD_PRELOAD) the exec would
+ * start the program outside it: valgrind refuses `cgrad` run that way
+ * ("You cannot run ... directly", exit 1), so there the run goes on with
+ * libgomp's default. */
+static bool under_valgrind(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
 void cli_omp_env_apply(char **argv) {
-    if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY")) return;
+    if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY") || under_valgrind()) return;
     if (setenv("GOMP_SPINCOUNT", CLI_OMP_SPINCOUNT, 0) != 0) return;
     execv("/proc/self/exe", argv);
     /* no exec (no /proc): this process goes on with libgomp's default, as before */

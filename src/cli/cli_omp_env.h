@@ -5,7 +5,8 @@
 /* When neither GOMP_SPINCOUNT nor OMP_WAIT_POLICY is set, sets
  * GOMP_SPINCOUNT=CLI_OMP_SPINCOUNT and runs this program again with the same
  * arguments (execv of /proc/self/exe); returns only when it does not (the
- * variables were set, or the exec failed: the run goes on unchanged). */
+ * variables were set, the program runs under valgrind, or the exec failed:
+ * the run goes on unchanged). */
 void cli_omp_env_apply(char **argv);
 
 #endif

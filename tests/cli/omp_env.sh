@@ -4,7 +4,8 @@
 #     GOMP_SPINCOUNT=3000 (it sets it and execs itself; libgomp, asked by
 #     OMP_DISPLAY_ENV=verbose, prints the value it runs with on stderr);
 #   - a user's GOMP_SPINCOUNT or OMP_WAIT_POLICY is left alone;
-#   - the second exec keeps the arguments, the output and the exit codes.
+#   - the second exec keeps the arguments, the output and the exit codes;
+#   - under valgrind there is no second exec (valgrind refuses it).
 # Usage: omp_env.sh /path/to/cgrad
 set -u -o pipefail
 cgrad=${1:?usage: omp_env.sh /path/to/cgrad}
@@ -36,4 +37,14 @@ env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY "$cgrad" train --no-such-flag >/dev/nul
 rc=$?
 [ "$rc" = 2 ] && grep -q "unknown option '--no-such-flag'" "$tmp/err" \
     && ok "a usage error still exits 2 with its message" || bad "usage error: rc $rc, $(cat "$tmp/err")"
+# under valgrind the exec would leave it (valgrind refuses the program run that way): no exec there
+# (not on the sanitizer build: AddressSanitizer and valgrind do not run together)
+if command -v valgrind >/dev/null 2>&1 && ! grep -q __asan_init "$cgrad"; then
+    out=$(env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY valgrind -q "$cgrad" version 2>"$tmp/err")
+    rc=$?
+    [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | grep -c '^cgrad ')" = 1 ] \
+        && ok "under valgrind: runs, no exec" || bad "under valgrind: rc $rc, '$out', $(cat "$tmp/err")"
+else
+    echo "skip: valgrind check (no valgrind, or a sanitizer build)"
+fi
 exit $fail

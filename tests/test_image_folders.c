@@ -699,6 +699,19 @@ static void test_jpeg(void **state) {
     assert_null(cg_jpeg_decode(big, n, 0, "bomb.jpg"));
     assert_int_equal(cg_last_status(), CG_ERR_FORMAT);
     assert_non_null(strstr(cg_last_error(), "too large"));
+    /* 4000 x 4000, inside PIL's pixel limit, but more blocks than the file has
+     * bits: its 4:2:0 chroma alone is 250 x 250 blocks, a bit each at least, and
+     * the file is n bytes (the fuzzer's 720-byte 11273x8208 took 277 MB) */
+    for (size_t k = 0; k + 8 < n; k++)
+        if (big[k] == 0xFF && big[k + 1] == 0xC0) {
+            big[k + 5] = 0x0F, big[k + 6] = 0xA0, big[k + 7] = 0x0F, big[k + 8] = 0xA0;
+            break;
+        }
+    assert_true(n * 8 < 250 * 250);
+    assert_null(cg_jpeg_decode(big, n, 0, "thin.jpg"));
+    assert_int_equal(cg_last_status(), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "thin.jpg"));
+    assert_non_null(strstr(cg_last_error(), "a 4000x4000 image needs at least 62500 bits of data"));
     free(bytes);
     assert_null(cg_image_read(in_tmp("missing.jpg"), 0));
     assert_int_equal(cg_last_status(), CG_ERR_IO);

@@ -84,6 +84,27 @@ static void decode_body(jpeg_job *job) {
                  (unsigned long long)CG_IMAGE_MAX_PIXELS);
         longjmp(job->jump, 2);
     }
+    /* A file smaller than its image: a 720-byte file (the fuzzer's find) can
+     * declare 11273x8208 RGB and end in a marker after its header; libjpeg
+     * then fills the image with gray, with a warning only, after 277 MB were
+     * allocated for it.  Huffman-coded data spends at least one bit on every
+     * 8x8 block of each component (its DC difference, in any scan order), so
+     * the component with the fewest blocks bounds what N bytes can hold, as
+     * deflate's 1032:1 does in png.c.  Arithmetic coding has no such bound
+     * (a flat image packs into almost nothing) and is left to the pixel limit. */
+    if (!c->arith_code) {
+        uint64_t least = UINT64_MAX;
+        for (int i = 0; i < c->num_components; i++) {
+            uint64_t blocks = (uint64_t)c->comp_info[i].width_in_blocks * c->comp_info[i].height_in_blocks;
+            if (blocks < least) least = blocks;
+        }
+        if (c->num_components > 0 && least > (uint64_t)job->size * 8) {
+            snprintf(job->msg, MSG_LEN, "a %ux%u image needs at least %llu bits of data, more than a %zu-byte "
+                     "file holds", (unsigned)c->image_width, (unsigned)c->image_height,
+                     (unsigned long long)least, job->size);
+            longjmp(job->jump, 2);
+        }
+    }
     if (job->header_only) {
         job->height = c->image_height;
         job->width = c->image_width;

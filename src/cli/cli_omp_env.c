@@ -5,30 +5,29 @@
  * then sleep.  On a quiet machine that saves the wake-up between the many
  * short regions of a training step.  On a loaded one it is what makes two
  * threads slower than one: the spinning helper takes a core from the
- * thread that has work, and from the other job.  Measured on the 2-core
- * Xeon of 4 December, seconds, the least and most of 3 runs of `cgrad
- * train ... --threads 2` (one build, one session), with one busy loop
- * beside it and then quiet:
+ * thread that has work, and from the other job.  `bench/loaded.sh` on the
+ * 2-core Xeon of 4 December (family 6 model 167), seconds, the least and
+ * most of 3 runs of `cgrad train --threads 2` on cuts of MNIST, with one
+ * busy loop beside it and then quiet:
  *
  *   GOMP_SPINCOUNT     cnn, 6,400 digits, 1 epoch    resnet18, 1,280 digits, 2 epochs
  *                      loaded       quiet            loaded        quiet
- *   (--threads 1)      3.41-3.50                     4.28-4.34
- *   300000 (default)   4.66-6.98    1.91-2.00        7.58-13.22    2.94-3.06
- *   10000              3.55-3.74    1.93-1.98        4.66-4.82     3.00-3.06
- *   3000               3.32-3.53    1.94-2.08        4.58-4.60     3.03-3.08
- *   1000               3.44-3.67    2.09-2.16        4.47-4.60     3.37-3.41
- *   0                  3.42-3.57    2.44-2.50        4.33-4.41     3.80-3.85
+ *   (--threads 1)      3.36-3.49                     4.24-4.30
+ *   300000 (default)   5.97-6.55    2.03-2.10        11.26-12.05   2.94-3.00
+ *   10000              3.45-3.60    2.00-2.06        4.91-5.03     3.02-3.07
+ *   3000               3.32-3.51    2.04-2.06        4.74-4.80     2.96-3.01
+ *   1000               3.40-3.46    2.10-2.19        4.67-4.78     3.22-3.26
+ *   0                  3.42-3.50    2.47-2.64        4.68-4.77     3.78-3.83
  *
- * 3000 turns keep the quiet speed (within 3% of the default) and bring the
- * loaded runs to one thread's time (the cnn's the same, resnet18's 6% over);
- * fewer turns lose the quiet speed, more the loaded one.
+ * 3000 turns keep the quiet speed (within 2% of the default) and bring the
+ * loaded runs to one thread's time or near it (the cnn's the same, resnet18's
+ * 12% over, where fewer turns gain nothing loaded and lose 8-28% quiet).
  *
  * libgomp reads its variables once, in its constructor, before main and
  * before even an executable's .preinit_array (a setenv there was not seen:
  * OMP_DISPLAY_ENV=verbose still printed 300000), so the variable is set and
- * the program started again; a user's own GOMP_SPINCOUNT or OMP_WAIT_POLICY
- * is left alone, and sets it without the second exec (as under valgrind,
- * below, where a user who wants it sets it). */
+ * the program started again.  A user's own GOMP_SPINCOUNT or OMP_WAIT_POLICY
+ * is left alone (no second exec), as is a run under valgrind (below). */
 #include "cli/cli_omp_env.h"
 
 #include <stdbool.h>

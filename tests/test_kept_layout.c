@@ -272,13 +272,45 @@ static void test_thin_input_and_free(void **state) {
     assert_int_equal(cg_mem_in_use(), before);
 }
 
+/* A value kept blocked holds one buffer, not a stale plain one beside it:
+ * a kept conv output costs what a plain one does, its storage has no plain
+ * buffer until something reads it plain, and then reads right. */
+static void test_kept_value_holds_one_buffer(void **state) {
+    (void)state;
+    cg_scope_begin();
+    /* a thin input (no blocked copy of x is made) */
+    cg_tensor *x = randn(1, 1.0, 4, (int64_t[]){4, 3, 14, 14});
+    cg_tensor *w = randn(2, 0.1, 4, (int64_t[]){32, 3, 3, 3});
+    cg_conv2d_opts pad1 = {.padding = {1, 1}};
+    size_t in_use[2];
+    cg_tensor *y[2];
+    for (int keep = 0; keep < 2; keep++) {
+        cg_conv2d_keep_layouts(keep);
+        size_t before = cg_mem_in_use();
+        y[keep] = cg_conv2d(x, w, NULL, &pad1);
+        assert_non_null(y[keep]);
+        in_use[keep] = cg_mem_in_use() - before;
+    }
+    cg_conv2d_keep_layouts(true);
+    assert_true(is_blocked(y[1]));
+    assert_null(y[1]->storage->data);
+    assert_true(in_use[1] == in_use[0]); /* 4x32x14x14 floats and the headers, either way */
+    assert_true(in_use[0] >= (size_t)4 * 32 * 14 * 14 * sizeof(float));
+    float *plain = values(y[0]), *kept = values(y[1]);
+    assert_false(is_blocked(y[1]));
+    assert_non_null(y[1]->storage->data);
+    assert_memory_equal(kept, plain, (size_t)4 * 32 * 14 * 14 * sizeof(float));
+    free(plain), free(kept);
+    cg_scope_end();
+}
+
 /* The conversions against cg_layout_blocked_index, element by element,
  * on maps whose size is and is not a multiple of the 4-wide tiles. */
 static void test_conversions(void **state) {
     (void)state;
-    const int64_t blocks[] = {8, 16}, maps[] = {1, 3, 4, 49, 196};
+    const int64_t blocks[] = {8, 16}, maps[] = {1, 3, 4, 49, 196, 784};
     for (int bi = 0; bi < 2; bi++)
-        for (int mi = 0; mi < 5; mi++) {
+        for (int mi = 0; mi < 6; mi++) {
             int64_t b = blocks[bi], n = 3, c = 2 * b, s = maps[mi], total = n * c * s;
             float *plain = malloc((size_t)total * sizeof *plain), *blk = malloc((size_t)total * sizeof *blk),
                   *back = malloc((size_t)total * sizeof *back);
@@ -292,6 +324,8 @@ static void test_conversions(void **state) {
                                      (long long)in, (long long)ic, (long long)is);
             cg_layout_blocked_to_plain(b, n, c, s, blk, back);
             assert_memory_equal(back, plain, (size_t)total * sizeof *plain);
+            cg_layout_blocked_to_plain_in_place(b, n, c, s, blk); /* the settle without memory */
+            assert_memory_equal(blk, plain, (size_t)total * sizeof *plain);
             free(plain), free(blk), free(back);
         }
 }
@@ -304,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_residual_block),
         cmocka_unit_test(test_settles_on_plain_access),
         cmocka_unit_test(test_thin_input_and_free),
+        cmocka_unit_test(test_kept_value_holds_one_buffer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_pool_trim();

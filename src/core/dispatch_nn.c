@@ -156,7 +156,7 @@ static float *kept_out(cg_tensor *out, int64_t block, const cg_tensor *a, const 
         const cg_tensor *t = i ? b : a;
         if (t && t->storage == out->storage) {
             float *buf = blocked_view(out, block);
-            if (buf) out->storage->plain_valid = false; /* written below, blocked only */
+            if (buf && out->storage->data) cg_storage_drop_plain(out->storage); /* written below, blocked only */
             return buf;
         }
     }

@@ -20,7 +20,9 @@ struct cg_storage {
     /* A kept layout (kernels/backend.h): when `blocked` is set, the value
      * is there, nbytes of it in the backend's channel-block layout
      * (blocked_block: 8 or 16) of the (N,C,H,W) tensor blocked_shape, and
-     * `data` is stale until cg_storage_settle converts it back. */
+     * `data` is NULL (or with plain_valid a copy of the value) until
+     * cg_storage_settle converts it back: a value kept blocked costs one
+     * buffer, not two. */
     void *_Atomic blocked;
     int64_t blocked_block;
     int64_t blocked_shape[4];
@@ -40,7 +42,8 @@ void cg_storage_release(cg_storage *s);
  * bytes (cg_data, the dispatch's views) calls it first, so nothing but the
  * kernels that asked for a layout ever sees one.  Cannot fail.
  * set_blocked: s's value is now buf (nbytes from its backend's alloc), in
- * `block` for the (N,C,H,W) tensor shape; s owns buf.  A storage is
+ * `block` for the (N,C,H,W) tensor shape; s owns buf, and its plain
+ * buffer is freed (settling allocates another).  A storage is
  * settled by reading it, so a kernel that writes a storage plain cannot
  * leave a stale blocked copy behind. */
 void cg_storage_settle(cg_storage *s);
@@ -51,6 +54,9 @@ void cg_storage_set_blocked(cg_storage *s, void *buf, int64_t block, const int64
 void cg_storage_settle_for_reading(cg_storage *s);
 /* The same for a copy of a value `data` still holds (settling then only frees it). */
 void cg_storage_set_blocked_copy(cg_storage *s, void *buf, int64_t block, const int64_t shape[4]);
+/* s's blocked buffer is about to be written in place: the plain copy is
+ * stale, and its buffer freed (data NULL until a settle). */
+void cg_storage_drop_plain(cg_storage *s);
 
 /* ---- what the core needs from autograd (core/tensor.c) ------------------- */
 /* The core sits below autograd and never calls it.  Autograd installs these

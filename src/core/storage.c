@@ -32,7 +32,11 @@ cg_storage *cg_storage_new_on(cg_device device, size_t nbytes) {
 static pthread_mutex_t settle_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Makes `data` hold the value; the blocked buffer is freed, or with
- * `keep` kept as a copy (plain_valid) for the next blocked reader. */
+ * `keep` kept as a copy (plain_valid) for the next blocked reader.  A
+ * storage kept blocked has no plain buffer (set_blocked let it go), so one
+ * is allocated here; when none can be had, the blocked buffer is made plain
+ * where it lies and becomes `data` (nothing kept then), so settling never
+ * fails. */
 static void settle(cg_storage *s, bool keep) {
     if (!atomic_load_explicit(&s->blocked, memory_order_acquire)) return;
     pthread_mutex_lock(&settle_lock);
@@ -40,12 +44,17 @@ static void settle(cg_storage *s, bool keep) {
     if (buf) {
         const cg_backend *be = cg_backend_for(s->device);
         const int64_t *sh = s->blocked_shape;
-        if (!s->plain_valid) be->blocked_to_plain(s->blocked_block, sh[0], sh[1], sh[2] * sh[3], buf, s->data);
-        s->plain_valid = true;
-        if (!keep) {
-            be->free(buf, s->nbytes);
-            atomic_store_explicit(&s->blocked, NULL, memory_order_release);
+        if (!s->data) s->data = be->alloc(s->nbytes);
+        if (!s->data) {
+            be->blocked_to_plain_in_place(s->blocked_block, sh[0], sh[1], sh[2] * sh[3], buf);
+            s->data = buf;
+            keep = false;
+        } else {
+            if (!s->plain_valid) be->blocked_to_plain(s->blocked_block, sh[0], sh[1], sh[2] * sh[3], buf, s->data);
+            if (!keep) be->free(buf, s->nbytes);
         }
+        s->plain_valid = true;
+        if (!keep) atomic_store_explicit(&s->blocked, NULL, memory_order_release);
     }
     pthread_mutex_unlock(&settle_lock);
 }
@@ -53,12 +62,19 @@ static void settle(cg_storage *s, bool keep) {
 void cg_storage_settle(cg_storage *s) { settle(s, false); }
 void cg_storage_settle_for_reading(cg_storage *s) { settle(s, true); }
 
+void cg_storage_drop_plain(cg_storage *s) {
+    s->plain_valid = false;
+    cg_backend_for(s->device)->free(s->data, s->nbytes);
+    s->data = NULL;
+}
+
 static void set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t shape[4], bool plain_valid) {
     cg_storage_settle(s); /* an older blocked value (none in practice) goes first */
     s->plain_valid = plain_valid;
     s->blocked_block = block;
     for (int i = 0; i < 4; i++) s->blocked_shape[i] = shape[i];
     atomic_store_explicit(&s->blocked, buf, memory_order_release);
+    if (!plain_valid) cg_storage_drop_plain(s); /* stale from now on: its memory serves other tensors */
 }
 
 void cg_storage_set_blocked(cg_storage *s, void *buf, int64_t block, const int64_t shape[4]) {
@@ -76,7 +92,7 @@ void cg_storage_release(cg_storage *s) {
     if (atomic_fetch_sub(&s->refcount, 1) == 1) {
         void *blocked = atomic_load(&s->blocked);
         if (blocked) cg_backend_for(s->device)->free(blocked, s->nbytes);
-        cg_backend_for(s->device)->free(s->data, s->nbytes);
+        if (s->data) cg_backend_for(s->device)->free(s->data, s->nbytes); /* none while kept blocked */
         cg_pool_free(s, sizeof *s);
     }
 }

@@ -208,6 +208,10 @@ typedef struct cg_backend {
                                          int64_t *y_block, char *msg, size_t msg_size);
     void (*blocked_to_plain)(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
     void (*plain_to_blocked)(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
+    /* buf made plain where it lies, needing no memory (the settle of a
+     * storage whose plain buffer cannot be allocated: a storage whose value
+     * is kept blocked holds no plain buffer until something reads it plain) */
+    void (*blocked_to_plain_in_place)(int64_t block, int64_t n, int64_t c, int64_t s, float *buf);
     /* the block a batch_norm puts a plain (N,C,H,W) input in (0: none) */
     int64_t (*preferred_block)(void);
     /* conv2d: x (N,C,H,W), w (OC,C/groups,KH,KW), bias (OC) or NULL, y (N,OC,OH,OW),

@@ -41,6 +41,7 @@ const cg_backend cg_cpu_backend = {
     .conv2d_native_blocks = cg_conv2d_native_blocks,
     .blocked_to_plain = cg_layout_blocked_to_plain,
     .plain_to_blocked = cg_layout_plain_to_blocked,
+    .blocked_to_plain_in_place = cg_layout_blocked_to_plain_in_place,
     .preferred_block = cg_conv2d_preferred_block,
     .conv2d_forward = cg_conv2d_forward,
     .conv2d_backward_data = cg_conv2d_backward_data,

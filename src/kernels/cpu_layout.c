@@ -35,3 +35,34 @@ void cg_layout_plain_to_blocked(int64_t block, int64_t n, int64_t c, int64_t s, 
     CG_NN_TUNED_FOR(CG_NN_TUNE_LAYOUT, n * c * s,
                     for (int64_t p = 0; p < pairs; p++) block_one(block, s, src + p * run, dst + p * run););
 }
+
+/* One run in place: the s x block matrix (row i: position i's lanes) becomes
+ * its block x s transpose (row l: lane l's plane).  The element at k = i*block
+ * + l goes to l*s + i, which is k*s mod (m-1) for k < m-1 (m = s*block; the
+ * first and last elements stay).  Each cycle of that permutation is moved
+ * once, from its smallest index (its leader, found by walking the cycle from
+ * each start until it returns or falls below it). */
+static void unblock_one_in_place(int64_t block, int64_t s, float *run) {
+    int64_t m = s * block;
+    if (m < 3) return;
+    for (int64_t start = 1; start < m - 1; start++) {
+        int64_t j = start;
+        do j = (int64_t)((__int128)j * s % (m - 1)); /* the index start's element goes to, then on */
+        while (j > start);
+        if (j != start) continue; /* the cycle has a smaller index: moved from there */
+        float carried = run[start];
+        j = (int64_t)((__int128)start * s % (m - 1));
+        while (j != start) {
+            float here = run[j];
+            run[j] = carried;
+            carried = here;
+            j = (int64_t)((__int128)j * s % (m - 1));
+        }
+        run[start] = carried;
+    }
+}
+
+void cg_layout_blocked_to_plain_in_place(int64_t block, int64_t n, int64_t c, int64_t s, float *buf) {
+    int64_t pairs = n * (c / block), run = block * s;
+    for (int64_t p = 0; p < pairs; p++) unblock_one_in_place(block, s, buf + p * run);
+}

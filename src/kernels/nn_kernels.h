@@ -76,6 +76,11 @@ static inline int64_t cg_layout_blocked_index(int64_t c_total, int64_t s_total, 
 void cg_layout_blocked_to_plain(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
 /* dst in `block` <- src plain (for tests and benchmarks). */
 void cg_layout_plain_to_blocked(int64_t block, int64_t n, int64_t c, int64_t s, const float *src, float *dst);
+/* buf (N,C,S) in `block` made plain where it lies, with no memory beyond a
+ * few words: the settle of a storage whose plain buffer could not be had
+ * (core/storage.c).  Slower than the copy (it follows the transpose's
+ * cycles), and one thread: it only runs when memory has run out. */
+void cg_layout_blocked_to_plain_in_place(int64_t block, int64_t n, int64_t c, int64_t s, float *buf);
 
 /* Checks every field (positive sizes, groups dividing C and OC, a kernel
  * that fits the padded input, products that fit in int64 and in oneDNN's

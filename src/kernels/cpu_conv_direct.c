@@ -19,11 +19,12 @@
  * read as cgrad's NCHW, and y is written (dy read) either in NCHW or in the
  * channel block the network keeps between layers (d->y_block, 8 or 16:
  * docs/DESIGN.md "Kept layouts"), so that the BatchNorm after the cnn's
- * first layer reads it as it is.  The blocked forward vectorises along a
- * block's channels instead of the positions but does the same products in
- * the same order, and the blocked weight backward turns each image's dy
- * blocks back into NCHW planes in cache before the same sums: the bits are
- * the plain kernel's either way (tests/test_conv_direct_blocked.c).  On the
+ * first layer reads it as it is.  The blocked forward and weight backward
+ * vectorise along a block's channels instead of the positions but do the
+ * same products in the same order: the bits are the plain kernel's either
+ * way (tests/test_conv_direct_blocked.c).  (The weight backward first
+ * turned each image's dy blocks back into NCHW planes and ran the plain
+ * sums: 0.39 ms of the cnn's 1->32 row on the AMX Xeon, see DESIGN.md.)  On the
  * cnn this removed the two layout copies of its 6.4 MB first activation per
  * step (one-thread perf share of cg_cpu_copy_transposed 2.9% -> 0.7%) and
  * 5 MiB of peak memory on a 6,400-image epoch.
@@ -87,20 +88,24 @@ typedef void (*fwd_fn)(int, int64_t, int64_t, const float *, const float *, cons
 typedef void (*fwd_blocked_fn)(int, int64_t, int64_t, int64_t, const float *, const float *, const float *,
                                float *);
 typedef void (*wgt_fn)(int, int64_t, int64_t, int64_t, const float *, const float *, double *, double *);
+typedef void (*wgt_blocked_fn)(int, int64_t, int64_t, int64_t, int64_t, const float *, const float *, double *,
+                               float *);
 
 /* This CPU level's loops, and its vector width (a block must be a multiple of it). */
 typedef struct level_loops {
     fwd_fn fwd;
     fwd_blocked_fn fwd_blocked;
     wgt_fn wgt;
+    wgt_blocked_fn wgt_blocked;
     int lanes;
 } level_loops;
 
 static level_loops level_fns(void) {
     switch (cg_cpu_level_active()) {
-    case CG_CPU_AVX512: return (level_loops){fwd_image_avx512, fwd_image_blocked_avx512, wgt_image_avx512, 16};
-    case CG_CPU_AVX2: return (level_loops){fwd_image_avx2, fwd_image_blocked_avx2, wgt_image_avx2, 8};
-    default: return (level_loops){fwd_image_base, fwd_image_blocked_base, wgt_image_base, 4};
+    case CG_CPU_AVX512:
+        return (level_loops){fwd_image_avx512, fwd_image_blocked_avx512, wgt_image_avx512, wgt_blocked_avx512, 16};
+    case CG_CPU_AVX2: return (level_loops){fwd_image_avx2, fwd_image_blocked_avx2, wgt_image_avx2, wgt_blocked_avx2, 8};
+    default: return (level_loops){fwd_image_base, fwd_image_blocked_base, wgt_image_base, wgt_blocked_base, 4};
     }
 }
 
@@ -114,19 +119,27 @@ int cg_conv2d_direct_supports(const cg_conv2d_desc *d) {
 }
 
 /* Where the double sums start in the workspace, in floats (even: 8-byte
- * aligned): per thread one image's S and, for a blocked dy, one image's dy
- * planes in NCHW (OC, P). */
+ * aligned): per thread one image's S. */
 static int64_t direct_sums_offset(const cg_conv2d_desc *d, int threads) {
-    int64_t n = (int64_t)threads * (d->c * d->kh * d->kw + (d->y_block ? d->oc : 0)) * d->oh * d->ow;
+    int64_t n = (int64_t)threads * d->c * d->kh * d->kw * d->oh * d->ow;
     return n + (n & 1);
+}
+
+/* A blocked dy's extra: its double sums in the kernel's own order (as many
+ * as acc's) and, per thread, one vector's float sums (CG_DIRECT_LANES^2 *
+ * (T+1) floats at most), after acc. */
+static int64_t blocked_sums_floats(const cg_conv2d_desc *d, int threads) {
+    int64_t t1 = d->c * d->kh * d->kw + 1;
+    return d->y_block ? 2 * CG_DIRECT_LANES * d->oc * t1 + (int64_t)threads * CG_DIRECT_LANES * CG_DIRECT_LANES * t1
+                      : 0;
 }
 
 int64_t cg_conv2d_direct_workspace(const cg_conv2d_desc *d, int threads) {
     int64_t t = d->c * d->kh * d->kw;
     /* per thread one image's S, then (at an even offset, for alignment) the
      * weight backward's double sums, CG_DIRECT_LANES per (o, t) and per o's
-     * bias, 2 floats each */
-    return direct_sums_offset(d, threads) + 2 * CG_DIRECT_LANES * d->oc * (t + 1);
+     * bias, 2 floats each; for a blocked dy, blocked_sums_floats more */
+    return direct_sums_offset(d, threads) + 2 * CG_DIRECT_LANES * d->oc * (t + 1) + blocked_sums_floats(d, threads);
 }
 
 /* S (T, P) of image n: S[(c*KH + a)*KW + b][i*OW + j] = x[n, c, i*sh - ph + a*dh, j*sw - pw + b*dw], 0 off the
@@ -188,27 +201,36 @@ cg_nn_status cg_conv2d_backward_weights_direct(const cg_conv2d_desc *d, const fl
     level_loops lv = level_fns();
     int T = (int)(d->c * d->kh * d->kw);
     int64_t p = d->oh * d->ow, yb = d->y_block;
-    int nt = threads < d->oc ? threads : (int)d->oc;
+    /* output channels (for a blocked dy, whole channel blocks) in `nt`
+     * contiguous runs; each thread walks the whole batch in order, gathering
+     * each image's taps into its own S, and sums its channels: the same
+     * products in the same order for a plain or a blocked dy, so the same
+     * bits (wgt_blocked_t) */
+    int64_t units = yb ? d->oc / yb : d->oc;
+    int nt = threads < units ? threads : (int)units;
+    const int64_t T1 = T + 1, lanes = lv.lanes;
     double *acc = (double *)(work + direct_sums_offset(d, threads)), *bacc = acc + CG_DIRECT_LANES * d->oc * T;
-    memset(acc, 0, (size_t)(CG_DIRECT_LANES * d->oc * (T + 1)) * sizeof *acc);
-    /* output channels in `nt` contiguous runs; each thread walks the whole
-     * batch in order, gathering each image's taps into its own S (and, for
-     * a blocked dy, its channels' planes into its own NCHW copy of the
-     * image's dy: the plain kernel's sums, so the plain kernel's bits) */
+    double *dacc = acc + CG_DIRECT_LANES * d->oc * T1; /* blocked dy: (OC/lanes, lanes l, T+1, lanes) */
+    float *fa = (float *)(dacc + CG_DIRECT_LANES * d->oc * T1);
+    memset(acc, 0, (size_t)(CG_DIRECT_LANES * d->oc * T1 * (yb ? 2 : 1)) * sizeof *acc);
     CG_NN_PARALLEL_FOR(nt, for (int r = 0; r < nt; r++) {
-        float *s = work + (int64_t)r * (T + (yb ? d->oc : 0)) * p, *g_img = s + T * p;
-        int64_t o0 = d->oc * r / nt, o1 = d->oc * (r + 1) / nt;
-        for (int64_t n = 0; n < d->n && o1 > o0; n++) {
+        float *s = work + (int64_t)r * T * p;
+        int64_t u0 = units * r / nt, u1 = units * (r + 1) / nt;
+        for (int64_t n = 0; n < d->n && u1 > u0; n++) {
             gather_taps(d, x, n, s);
             const float *dy_img = dy + n * d->oc * p;
-            if (yb) { /* the blocks holding [o0, o1), each (P, B) -> (B, P) */
-                for (int64_t cb = o0 / yb; cb * yb < o1; cb++)
-                    cg_cpu_copy_transposed(g_img + cb * yb * p, p, dy_img + cb * p * yb, yb, yb, p);
-                dy_img = g_img;
-            }
-            lv.wgt(T, o0, o1, p, s, dy_img, acc, dbias ? bacc : NULL);
+            if (yb) lv.wgt_blocked(T, u0, u1, p, yb, s, dy_img, dacc, fa + r * CG_DIRECT_LANES * CG_DIRECT_LANES * T1);
+            else lv.wgt(T, u0, u1, p, s, dy_img, acc, dbias ? bacc : NULL);
         }
     });
+    if (yb) /* the blocked sums into acc's order: (o, t) lane l; dbias after */
+        for (int64_t o = 0; o < d->oc; o++)
+            for (int64_t t = 0; t < T1; t++)
+                for (int64_t l = 0; l < lanes; l++) {
+                    double v = dacc[(((o / lanes) * lanes + l) * T1 + t) * lanes + o % lanes];
+                    if (t < T) acc[(o * T + t) * CG_DIRECT_LANES + l] = v;
+                    else bacc[o * CG_DIRECT_LANES + l] = v;
+                }
     /* each sum's lanes, in lane order */
     for (int64_t i = 0; i < d->oc * (T + 1); i++) {
         const double *da = acc + i * CG_DIRECT_LANES;

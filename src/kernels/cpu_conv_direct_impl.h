@@ -218,6 +218,73 @@ TGT static void CAT(wgt_image, SUF)(int T, int64_t o0, int64_t o1, int64_t p, co
     }
 }
 
+/* One image's weight gradient for the channel blocks [cb0, cb1) from a
+ * blocked dy_img (OC/B, P, B), B = block a multiple of VW, with the bits of
+ * wgt_channels_t on the same values in NCHW.  There, lane l of each (o, t)
+ * accumulator sums the products at positions q = l, l+VW, l+2VW, ... in
+ * order, and its total goes into a double after each image.  Here the
+ * block's channels are the vector lanes (dy at position q is B channels
+ * side by side) and lane l's positions are one sweep, so each (o, t) gets
+ * the same products in the same order.  The sweeps run chunk by chunk of
+ * DIRECT_CHUNK*VW positions (dy's chunk and S's stay in L1 across the VW
+ * sweeps; one sweep over the whole image strided through 50 KB of dy and
+ * ran 1.3x slower than the plain kernel), with each lane's T+1 float
+ * accumulators (the taps and dbias) kept in fa between chunks.  The
+ * doubles are blocked too: dacc (OC/VW, VW lanes l, T+1, VW channels), so
+ * that adding a lane's floats into them is a vector add; the caller
+ * (cg_conv2d_backward_weights_direct) puts them in acc's order at the end.
+ * The tail past the last full vector of P goes into lane 0 in double after
+ * the lanes, as there. */
+#define DIRECT_CHUNK 16
+TGT static inline __attribute__((always_inline)) void CAT(wgt_blocked_t, SUF)(int T, int64_t cb0, int64_t cb1,
+                                                                            int64_t p, int64_t block,
+                                                                            const float *s, const float *dy_img,
+                                                                            double *dacc, float *fa) {
+    const int64_t pv = p - p % VW, chunk = DIRECT_CHUNK * VW, T1 = T + 1;
+    for (int64_t cb = cb0; cb < cb1; cb++)
+        for (int64_t j = 0; j < block; j += VW) { /* VW of the block's channels: o0 .. o0+VW-1 */
+            const int64_t o0 = cb * block + j;
+            const float *g = dy_img + cb * p * block + j;
+            double *dv = dacc + (o0 / VW) * VW * T1 * VW; /* this vector's (l, t, m) doubles */
+            for (int64_t i = 0; i < VW * T1 * VW; i++) fa[i] = 0;
+            for (int64_t c0 = 0; c0 < pv; c0 += chunk) {
+                const int64_t c1 = c0 + chunk < pv ? c0 + chunk : pv;
+                for (int64_t l = 0; l < VW; l++) {
+                    VEC av[CG_CONV2D_DIRECT_MAX_TAPS + 1];
+                    float *fl = fa + l * T1 * VW;
+                    for (int t = 0; t <= T; t++) __builtin_memcpy(&av[t], fl + t * VW, sizeof(VEC));
+                    for (int64_t q = c0 + l; q < c1; q += VW) {
+                        VEC gv;
+                        __builtin_memcpy(&gv, g + q * block, sizeof(VEC));
+                        for (int t = 0; t < T; t++) av[t] = VFMA(av[t], gv, VSPLAT(s[t * p + q]));
+                        av[T] += gv;
+                    }
+                    for (int t = 0; t <= T; t++) __builtin_memcpy(fl + t * VW, &av[t], sizeof(VEC));
+                }
+            }
+            if (pv)
+                for (int64_t i = 0; i < VW * T1 * VW; i++) dv[i] += (double)fa[i]; /* lane l of (t, m): one add */
+            for (int64_t q = pv; q < p; q++) /* the tail, into lane 0 */
+                for (int m = 0; m < VW; m++) {
+                    const float gq = g[q * block + m];
+                    for (int t = 0; t < T; t++) dv[t * VW + m] += (double)gq * s[t * p + q];
+                    dv[T * VW + m] += gq;
+                }
+        }
+}
+
+TGT static void CAT(wgt_blocked, SUF)(int T, int64_t cb0, int64_t cb1, int64_t p, int64_t block, const float *s,
+                                      const float *dy_img, double *dacc, float *fa) {
+    switch (T) {
+#define CASE(k) case k: CAT(wgt_blocked_t, SUF)(k, cb0, cb1, p, block, s, dy_img, dacc, fa); return;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+#undef CASE
+    default: return;
+    }
+}
+
+#undef DIRECT_CHUNK
 #undef VEC
 #undef CAT
 #undef CAT2

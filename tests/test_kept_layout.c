@@ -272,6 +272,48 @@ static void test_thin_input_and_free(void **state) {
     assert_int_equal(cg_mem_in_use(), before);
 }
 
+/* resnet's stem order: conv -> batch_norm_relu -> max_pool2d 3x3/2 pad 1 ->
+ * conv.  The pool reads the kept block and leaves its output in it (so the
+ * conv after it copies nothing), its backward gives dx in the block, and
+ * every value and gradient is the plain run's (the pool exactly; the
+ * BatchNorm to its 1e-5). */
+static void test_max_pool_keeps_the_block(void **state) {
+    (void)state;
+    float *v[2][5];
+    int64_t n[5];
+    bool pooled_blocked = false, conv_in_copied = true;
+    for (int keep = 0; keep < 2; keep++) {
+        cg_conv2d_keep_layouts(keep);
+        cg_scope_begin();
+        cg_tensor *x = cg_requires_grad_(randn(1, 1.0, 4, (int64_t[]){4, 16, 14, 14}), true);
+        cg_tensor *w1 = cg_requires_grad_(randn(2, 0.1, 4, (int64_t[]){16, 16, 3, 3}), true);
+        cg_tensor *w2 = cg_requires_grad_(randn(3, 0.1, 4, (int64_t[]){16, 16, 3, 3}), true);
+        cg_tensor *gamma = cg_requires_grad_(randn(5, 0.5, 1, (int64_t[]){16}), true);
+        cg_tensor *beta = cg_requires_grad_(randn(6, 0.5, 1, (int64_t[]){16}), true);
+        cg_tensor *rm = cg_zeros(CG_FLOAT32, 1, (int64_t[]){16}), *rv = cg_full(CG_FLOAT32, 1, (int64_t[]){16}, 1);
+        cg_conv2d_opts pad1 = {.padding = {1, 1}};
+        cg_tensor *h = cg_batch_norm_relu(cg_conv2d(x, w1, NULL, &pad1), rm, rv, gamma, beta, true, 0.1, 1e-5);
+        cg_tensor *p = cg_max_pool2d(h, (int64_t[]){3, 3}, (int64_t[]){2, 2}, (int64_t[]){1, 1});
+        assert_non_null(p);
+        if (keep) pooled_blocked = is_blocked(p);
+        cg_tensor *y = cg_conv2d(p, w2, NULL, &pad1);
+        if (keep) conv_in_copied = p->storage->data != NULL; /* read blocked as it is: no plain copy made */
+        cg_tensor *r = randn(4, 1.0, 4, (int64_t[]){4, 16, 7, 7});
+        assert_int_equal(cg_backward(cg_sum(cg_mul(y, r), NULL, 0, false), NULL), CG_OK);
+        const cg_tensor *outs[5] = {p, y, x->grad, w1->grad, gamma->grad};
+        for (int i = 0; i < 5; i++) v[keep][i] = values(outs[i]), n[i] = cg_numel(outs[i]);
+        cg_scope_end();
+    }
+    cg_conv2d_keep_layouts(true);
+    assert_true(pooled_blocked);
+    assert_false(conv_in_copied);
+    const char *what[5] = {"pool", "y", "x.grad", "w1.grad", "gamma.grad"};
+    for (int i = 0; i < 5; i++) {
+        assert_rel_close(what[i], v[1][i], v[0][i], n[i], 1e-5);
+        free(v[0][i]), free(v[1][i]);
+    }
+}
+
 /* A value kept blocked holds one buffer, not a stale plain one beside it:
  * a kept conv output costs what a plain one does, its storage has no plain
  * buffer until something reads it plain, and then reads right. */
@@ -339,6 +381,7 @@ int main(void) {
         cmocka_unit_test(test_settles_on_plain_access),
         cmocka_unit_test(test_thin_input_and_free),
         cmocka_unit_test(test_kept_value_holds_one_buffer),
+        cmocka_unit_test(test_max_pool_keeps_the_block),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_pool_trim();

@@ -956,6 +956,69 @@ static void test_max_pool_ties_match_reference(void **state) {
     }
 }
 
+/* max_pool2d on a channel block (cpu_pool_blocked.c) gives the plain
+ * kernel's y, idx and dx bits: the stem's 3x3/2 pad 1, and a 3x2 window with
+ * strides 2 and 1 on odd maps, over ties of -1, -0, +0 and 1, windows of
+ * -inf only, NaNs of both signs and overlapping windows (the backward's
+ * sums); blocks 8 and 16, at every CPU level this machine has, on 1 and 2
+ * threads. */
+static void test_max_pool_blocked_matches_plain(void **state) {
+    (void)state;
+    cg_pool2d_desc stem = {.n = 2, .c = 32, .h = 14, .w = 14, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                           .pad_h = 1, .pad_w = 1};
+    cg_pool2d_desc odd = {.n = 3, .c = 16, .h = 9, .w = 7, .kh = 3, .kw = 2, .stride_h = 2, .stride_w = 1,
+                          .pad_h = 1, .pad_w = 1};
+    assert_int_equal(cg_pool2d_desc_init(&stem, NULL, 0), CG_NN_OK);
+    assert_int_equal(cg_pool2d_desc_init(&odd, NULL, 0), CG_NN_OK);
+    const cg_pool2d_desc *ds[2] = {&stem, &odd};
+    const float pick[4] = {-1.0f, -0.0f, 0.0f, 1.0f};
+    cg_cpu_level saved = cg_cpu_level_active();
+    int runs = 0, saved_threads = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        const cg_pool2d_desc *d = ds[k];
+        const int64_t s = d->h * d->w, nx = d->n * d->c * s, ny = d->n * d->c * d->oh * d->ow;
+        float *x = zeros(nx), *xb = zeros(nx), *y = zeros(ny), *yb = zeros(ny), *yu = zeros(ny);
+        float *dy = sines(ny, 0.61, 0.3, 1), *dyb = zeros(ny), *dx = zeros(nx), *dxb = zeros(nx), *dxu = zeros(nx);
+        int64_t *idx = malloc((size_t)ny * sizeof *idx), *idxb = malloc((size_t)ny * sizeof *idxb);
+        assert_true(idx && idxb);
+        uint32_t r = 777;
+        for (int64_t i = 0; i < nx; i++) {
+            r = r * 1103515245u + 12345u;
+            x[i] = pick[(r >> 16) % 4];
+        }
+        for (int64_t i = 0; i < 2 * d->w; i++) x[i] = -INFINITY; /* plane 0, rows 0-1 */
+        x[s + 3 * d->w + 2] = NAN, x[s + 3 * d->w + 3] = -NAN;    /* plane 1, row 3 */
+        x[9 * s + 4] = NAN;                                        /* plane 9: another block at 8 */
+        cg_max_pool2d_forward(d, x, y, idx);
+        cg_max_pool2d_backward(d, dy, idx, dx);
+        for (int64_t block = 8; block <= 16; block += 8)
+            for (int level = 0; level < CG_CPU_LEVELS; level++) {
+                if (!cg_cpu_level_set((cg_cpu_level)level)) continue;
+                for (int threads = 1; threads <= 2; threads++) {
+                    omp_set_num_threads(threads);
+                    cg_pool2d_desc db = *d;
+                    db.block = block;
+                    cg_layout_plain_to_blocked(block, d->n, d->c, s, x, xb);
+                    memset(idxb, 0xff, (size_t)ny * sizeof *idxb);
+                    cg_max_pool2d_forward(&db, xb, yb, idxb);
+                    cg_layout_blocked_to_plain(block, d->n, d->c, d->oh * d->ow, yb, yu);
+                    assert_memory_equal(yu, y, (size_t)ny * sizeof *y);
+                    assert_memory_equal(idxb, idx, (size_t)ny * sizeof *idx);
+                    cg_layout_plain_to_blocked(block, d->n, d->c, d->oh * d->ow, dy, dyb);
+                    cg_max_pool2d_backward(&db, dyb, idxb, dxb);
+                    cg_layout_blocked_to_plain(block, d->n, d->c, s, dxb, dxu);
+                    assert_memory_equal(dxu, dx, (size_t)nx * sizeof *dx);
+                    runs++;
+                }
+            }
+        free(x), free(xb), free(y), free(yb), free(yu), free(dy), free(dyb), free(dx), free(dxb), free(dxu);
+        free(idx), free(idxb);
+    }
+    cg_cpu_level_set(saved);
+    omp_set_num_threads(saved_threads);
+    assert_true(runs >= 2 * 2 * 2); /* two shapes, two blocks, the baseline level at least, two thread counts */
+}
+
 /* Pool backward kernels against finite differences of their forwards, and
  * the fast forwards against the reference on planes enough for threads. */
 static void test_pool_fast_matches_reference_and_gradients(void **state) {
@@ -1200,6 +1263,7 @@ int main(void) {
         cmocka_unit_test(test_avg_pool_by_hand),
         cmocka_unit_test(test_adaptive_pool_windows_by_hand),
         cmocka_unit_test(test_pool_fast_matches_reference_and_gradients),
+        cmocka_unit_test(test_max_pool_blocked_matches_plain),
         cmocka_unit_test(test_dropout_applies_mask_and_scale),
         cmocka_unit_test(test_conv_bn_relu_maxpool_matches_pytorch),
         cmocka_unit_test(test_tuner_follows_the_faster_thread_count),

@@ -286,9 +286,28 @@ void cg_k_batchnorm_backward(const cg_batchnorm_desc *d, bool training, const cg
     if (dx) blocked_done(dx, dxk, b, CG_NN_OK);
 }
 
+/* max_pool2d on a kept layout: x kept in a block leaves y in it (resnet's
+ * stem pool, between its BatchNorm+ReLU and layer1's convs), and a dy kept
+ * in one gives a dx in it; idx stays plain.  Otherwise plain. */
+static bool max_pool_kept(const cg_pool2d_desc *d, const cg_tensor *in, cg_tensor *out, const cg_tensor *idx,
+                          bool forward) {
+    int64_t b = block_of(in);
+    if (!b || !blockable(out, b) || !blockable(in, b) || d->h * d->w >= INT32_MAX) return false;
+    float *buf = blocked_out(out, b);
+    if (!buf) return false;
+    cg_pool2d_desc dd = *d;
+    dd.block = b;
+    const cg_backend *be = cg_backend_of(out);
+    if (forward) be->max_pool2d_forward(&dd, blocked_view(in, b), buf, (int64_t *)cg_data(idx));
+    else be->max_pool2d_backward(&dd, blocked_view(in, b), (const int64_t *)cg_data(idx), buf);
+    blocked_done(out, buf, b, CG_NN_OK);
+    return true;
+}
+
 void cg_k_pool2d_forward(cg_pool2d_kind kind, const cg_pool2d_desc *d, const cg_tensor *x, cg_tensor *y,
                          cg_tensor *idx) {
     const cg_backend *be = cg_backend_of(y);
+    if (kind == CG_POOL_MAX && max_pool_kept(d, x, y, idx, true)) return;
     int64_t *pi = idx ? (int64_t *)cg_data(idx) : NULL;
     switch (kind) {
     case CG_POOL_MAX: be->max_pool2d_forward(d, CF32(x), F32(y), pi); break;
@@ -301,6 +320,7 @@ void cg_k_pool2d_forward(cg_pool2d_kind kind, const cg_pool2d_desc *d, const cg_
 void cg_k_pool2d_backward(cg_pool2d_kind kind, const cg_pool2d_desc *d, const cg_tensor *dy,
                           const cg_tensor *idx, cg_tensor *dx) {
     const cg_backend *be = cg_backend_of(dx);
+    if (kind == CG_POOL_MAX && max_pool_kept(d, dy, dx, idx, false)) return;
     switch (kind) {
     case CG_POOL_MAX:
     case CG_POOL_ADAPTIVE_MAX: be->max_pool2d_backward(d, CF32(dy), (const int64_t *)cg_data(idx), F32(dx)); break;

@@ -242,6 +242,10 @@ static void max_plane(const cg_pool2d_desc *d, int adaptive, const float *x, flo
 #define OUT_PLANE(d) ((d)->oh * (d)->ow)
 
 void cg_max_pool2d_forward(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx) {
+    if (d->block) {
+        cg_max_pool2d_forward_blocked(d, x, y, idx);
+        return;
+    }
     CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_FWD, PLANES(d) * IN_PLANE(d),
                     for (int64_t pl = 0; pl < PLANES(d); pl++)
                         max_plane(d, 0, x + pl * IN_PLANE(d), y + pl * OUT_PLANE(d), idx + pl * OUT_PLANE(d)););
@@ -326,6 +330,10 @@ void cg_adaptive_max_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x,
 }
 
 void cg_max_pool2d_backward(const cg_pool2d_desc *d, const float *dy, const int64_t *idx, float *dx) {
+    if (d->block) {
+        cg_max_pool2d_backward_blocked(d, dy, idx, dx);
+        return;
+    }
     CG_NN_TUNED_FOR(CG_NN_TUNE_POOL_BWD, PLANES(d) * IN_PLANE(d), for (int64_t pl = 0; pl < PLANES(d); pl++) {
         float *g = dx + pl * IN_PLANE(d);
         const float *gy = dy + pl * OUT_PLANE(d);

@@ -312,6 +312,10 @@ typedef struct cg_pool2d_desc {
     int64_t n, c, h, w;
     int64_t kh, kw, stride_h, stride_w, pad_h, pad_w; /* fixed windows only */
     int64_t oh, ow; /* filled by cg_pool2d_desc_init; given for adaptive */
+    /* 0: x, y (dx, dy) plain NCHW; 8 or 16: in that channel block
+     * (cg_layout_blocked_index; C a multiple of it, H*W < 2^31),
+     * max_pool2d's fixed windows only.  idx is plain (N,C,OH,OW) either way. */
+    int64_t block;
 } cg_pool2d_desc;
 
 /* Fixed windows: kernel >= 1, stride >= 1, 0 <= pad <= kernel/2 (PyTorch's
@@ -330,6 +334,11 @@ void cg_adaptive_max_pool2d_forward_ref(const cg_pool2d_desc *d, const float *x,
 /* Backward of both max pools: dx (N,C,H,W) = 0, then dx[plane][idx] += dy
  * (overlapping windows add up). */
 void cg_max_pool2d_backward(const cg_pool2d_desc *d, const float *dy, const int64_t *idx, float *dx);
+/* The two on a channel block (cpu_pool_blocked.c; the entry points above
+ * call them when d->block != 0): the same y, idx and dx bits as on the
+ * same values in NCHW. */
+void cg_max_pool2d_forward_blocked(const cg_pool2d_desc *d, const float *x, float *y, int64_t *idx);
+void cg_max_pool2d_backward_blocked(const cg_pool2d_desc *d, const float *dy, const int64_t *idx, float *dx);
 
 /* Average over the window with count_include_pad=True (PyTorch's default):
  * the divisor is always KH*KW.  Backward needs nothing saved. */
